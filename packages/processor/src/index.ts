@@ -1,1 +1,2 @@
-export {};
+export * from "./clip-image-processor.js";
+export * from "./llava-processor.js";
