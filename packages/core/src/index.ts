@@ -1,2 +1,6 @@
+export * from "./backend/init-backend.js";
+export * from "./config.js";
 export * from "./errors.js";
+export * from "./modules/index.js";
+export * from "./nn/index.js";
 export * from "./safetensors/index.js";

@@ -1,0 +1,74 @@
+// Helpers for the parse…Config functions: read HF config.json values with their key in every error.
+import { readFileSync } from "node:fs";
+import { ConfigError } from "./errors.js";
+
+export type JsonObject = Record<string, unknown>;
+
+export function readJsonFile(path: string): JsonObject {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new ConfigError(`cannot read: ${(e as Error).message}`, undefined, path);
+  }
+  try {
+    const value = JSON.parse(text);
+    if (typeof value !== "object" || value === null || Array.isArray(value))
+      throw new Error("top level is not an object");
+    return value as JsonObject;
+  } catch (e) {
+    throw new ConfigError(`not valid JSON: ${(e as Error).message}`, undefined, path);
+  }
+}
+
+export class ConfigReader {
+  constructor(
+    readonly json: JsonObject,
+    readonly file?: string,
+    readonly prefix = "",
+  ) {}
+
+  private fail(key: string, message: string): never {
+    throw new ConfigError(`${this.prefix}${key}: ${message}`, `${this.prefix}${key}`, this.file);
+  }
+
+  has(key: string): boolean {
+    return this.json[key] !== undefined && this.json[key] !== null;
+  }
+
+  number(key: string, fallback?: number): number {
+    const v = this.json[key] ?? fallback;
+    if (typeof v !== "number" || !Number.isFinite(v))
+      this.fail(key, v === undefined ? "is required" : `expected a number, found ${JSON.stringify(v)}`);
+    return v;
+  }
+
+  positiveInt(key: string, fallback?: number): number {
+    const v = this.number(key, fallback);
+    if (!Number.isInteger(v) || v <= 0) this.fail(key, `expected a positive integer, found ${v}`);
+    return v;
+  }
+
+  string(key: string, fallback?: string): string {
+    const v = this.json[key] ?? fallback;
+    if (typeof v !== "string") this.fail(key, v === undefined ? "is required" : `expected a string, found ${JSON.stringify(v)}`);
+    return v;
+  }
+
+  boolean(key: string, fallback?: boolean): boolean {
+    const v = this.json[key] ?? fallback;
+    if (typeof v !== "boolean") this.fail(key, v === undefined ? "is required" : `expected true or false, found ${JSON.stringify(v)}`);
+    return v;
+  }
+
+  object(key: string): ConfigReader {
+    const v = this.json[key];
+    if (typeof v !== "object" || v === null || Array.isArray(v)) this.fail(key, "expected an object");
+    return new ConfigReader(v as JsonObject, this.file, `${this.prefix}${key}.`);
+  }
+
+  /** Checks that `a` divides evenly by `b`, naming both keys. */
+  divisible(aKey: string, a: number, bKey: string, b: number): void {
+    if (a % b !== 0) this.fail(aKey, `${a} is not divisible by ${bKey} = ${b}`);
+  }
+}
