@@ -50,6 +50,8 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     wasm: useWasm,
     cpu: () => tf.setBackend("cpu"),
   };
+  // PROD silences tfjs' console banners ("install our node backend"), which would only confuse users here.
+  if (!process.env.LLAVA_DEBUG) tf.env().set("PROD", true);
   const order: BackendName[] = requested ? [requested] : ["tensorflow", "wasm", "cpu"];
   for (const name of order) {
     if (await attempts[name]()) {
