@@ -1,0 +1,165 @@
+// A checkpoint = one or more .safetensors files behind one per-tensor API. Opens a file path, an
+// index.json path, or a folder holding `<prefix>.safetensors` or `<prefix>.safetensors.index.json`
+// (transformers' lookup order: the single file wins). Only shard headers are read on open.
+
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import type * as tf from "@tensorflow/tfjs";
+import { FormatError, LlavaError } from "../errors.js";
+import type { TensorData } from "./decode.js";
+import type { TensorInfo } from "./header.js";
+import { SafetensorsFile, type SafetensorsSource } from "./safetensors-file.js";
+
+export interface CheckpointOpenOptions {
+  /** File name stem looked for in a folder: "model" (default), "adapter_model", ... */
+  prefix?: string;
+}
+
+export class SafetensorsCheckpoint implements SafetensorsSource {
+  /** Union of the files' `__metadata__` (the first file wins on a conflicting key). */
+  readonly metadata: Readonly<Record<string, string>>;
+  /** The index's "metadata" object (e.g. {total_size}), or undefined for a single file. */
+  readonly indexMetadata: Readonly<Record<string, unknown>> | undefined;
+  /** Tensors present in a shard but absent from weight_map: invisible here, listed so nothing hides. */
+  readonly unindexed: readonly string[];
+
+  private constructor(
+    /** The file or index.json that was opened. */
+    readonly path: string,
+    readonly files: readonly SafetensorsFile[],
+    private readonly owner: ReadonlyMap<string, SafetensorsFile>,
+    indexMetadata: Record<string, unknown> | undefined,
+    unindexed: string[],
+  ) {
+    const metadata: Record<string, string> = {};
+    for (const f of files)
+      for (const [k, v] of Object.entries(f.metadata)) if (!(k in metadata)) metadata[k] = v;
+    this.metadata = Object.freeze(metadata);
+    this.indexMetadata = indexMetadata;
+    this.unindexed = unindexed;
+  }
+
+  /** Opens a .safetensors file, an index.json, or a checkpoint folder. */
+  static open(pathOrDir: string, options: CheckpointOpenOptions = {}): SafetensorsCheckpoint {
+    const path = resolveCheckpoint(pathOrDir, options.prefix ?? "model");
+    if (path.endsWith(".json")) return SafetensorsCheckpoint.openIndex(path);
+    const file = SafetensorsFile.open(path);
+    return new SafetensorsCheckpoint(path, [file], new Map(file.keys().map((k) => [k, file])), undefined, []);
+  }
+
+  private static openIndex(indexPath: string): SafetensorsCheckpoint {
+    let index: unknown;
+    try {
+      index = JSON.parse(readFileSync(indexPath, "utf8"));
+    } catch (e) {
+      throw new FormatError(`index is not valid JSON (${(e as Error).message})`, indexPath);
+    }
+    const weightMap = (index as { weight_map?: unknown } | null)?.weight_map;
+    if (typeof weightMap !== "object" || weightMap === null || Array.isArray(weightMap))
+      throw new FormatError('index has no "weight_map" object', indexPath);
+    const rawMeta = (index as { metadata?: unknown }).metadata;
+    const indexMetadata =
+      typeof rawMeta === "object" && rawMeta !== null ? (rawMeta as Record<string, unknown>) : undefined;
+
+    const dir = dirname(indexPath);
+    const files = new Map<string, SafetensorsFile>();
+    const owner = new Map<string, SafetensorsFile>();
+    try {
+      for (const [tensor, shard] of Object.entries(weightMap)) {
+        if (typeof shard !== "string")
+          throw new FormatError(
+            `weight_map entry is ${JSON.stringify(shard)}, not a file name`,
+            indexPath,
+            tensor,
+          );
+        let file = files.get(shard);
+        if (!file) {
+          const shardPath = join(dir, shard);
+          if (!existsSync(shardPath))
+            throw new FormatError(
+              `weight_map names shard "${shard}", which does not exist`,
+              indexPath,
+              tensor,
+            );
+          file = SafetensorsFile.open(shardPath);
+          files.set(shard, file);
+        }
+        if (!file.has(tensor))
+          throw new FormatError(
+            `weight_map puts it in "${shard}", which has no such tensor`,
+            indexPath,
+            tensor,
+          );
+        owner.set(tensor, file);
+      }
+    } catch (e) {
+      for (const f of files.values()) f.close();
+      throw e;
+    }
+    const unindexed = [...files.values()].flatMap((f) => f.keys().filter((k) => owner.get(k) !== f));
+    return new SafetensorsCheckpoint(indexPath, [...files.values()], owner, indexMetadata, unindexed);
+  }
+
+  /** Tensor names: weight_map order for a sharded checkpoint, data order for a single file. */
+  keys(): string[] {
+    return [...this.owner.keys()];
+  }
+
+  has(name: string): boolean {
+    return this.owner.has(name);
+  }
+
+  /** The file holding `name`. */
+  fileOf(name: string): SafetensorsFile {
+    const f = this.owner.get(name);
+    if (!f) throw new LlavaError(`${this.path}: no tensor "${name}" (the checkpoint has ${this.owner.size})`);
+    return f;
+  }
+
+  info(name: string): TensorInfo {
+    return this.fileOf(name).info(name);
+  }
+
+  shape(name: string): number[] {
+    return this.fileOf(name).shape(name);
+  }
+
+  readRaw(name: string): Uint8Array {
+    return this.fileOf(name).readRaw(name);
+  }
+
+  read(name: string): TensorData {
+    return this.fileOf(name).read(name);
+  }
+
+  readBigInt64(name: string): BigInt64Array {
+    return this.fileOf(name).readBigInt64(name);
+  }
+
+  tensor(name: string): tf.Tensor {
+    return this.fileOf(name).tensor(name);
+  }
+
+  close(): void {
+    for (const f of this.files) f.close();
+  }
+}
+
+/** The file or index.json to open for `pathOrDir`, or an error saying what was looked for. */
+function resolveCheckpoint(pathOrDir: string, prefix: string): string {
+  if (!existsSync(pathOrDir)) throw new LlavaError(`${pathOrDir}: no such file or folder`);
+  if (!statSync(pathOrDir).isDirectory()) return pathOrDir;
+  const single = join(pathOrDir, `${prefix}.safetensors`);
+  if (existsSync(single)) return single;
+  const index = join(pathOrDir, `${prefix}.safetensors.index.json`);
+  if (existsSync(index)) return index;
+  const others = readdirSync(pathOrDir).filter(
+    (n) => n.endsWith(".safetensors") || n.endsWith(".index.json"),
+  );
+  throw new LlavaError(
+    `${pathOrDir}: no ${basename(single)} or ${basename(index)}` +
+      (others.length
+        ? `; found ${others.join(", ")} — open one by its path or pass { prefix }`
+        : "; the folder has no .safetensors files"),
+  );
+}

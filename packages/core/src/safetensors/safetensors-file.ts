@@ -1,0 +1,117 @@
+// One .safetensors file, read lazily: opening reads only the header; each read pulls exactly one
+// tensor's bytes through a file handle, so a multi-GB file is never held in memory.
+
+import { closeSync, fstatSync, openSync } from "node:fs";
+import * as tf from "@tensorflow/tfjs";
+import { FormatError, LlavaError } from "../errors.js";
+import { decodeTensor, type TensorData } from "./decode.js";
+import type { TensorInfo } from "./header.js";
+import { readHeader } from "./header.js";
+import { readExactly } from "./io.js";
+
+/** The per-tensor reading API shared by a single file and a (sharded) checkpoint. */
+export interface SafetensorsSource {
+  readonly path: string;
+  readonly metadata: Readonly<Record<string, string>>;
+  keys(): string[];
+  has(name: string): boolean;
+  info(name: string): TensorInfo;
+  /** Shape from the header, without reading data (what the module tree's loader asks for). */
+  shape(name: string): number[];
+  readRaw(name: string): Uint8Array;
+  read(name: string): TensorData;
+  readBigInt64(name: string): BigInt64Array;
+  tensor(name: string): tf.Tensor;
+  close(): void;
+}
+
+export class SafetensorsFile implements SafetensorsSource {
+  /** `__metadata__`, or {} when the file has none. */
+  readonly metadata: Readonly<Record<string, string>>;
+  /** Whether the header had a `__metadata__` entry at all. */
+  readonly hasMetadata: boolean;
+  /** 8 + header length: where the data section starts. */
+  readonly dataStart: number;
+  readonly fileSize: number;
+  private readonly tensors: Map<string, TensorInfo>;
+  private fd: number | undefined;
+
+  private constructor(
+    readonly path: string,
+    fd: number,
+  ) {
+    this.fd = fd;
+    this.fileSize = fstatSync(fd).size;
+    const header = readHeader(fd, this.fileSize, path);
+    this.dataStart = header.dataStart;
+    this.hasMetadata = header.metadata !== undefined;
+    this.metadata = Object.freeze({ ...header.metadata });
+    this.tensors = new Map(header.tensors.map((t) => [t.name, t]));
+  }
+
+  /** Opens `path` and validates its header; throws FormatError naming the file (and tensor) if corrupt. */
+  static open(path: string): SafetensorsFile {
+    const fd = openSync(path, "r");
+    try {
+      return new SafetensorsFile(path, fd);
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
+  }
+
+  /** Tensor names in data order. */
+  keys(): string[] {
+    return [...this.tensors.keys()];
+  }
+
+  has(name: string): boolean {
+    return this.tensors.has(name);
+  }
+
+  /** dtype, shape, byte length and offsets of one tensor. */
+  info(name: string): TensorInfo {
+    const t = this.tensors.get(name);
+    if (!t) throw new LlavaError(`${this.path}: no tensor "${name}" (the file has ${this.tensors.size})`);
+    return t;
+  }
+
+  shape(name: string): number[] {
+    return [...this.info(name).shape];
+  }
+
+  /** The tensor's bytes exactly as stored (little-endian, file dtype), in a fresh aligned buffer. */
+  readRaw(name: string): Uint8Array {
+    const t = this.info(name);
+    if (this.fd === undefined) throw new LlavaError(`${this.path}: read of "${name}" after close()`);
+    return readExactly(this.fd, t.fileOffsets[0], t.byteLength, this.path, name);
+  }
+
+  /** Values widened for tfjs: floats -> float32, integers -> int32 (range-checked), BOOL -> bool. */
+  read(name: string): TensorData {
+    const t = this.info(name);
+    const { dtype, data } = decodeTensor(this.readRaw(name), t.dtype, { file: this.path, tensor: name });
+    return { shape: [...t.shape], dtype, data };
+  }
+
+  /** An I64 tensor's exact values (read() would refuse those outside int32). */
+  readBigInt64(name: string): BigInt64Array {
+    const t = this.info(name);
+    if (t.dtype !== "I64")
+      throw new FormatError(`readBigInt64() needs an I64 tensor, this is ${t.dtype}`, this.path, name);
+    const raw = this.readRaw(name);
+    return new BigInt64Array(raw.buffer, raw.byteOffset, raw.byteLength / 8);
+  }
+
+  /** A new tf.Tensor (float32, int32 or bool); the caller owns and disposes it. */
+  tensor(name: string): tf.Tensor {
+    const { shape, dtype, data } = this.read(name);
+    return tf.tensor(data, shape, dtype);
+  }
+
+  /** Releases the file handle; later reads throw. Safe to call twice. */
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
