@@ -4,3 +4,4 @@ export * from "./errors.js";
 export * from "./modules/index.js";
 export * from "./nn/index.js";
 export * from "./safetensors/index.js";
+export * from "./weights/module-weights.js";

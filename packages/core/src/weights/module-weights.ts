@@ -1,0 +1,82 @@
+// A module's weights to and from safetensors checkpoints, one tensor at a time: loading never holds a
+// second copy of the model, saving never materialises more than the tensor being written.
+import type * as tf from "@tensorflow/tfjs";
+import type { LoadResult, Module, NamePattern, TensorSource } from "../modules/module.js";
+import { matchName } from "../modules/module.js";
+import { type CheckpointOpenOptions, SafetensorsCheckpoint } from "../safetensors/checkpoint.js";
+import {
+  type CheckpointWriteOptions,
+  type WrittenCheckpoint,
+  writeSafetensorsCheckpoint,
+} from "../safetensors/checkpoint-writer.js";
+import type { SafetensorsDtype } from "../safetensors/dtype.js";
+
+/**
+ * A view of `source` under other names: `rename(checkpointKey)` gives the module key, or undefined to
+ * hide the tensor (e.g. CLIP's text tower when only the vision tower is wanted).
+ */
+export function renamedSource(source: TensorSource, rename: (key: string) => string | undefined): TensorSource {
+  const toSource = new Map<string, string>();
+  for (const k of source.keys()) {
+    const mapped = rename(k);
+    if (mapped !== undefined) toSource.set(mapped, k);
+  }
+  return {
+    keys: () => toSource.keys(),
+    shape: source.shape ? (k) => source.shape!(toSource.get(k)!) : undefined,
+    tensor: (k) => source.tensor(toSource.get(k)!),
+  };
+}
+
+/** Keeps the keys under `prefix.` and strips it: `"vision_tower."` → the vision tower's own names. */
+export function stripPrefix(prefix: string): (key: string) => string | undefined {
+  return (k) => (k.startsWith(prefix) ? k.slice(prefix.length) : undefined);
+}
+
+export interface LoadWeightsOptions extends CheckpointOpenOptions {
+  /** Default true: every parameter must be present and nothing else. */
+  strict?: boolean;
+  /** Checkpoint key → module key (undefined drops it). */
+  rename?: (key: string) => string | undefined;
+}
+
+/** Loads a safetensors file or folder (single or sharded) into `module`, tensor by tensor. */
+export function loadSafetensorsWeights(
+  module: Module,
+  pathOrDir: string,
+  options: LoadWeightsOptions = {},
+): LoadResult {
+  const ckpt = SafetensorsCheckpoint.open(pathOrDir, options);
+  try {
+    const source = options.rename ? renamedSource(ckpt, options.rename) : ckpt;
+    return module.loadStateDict(source, { strict: options.strict, source: pathOrDir });
+  } finally {
+    ckpt.close();
+  }
+}
+
+export interface SaveWeightsOptions extends CheckpointWriteOptions {
+  /** Only parameters whose module key matches. */
+  include?: NamePattern;
+  /** Module key → checkpoint key. */
+  rename?: (key: string) => string;
+  /** Stored float dtype: F32 (default), BF16 or F16. */
+  dtype?: Extract<SafetensorsDtype, "F32" | "BF16" | "F16">;
+}
+
+/** Writes a module's parameters as transformers' save_pretrained does (sharded past `maxShardSize`). */
+export function saveSafetensorsWeights(
+  module: Module,
+  dir: string,
+  options: SaveWeightsOptions = {},
+): Promise<WrittenCheckpoint> {
+  const entries = [...module.namedParameters()]
+    .filter(([name]) => !options.include || matchName(options.include, name))
+    .map(([name, p]: [string, tf.Variable]) => ({
+      name: options.rename ? options.rename(name) : name,
+      dtype: options.dtype ?? ("F32" as const),
+      shape: [...p.shape],
+      read: async () => (await p.data()) as Float32Array,
+    }));
+  return writeSafetensorsCheckpoint(dir, entries, options);
+}
