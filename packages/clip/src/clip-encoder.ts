@@ -1,0 +1,39 @@
+// CLIPEncoder (modeling_clip.py): the stack of encoder layers, optionally keeping every layer's input.
+// Shape legend: B batch, S sequence, D hidden size.
+import { Module, ModuleList, type Rng } from "@llava-ts/core";
+import * as tf from "@tensorflow/tfjs";
+import type { ClipVisionConfig } from "./clip-vision-config.js";
+import { ClipEncoderLayer } from "./clip-encoder-layer.js";
+
+export interface EncoderOutput {
+  lastHiddenState: tf.Tensor; // [B, S, D]
+  /** The input, then each layer's output (numLayers + 1 tensors), when asked for. */
+  hiddenStates?: tf.Tensor[];
+}
+
+export class ClipEncoder extends Module {
+  layers: ModuleList<ClipEncoderLayer>;
+
+  constructor(config: ClipVisionConfig, rng: Rng) {
+    super();
+    this.layers = this.module("layers", new ModuleList<ClipEncoderLayer>());
+    for (let i = 0; i < config.num_hidden_layers; i++) this.layers.push(new ClipEncoderLayer(config, rng));
+  }
+
+  /** Runs the first `numLayers` layers (all by default). */
+  forward(x: tf.Tensor, options: { outputHiddenStates?: boolean; numLayers?: number } = {}): EncoderOutput {
+    const n = options.numLayers ?? this.layers.length;
+    return tf.tidy(() => {
+      const states: tf.Tensor[] = [];
+      // A clone shares x's data but is a handle of our own, so callers may dispose every output.
+      let h = x.clone(); // [B, S, D]
+      for (let i = 0; i < n; i++) {
+        if (options.outputHiddenStates) states.push(h);
+        h = this.layers.at(i).forward(h); // [B, S, D]
+      }
+      if (options.outputHiddenStates) states.push(h);
+      if (!options.outputHiddenStates) return { lastHiddenState: h };
+      return { lastHiddenState: n === 0 ? h.clone() : h, hiddenStates: states };
+    });
+  }
+}

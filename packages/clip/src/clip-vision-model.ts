@@ -1,0 +1,75 @@
+// CLIPVisionModel (modeling_clip.py): the vision tower under `vision_model.*`, loadable from a vision-only
+// checkpoint, a full CLIP checkpoint (text tower ignored) or a LLaVA checkpoint (`vision_tower.*`).
+import { join } from "node:path";
+import { Module, readJsonFile, Rng } from "@llava-ts/core";
+import type * as tf from "@tensorflow/tfjs";
+import { type ClipVisionConfig, parseClipVisionConfig } from "./clip-vision-config.js";
+import { type ClipVisionOutput, ClipVisionTransformer } from "./clip-vision-transformer.js";
+import { loadSafetensorsWeights } from "./load-weights.js";
+
+export interface ClipVisionModelOptions {
+  /** Seed of the random initialisation (HF's _init_weights distributions). Default 0. */
+  seed?: number;
+}
+
+export interface FromPretrainedOptions {
+  /**
+   * What precedes `vision_model.` in the checkpoint's keys. Default: "vision_tower." for a LLaVA
+   * config, "" otherwise.
+   */
+  prefix?: string;
+}
+
+export class ClipVisionModel extends Module {
+  vision_model: ClipVisionTransformer;
+
+  constructor(
+    readonly config: ClipVisionConfig,
+    options: ClipVisionModelOptions = {},
+  ) {
+    super();
+    this.vision_model = this.module(
+      "vision_model",
+      new ClipVisionTransformer(config, new Rng(options.seed ?? 0)),
+    );
+  }
+
+  /**
+   * Builds the model from `dir/config.json` and loads `dir`'s safetensors weights. Only
+   * `<prefix>vision_model.*` is read (a CLIP text tower, `logit_scale`, the projections, a LLaVA
+   * language model are ignored); among those, a missing, unexpected or wrong-shaped tensor raises a
+   * WeightLoadError.
+   */
+  static fromPretrained(dir: string, options: FromPretrainedOptions = {}): ClipVisionModel {
+    const configPath = join(dir, "config.json");
+    const json = readJsonFile(configPath);
+    const model = new ClipVisionModel(parseClipVisionConfig(json, configPath));
+    const prefix = options.prefix ?? (json.model_type === "llava" ? "vision_tower." : "");
+    try {
+      loadSafetensorsWeights(model, dir, { strict: true, keyMap: visionKeys(prefix) });
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    return model;
+  }
+
+  /** `pixelValues` [B, C, H, W] → last_hidden_state [B, S, D], pooler_output [B, D], hidden_states. */
+  forward(pixelValues: tf.Tensor, options: { outputHiddenStates?: boolean } = {}): ClipVisionOutput {
+    return this.vision_model.forward(pixelValues, options);
+  }
+
+  /** hidden_states[layer] (e.g. LLaVA's vision_feature_layer -2), skipping the layers after it. */
+  hiddenState(pixelValues: tf.Tensor, layer: number): tf.Tensor {
+    return this.vision_model.hiddenState(pixelValues, layer); // [B, S, D]
+  }
+}
+
+/** Keeps `<prefix>vision_model.*` minus the position_ids buffer older checkpoints saved. */
+function visionKeys(prefix: string): (key: string) => string | undefined {
+  return (key) => {
+    if (!key.startsWith(`${prefix}vision_model.`)) return undefined;
+    const k = key.slice(prefix.length);
+    return k === "vision_model.embeddings.position_ids" ? undefined : k;
+  };
+}
