@@ -1,0 +1,101 @@
+// Scans a top-level JSON array in fixed-size chunks and records each element's byte range; nothing is parsed.
+// Strings are skipped with indexOf, so the scan runs at memory speed (see scripts/index-large.mjs).
+import { closeSync, openSync, readSync } from "node:fs";
+import { FormatError } from "@llava-ts/core";
+import { OffsetBuilder, RecordIndex } from "./record-index.js";
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+function isSpace(b: number): boolean {
+  return b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
+}
+
+export function indexJsonArray(file: string, chunkSize = 8 << 20): RecordIndex {
+  const out = new OffsetBuilder();
+  const fd = openSync(file, "r");
+  const chunk = Buffer.allocUnsafe(chunkSize);
+  let base = 0; // file offset of chunk[0]
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  let start = -1; // file offset where the current element began
+  let primitive = false; // current element is a bare number/true/false/null
+  let closed = false; // saw the array's closing bracket
+  const fail = (msg: string, at: number): never => {
+    throw new FormatError(`${msg} at byte ${at}`, file);
+  };
+  const end = (at: number) => {
+    out.push(start, at - start);
+    start = -1;
+    primitive = false;
+  };
+  try {
+    for (;;) {
+      const n = readSync(fd, chunk, 0, chunkSize, base);
+      if (n === 0) break;
+      let nextBs = -1;
+      let i = 0;
+      while (i < n) {
+        if (inString) {
+          if (escaped) {
+            escaped = false;
+            i++;
+            continue;
+          }
+          if (nextBs < i) {
+            nextBs = chunk.indexOf(BACKSLASH, i);
+            if (nextBs < 0 || nextBs >= n) nextBs = n;
+          }
+          let q = chunk.indexOf(QUOTE, i);
+          if (q < 0 || q >= n) q = n;
+          if (nextBs < q) {
+            escaped = true;
+            i = nextBs + 1;
+          } else if (q < n) {
+            inString = false;
+            i = q + 1;
+            if (depth === 1 && start >= 0) end(base + i); // a bare string element
+          } else i = n;
+          continue;
+        }
+        const b = chunk[i];
+        const at = base + i;
+        if (closed) {
+          if (!isSpace(b)) fail("unexpected content after the closing ]", at);
+        } else if (isSpace(b)) {
+          if (primitive && depth === 1) end(at);
+        } else if (depth === 0) {
+          if (b === 0x5b) depth = 1;
+          else if (!(at < 3 && (b === 0xef || b === 0xbb || b === 0xbf)))
+            fail("expected a JSON array ([)", at);
+        } else if (b === QUOTE) {
+          inString = true;
+          if (depth === 1 && start < 0) start = at;
+        } else if (b === 0x7b || b === 0x5b) {
+          if (depth === 1 && start < 0) start = at;
+          depth++;
+        } else if (b === 0x7d || b === 0x5d) {
+          depth--;
+          if (depth === 0) {
+            if (primitive) end(at);
+            closed = true;
+          } else if (depth === 1) end(at + 1);
+        } else if (b === 0x2c) {
+          if (depth === 1) {
+            if (primitive) end(at);
+          }
+        } else if (depth === 1 && start < 0) {
+          start = at;
+          primitive = true;
+        }
+        i++;
+      }
+      base += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  if (!closed) fail(depth === 0 ? "empty file: expected a JSON array" : "truncated JSON array", base);
+  return new RecordIndex(file, out.finish());
+}
