@@ -1,1 +1,40 @@
-export {};
+export { Qwen2Attention, type AttentionContext } from "./attention.js";
+export {
+  type CausalLMInput,
+  type CausalLMOutput,
+  type LogitsMode,
+  Qwen2ForCausalLM,
+  type Qwen2InitOptions,
+} from "./causal-lm.js";
+export {
+  headDim,
+  loadQwen2Config,
+  parseQwen2Config,
+  type Qwen2Config,
+  qwen2ConfigToJson,
+  qwen2ParameterCount,
+} from "./config.js";
+export { Qwen2DecoderLayer } from "./decoder-layer.js";
+export {
+  type CausalLM,
+  type GenerateOptions,
+  type GenerateOutput,
+  type GenerateStep,
+  generate,
+  generateStream,
+} from "./generate.js";
+export { arangePositionIds, type IntInput, positionIdsFromMask } from "./inputs.js";
+export { KVCache } from "./kv-cache.js";
+export {
+  applyRepetitionPenalty,
+  applyTopK,
+  applyTopP,
+  argmax,
+  nextToken,
+  sampleFrom,
+  type SamplingOptions,
+} from "./logits-processors.js";
+export { Qwen2MLP } from "./mlp.js";
+export { Qwen2Model, type Qwen2ModelInput, type Qwen2ModelOutput } from "./model.js";
+export { Qwen2RotaryEmbedding } from "./rotary-embedding.js";
+export { ignoredQwen2Key, loadQwen2Weights, saveQwen2Pretrained } from "./weights.js";

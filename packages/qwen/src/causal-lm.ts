@@ -1,0 +1,136 @@
+// Qwen2ForCausalLM: Qwen2Model + lm_head (tied to embed_tokens when tie_word_embeddings), HF's loss.
+// Shape legend: B batch, T positions, E hidden size, V vocabulary, N labelled positions.
+import * as tf from "@tensorflow/tfjs";
+import {
+  Linear,
+  LlavaError,
+  Module,
+  Rng,
+  causalLmLoss,
+  crossEntropy,
+  labelledPositions,
+  linear,
+  normalInit,
+  zerosInit,
+} from "@llava-ts/core";
+import { type Qwen2Config, loadQwen2Config } from "./config.js";
+import {
+  type GenerateOptions,
+  type GenerateOutput,
+  type GenerateStep,
+  generate,
+  generateStream,
+} from "./generate.js";
+import { type IntInput, intArray } from "./inputs.js";
+import { Qwen2Model, type Qwen2ModelInput } from "./model.js";
+import { loadQwen2Weights, saveQwen2Pretrained } from "./weights.js";
+
+/**
+ * Which positions get logits: "all" [B, T, V] as HF; "last" [B, 1, V] (generation); "labelled" [N, V], only
+ * the N positions that predict a label (row order b, then t), which is all the loss needs.
+ */
+export type LogitsMode = "all" | "last" | "labelled";
+
+export interface CausalLMInput extends Qwen2ModelInput {
+  /** [B, T]; -100 = ignored. Shifted inside as HF does: position t is scored on labels[t + 1]. */
+  labels?: IntInput;
+  logitsMode?: LogitsMode;
+}
+
+export interface CausalLMOutput {
+  logits: tf.Tensor;
+  /** Mean cross-entropy over labelled tokens (scalar), when labels were given. */
+  loss?: tf.Scalar;
+  hiddenStates?: tf.Tensor[];
+}
+
+export interface Qwen2InitOptions {
+  /** "normal": N(0, initializer_range²) for linear and embedding weights from `seed` (default); "zeros" for loading. */
+  init?: "normal" | "zeros";
+  seed?: number;
+}
+
+export class Qwen2ForCausalLM extends Module {
+  model: Qwen2Model;
+  lm_head?: Linear;
+
+  constructor(
+    readonly config: Qwen2Config,
+    options: Qwen2InitOptions = {},
+  ) {
+    super();
+    const init =
+      (options.init ?? "normal") === "normal"
+        ? normalInit(config.initializer_range, new Rng(options.seed ?? 0))
+        : zerosInit;
+    this.model = this.module("model", new Qwen2Model(config, init));
+    // Tied: the output projection reads embed_tokens.weight, and there is no lm_head parameter at all.
+    if (!config.tie_word_embeddings)
+      this.lm_head = this.module(
+        "lm_head",
+        new Linear(config.hidden_size, config.vocab_size, { bias: false, init }),
+      );
+  }
+
+  /** Loads `<dir>/config.json` and its safetensors weights (strictly: every key, every shape). */
+  static fromPretrained(dir: string): Qwen2ForCausalLM {
+    const model = new Qwen2ForCausalLM(loadQwen2Config(dir), { init: "zeros" });
+    try {
+      loadQwen2Weights(model, dir);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    return model;
+  }
+
+  /** Writes config.json and model.safetensors (sharded past `maxShardSize`) as save_pretrained does. */
+  savePretrained(dir: string, options: { maxShardSize?: number | string } = {}): Promise<void> {
+    return saveQwen2Pretrained(this, dir, options);
+  }
+
+  /** Hidden states [..., E] → logits [..., V]. */
+  logits(h: tf.Tensor): tf.Tensor {
+    return this.lm_head ? this.lm_head.forward(h) : linear(h, this.model.embed_tokens.weight);
+  }
+
+  forward(input: CausalLMInput): CausalLMOutput {
+    const mode = input.logitsMode ?? "all";
+    const { lastHiddenState: h, hiddenStates } = this.model.forward(input);
+    const [B, T, E] = h.shape;
+    const labels = input.labels === undefined ? undefined : intArray(input.labels, B, T, "labels");
+    const out = tf.tidy(() => {
+      if (mode === "all") {
+        const logits = this.logits(h); // [B, T, V]
+        return { logits, loss: labels ? (causalLmLoss(logits, labels) as tf.Scalar) : undefined };
+      }
+      const flat = h.reshape([B * T, E]); // [B·T, E]
+      let loss: tf.Scalar | undefined;
+      let labelled: tf.Tensor | undefined;
+      if (labels) {
+        const { rows, targets } = labelledPositions(labels, B, T);
+        labelled = this.logits(tf.gather(flat, tf.tensor1d(rows, "int32"))); // [N, V]
+        loss = crossEntropy(labelled, targets) as tf.Scalar;
+      }
+      if (mode === "labelled") {
+        if (!labelled) throw new LlavaError('forward: logitsMode "labelled" needs labels');
+        return { logits: labelled, loss };
+      }
+      const last = tf.slice(h, [0, T - 1, 0], [B, 1, E]); // [B, 1, E]
+      return { logits: this.logits(last), loss }; // [B, 1, V]
+    });
+    if (hiddenStates) return { ...out, hiddenStates };
+    h.dispose();
+    return out;
+  }
+
+  /** Greedy or sampled continuation of `inputIds`; see GenerateOptions. */
+  generate(inputIds: IntInput, options: GenerateOptions = {}): Promise<GenerateOutput> {
+    return generate(this, inputIds, options);
+  }
+
+  /** The same loop as `generate`, yielding each step's tokens as they are chosen. */
+  stream(inputIds: IntInput, options: GenerateOptions = {}): AsyncGenerator<GenerateStep> {
+    return generateStream(this, inputIds, options);
+  }
+}

@@ -1,0 +1,121 @@
+// Qwen2Config as transformers' configuration_qwen2.py: HF's snake_case keys, defaults filled here only.
+import { ConfigError, ConfigReader, type JsonObject, readJsonFile } from "@llava-ts/core";
+
+export interface Qwen2Config {
+  readonly model_type: string;
+  readonly vocab_size: number;
+  readonly hidden_size: number;
+  readonly intermediate_size: number;
+  readonly num_hidden_layers: number;
+  readonly num_attention_heads: number;
+  /** Grouped-query attention: query heads share these K/V heads (defaults to num_attention_heads). */
+  readonly num_key_value_heads: number;
+  readonly hidden_act: string;
+  readonly max_position_embeddings: number;
+  readonly initializer_range: number;
+  readonly rms_norm_eps: number;
+  readonly rope_theta: number;
+  readonly tie_word_embeddings: boolean;
+  readonly attention_dropout: number;
+  readonly use_cache: boolean;
+  readonly bos_token_id?: number;
+  readonly eos_token_id?: number | readonly number[];
+  readonly pad_token_id?: number;
+  readonly torch_dtype?: string;
+}
+
+/** Per-head width, derived as HF does (hidden_size / num_attention_heads). */
+export function headDim(config: Qwen2Config): number {
+  return config.hidden_size / config.num_attention_heads;
+}
+
+function optionalTokenIds(r: ConfigReader, key: string): number | readonly number[] | undefined {
+  const v = r.json[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === "number" && Number.isInteger(v)) return v;
+  if (Array.isArray(v) && v.every((x) => typeof x === "number" && Number.isInteger(x)))
+    return Object.freeze([...v]);
+  throw new ConfigError(
+    `${key}: expected a token id or a list of ids, found ${JSON.stringify(v)}`,
+    key,
+    r.file,
+  );
+}
+
+function optionalInt(r: ConfigReader, key: string): number | undefined {
+  const v = optionalTokenIds(r, key);
+  if (Array.isArray(v))
+    throw new ConfigError(`${key}: expected one token id, found ${JSON.stringify(v)}`, key, r.file);
+  return v as number | undefined;
+}
+
+/** Reads a Qwen2 / Qwen2.5 config.json object; unknown keys are ignored, inconsistent ones rejected. */
+export function parseQwen2Config(json: JsonObject, file?: string): Qwen2Config {
+  const r = new ConfigReader(json, file);
+  const modelType = r.string("model_type", "qwen2");
+  if (modelType !== "qwen2")
+    throw new ConfigError(`model_type: expected "qwen2", found "${modelType}"`, "model_type", file);
+  const hidden = r.positiveInt("hidden_size", 4096);
+  const heads = r.positiveInt("num_attention_heads", 32);
+  const kvHeads = r.positiveInt("num_key_value_heads", heads);
+  r.divisible("hidden_size", hidden, "num_attention_heads", heads);
+  r.divisible("num_attention_heads", heads, "num_key_value_heads", kvHeads);
+  if ((hidden / heads) % 2 !== 0)
+    throw new ConfigError(
+      `hidden_size / num_attention_heads = ${hidden / heads} must be even for rotary embeddings`,
+      "hidden_size",
+      file,
+    );
+  if (r.has("rope_scaling"))
+    throw new ConfigError(
+      `rope_scaling: ${JSON.stringify(r.json.rope_scaling)} is not supported (only plain RoPE)`,
+      "rope_scaling",
+      file,
+    );
+  if (r.boolean("use_sliding_window", false))
+    throw new ConfigError("use_sliding_window: true is not supported", "use_sliding_window", file);
+  return Object.freeze({
+    model_type: modelType,
+    vocab_size: r.positiveInt("vocab_size", 151936),
+    hidden_size: hidden,
+    intermediate_size: r.positiveInt("intermediate_size", 22016),
+    num_hidden_layers: r.positiveInt("num_hidden_layers", 32),
+    num_attention_heads: heads,
+    num_key_value_heads: kvHeads,
+    hidden_act: r.string("hidden_act", "silu"),
+    max_position_embeddings: r.positiveInt("max_position_embeddings", 32768),
+    initializer_range: r.number("initializer_range", 0.02),
+    rms_norm_eps: r.number("rms_norm_eps", 1e-6),
+    rope_theta: r.number("rope_theta", 10000),
+    tie_word_embeddings: r.boolean("tie_word_embeddings", false),
+    attention_dropout: r.number("attention_dropout", 0),
+    use_cache: r.boolean("use_cache", true),
+    bos_token_id: optionalInt(r, "bos_token_id"),
+    eos_token_id: optionalTokenIds(r, "eos_token_id"),
+    pad_token_id: optionalInt(r, "pad_token_id"),
+    torch_dtype: r.has("torch_dtype") ? r.string("torch_dtype") : undefined,
+  });
+}
+
+/** Reads and parses `<dir>/config.json`. */
+export function loadQwen2Config(dir: string): Qwen2Config {
+  const file = `${dir}/config.json`;
+  return parseQwen2Config(readJsonFile(file), file);
+}
+
+/** The config as HF writes it to config.json (undefined fields dropped). */
+export function qwen2ConfigToJson(config: Qwen2Config): JsonObject {
+  const out: JsonObject = { architectures: ["Qwen2ForCausalLM"] };
+  for (const [k, v] of Object.entries(config)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+/** Number of parameters of Qwen2ForCausalLM, from the config alone (q/k/v biased, lm_head only if untied). */
+export function qwen2ParameterCount(config: Qwen2Config): number {
+  const { vocab_size: V, hidden_size: H, intermediate_size: I } = config;
+  const kv = config.num_key_value_heads * headDim(config);
+  const attention = H * H + H + 2 * (H * kv + kv) + H * H;
+  const mlp = 3 * H * I;
+  const layer = attention + mlp + 2 * H;
+  return V * H + config.num_hidden_layers * layer + H + (config.tie_word_embeddings ? 0 : V * H);
+}

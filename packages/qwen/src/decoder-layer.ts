@@ -1,0 +1,36 @@
+// Qwen2DecoderLayer: pre-norm residual blocks, attention then MLP.
+// Shape legend: B batch, T positions, E hidden size.
+import * as tf from "@tensorflow/tfjs";
+import { type Initializer, Module, RMSNorm } from "@llava-ts/core";
+import { type AttentionContext, Qwen2Attention } from "./attention.js";
+import type { Qwen2Config } from "./config.js";
+import { Qwen2MLP } from "./mlp.js";
+
+export class Qwen2DecoderLayer extends Module {
+  input_layernorm: RMSNorm;
+  self_attn: Qwen2Attention;
+  post_attention_layernorm: RMSNorm;
+  mlp: Qwen2MLP;
+
+  constructor(config: Qwen2Config, layerIdx: number, init?: Initializer) {
+    super();
+    // Registration order = HF's attribute order, so state dicts list keys as transformers does.
+    this.self_attn = this.module("self_attn", new Qwen2Attention(config, layerIdx, init));
+    this.mlp = this.module("mlp", new Qwen2MLP(config, init));
+    this.input_layernorm = this.module(
+      "input_layernorm",
+      new RMSNorm(config.hidden_size, config.rms_norm_eps),
+    );
+    this.post_attention_layernorm = this.module(
+      "post_attention_layernorm",
+      new RMSNorm(config.hidden_size, config.rms_norm_eps),
+    );
+  }
+
+  forward(x: tf.Tensor, ctx: AttentionContext): tf.Tensor {
+    return tf.tidy(() => {
+      const h = x.add(this.self_attn.forward(this.input_layernorm.forward(x), ctx)); // [B, T, E]
+      return h.add(this.mlp.forward(this.post_attention_layernorm.forward(h))); // [B, T, E]
+    });
+  }
+}
