@@ -117,9 +117,10 @@ function resampleHorizontal(src: RgbImage, outWidth: number, y0: number, rows: n
       let p = rowIn + xmin * 3;
       for (let x = 0; x < xmax; x++, p += 3) {
         const w = weights[kOff + x];
-        r += data[p] * w;
-        g += data[p + 1] * w;
-        b += data[p + 2] * w;
+        // int32 arithmetic throughout, as Pillow's INT32 sums (and V8 keeps it in integer registers)
+        r = (r + Math.imul(data[p], w)) | 0;
+        g = (g + Math.imul(data[p + 1], w)) | 0;
+        b = (b + Math.imul(data[p + 2], w)) | 0;
       }
       const o = rowOut + xx * 3;
       out[o] = clip8(r);
@@ -144,7 +145,7 @@ function resampleVertical(src: RgbImage, outHeight: number, yOffset: number, c: 
     for (let y = 0; y < ymax; y++) {
       const w = weights[yy * ksize + y];
       const row = (ymin + y) * stride;
-      for (let i = 0; i < stride; i++) acc[i] += data[row + i] * w;
+      for (let i = 0; i < stride; i++) acc[i] = (acc[i] + Math.imul(data[row + i], w)) | 0;
     }
     const o = yy * stride;
     for (let i = 0; i < stride; i++) out[o + i] = clip8(acc[i]);
