@@ -5,11 +5,12 @@ import * as tf from "@tensorflow/tfjs";
 import type { ClipVisionConfig } from "./clip-vision-config.js";
 import { ClipEncoderLayer } from "./clip-encoder-layer.js";
 
-export interface EncoderOutput {
+// A type (not an interface) so tf.tidy accepts it as a TensorContainer.
+export type EncoderOutput = {
   lastHiddenState: tf.Tensor; // [B, S, D]
   /** The input, then each layer's output (numLayers + 1 tensors), when asked for. */
   hiddenStates?: tf.Tensor[];
-}
+};
 
 export class ClipEncoder extends Module {
   layers: ModuleList<ClipEncoderLayer>;

@@ -1,6 +1,18 @@
-import { initBackend } from "@llava-ts/core";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  initBackend,
+  type PlainTensor,
+  readJsonFile,
+  SafetensorsCheckpoint,
+  ShapeError,
+  saveSafetensors,
+  WeightLoadError,
+} from "@llava-ts/core";
 import {
   type Cases,
+  compareTensors,
   expectNoLeaks,
   expectTensorsClose,
   fixturePath,
@@ -8,40 +20,249 @@ import {
 } from "@llava-ts/core/testing";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseClipVisionConfig } from "./clip-vision-config.js";
 import { ClipVisionModel } from "./clip-vision-model.js";
 
 const DIR = fixturePath("hf/clip-vision");
 let cases: Cases;
 let model: ClipVisionModel;
 let pixels: tf.Tensor;
+let tmp: string;
 
 beforeAll(async () => {
   await initBackend();
   cases = loadCases("hf/clip-vision");
   model = ClipVisionModel.fromPretrained(DIR);
   pixels = cases.tensor("pixel_values");
+  tmp = mkdtempSync(join(tmpdir(), "llava-clip-"));
 });
 
 afterAll(() => {
   pixels.dispose();
   model.dispose();
   cases.close();
+  rmSync(tmp, { recursive: true, force: true });
 });
+
+/** The fixture checkpoint's tensors as plain arrays, edited by `edit`, written to a new folder. */
+async function writeCheckpoint(
+  name: string,
+  config: Record<string, unknown>,
+  edit: (tensors: Record<string, PlainTensor>) => void,
+): Promise<string> {
+  const ckpt = SafetensorsCheckpoint.open(DIR);
+  const tensors: Record<string, PlainTensor> = {};
+  for (const k of ckpt.keys()) {
+    const { data, shape } = ckpt.read(k);
+    tensors[k] = { dtype: "float32", shape, data: data as Float32Array };
+  }
+  ckpt.close();
+  edit(tensors);
+  const dir = join(tmp, name);
+  mkdirSync(dir);
+  await saveSafetensors(join(dir, "model.safetensors"), tensors, { format: "pt" });
+  writeFileSync(join(dir, "config.json"), JSON.stringify(config));
+  return dir;
+}
+
+function expectClose(actual: tf.Tensor, name: string): number {
+  const expected = cases.tensor(name);
+  try {
+    return expectTensorsClose(actual, expected, { atol: 1e-4, label: name }).maxAbs;
+  } finally {
+    expected.dispose();
+  }
+}
 
 describe("ClipVisionModel parity with transformers (hf/clip-vision)", () => {
   it("matches last_hidden_state, pooler_output and every hidden state within 1e-4", () => {
     const out = model.forward(pixels, { outputHiddenStates: true });
     const errors: Record<string, number> = {};
-    const check = (actual: tf.Tensor, name: string) => {
-      const expected = cases.tensor(name);
-      errors[name] = expectTensorsClose(actual, expected, { atol: 1e-4, label: name }).maxAbs;
-      expected.dispose();
-    };
-    check(out.lastHiddenState, "last_hidden_state");
-    check(out.poolerOutput, "pooler_output");
+    errors.last_hidden_state = expectClose(out.lastHiddenState, "last_hidden_state");
+    errors.pooler_output = expectClose(out.poolerOutput, "pooler_output");
     expect(out.hiddenStates).toHaveLength(4);
-    out.hiddenStates!.forEach((h, i) => check(h, `hidden_states.${i}`));
+    for (const [i, h] of out.hiddenStates!.entries())
+      errors[`hidden_states.${i}`] = expectClose(h, `hidden_states.${i}`);
     console.log("clip-vision max |Δ|:", errors);
-    tf.dispose(out as unknown as tf.TensorContainer);
+    tf.dispose([out.lastHiddenState, out.poolerOutput, ...out.hiddenStates!]);
+  });
+
+  it("hidden_states[0] is the encoder input, i.e. AFTER pre_layrnorm (as transformers 4.46 computes it)", () => {
+    const vm = model.vision_model;
+    const emb = vm.embeddings.forward(pixels); // [B, S, D]
+    const normed = vm.pre_layrnorm.forward(emb); // [B, S, D]
+    const expected = cases.tensor("hidden_states.0");
+    expect(compareTensors(emb, expected).maxAbs).toBeGreaterThan(0.1);
+    expect(compareTensors(normed, expected).maxAbs).toBeLessThan(1e-4);
+    tf.dispose([emb, normed, expected]);
+  });
+
+  it("hiddenState(px, layer) gives hidden_states[layer] without running later layers", () => {
+    for (const [layer, name] of [
+      [-2, "hidden_states.2"],
+      [0, "hidden_states.0"],
+      [-1, "hidden_states.3"],
+      [1, "hidden_states.1"],
+    ] as const) {
+      const h = model.hiddenState(pixels, layer);
+      expectClose(h, name);
+      h.dispose();
+    }
+    expect(() => model.hiddenState(pixels, 4)).toThrow(/hidden state 4 does not exist: the model has 4/);
+    expect(() => model.hiddenState(pixels, -5)).toThrow(ShapeError);
+  });
+
+  it("rejects pixel values of the wrong size or channel count with a ShapeError naming both shapes", () => {
+    for (const shape of [
+      [2, 3, 42, 56],
+      [2, 1, 56, 56],
+      [3, 56, 56],
+    ]) {
+      const px = tf.zeros(shape);
+      expect(() => model.forward(px)).toThrow(ShapeError);
+      expect(() => model.forward(px)).toThrow(
+        `pixel values [${shape}] do not fit the vision tower, which expects [B, 3, 56, 56]`,
+      );
+      expect(() => model.hiddenState(px, -2)).toThrow(ShapeError);
+      px.dispose();
+    }
+  });
+
+  it("does not leak tensors in forward or hiddenState", async () => {
+    await expectNoLeaks(() => model.forward(pixels, { outputHiddenStates: true }), "forward");
+    await expectNoLeaks(() => model.forward(pixels), "forward without hidden states");
+    await expectNoLeaks(() => model.hiddenState(pixels, -2), "hiddenState");
+  });
+});
+
+describe("ClipVisionModel.fromPretrained", () => {
+  it("loads the vision tower of a full CLIP checkpoint and ignores the text tower and projections", async () => {
+    const vision = readJsonFile(fixturePath("hf/clip-vision/config.json"));
+    const config = {
+      architectures: ["CLIPModel"],
+      model_type: "clip",
+      projection_dim: 32,
+      text_config: {
+        model_type: "clip_text_model",
+        hidden_size: 32,
+        num_hidden_layers: 1,
+        num_attention_heads: 2,
+      },
+      vision_config: { ...vision, architectures: undefined },
+    };
+    const dir = await writeCheckpoint("full-clip", config, (t) => {
+      const zeros = (shape: number[]): PlainTensor => ({
+        dtype: "float32",
+        shape,
+        data: new Float32Array(shape.reduce((a, b) => a * b, 1)),
+      });
+      t["text_model.embeddings.token_embedding.weight"] = zeros([100, 32]);
+      t["text_model.embeddings.position_embedding.weight"] = zeros([77, 32]);
+      t["text_model.encoder.layers.0.self_attn.q_proj.weight"] = zeros([32, 32]);
+      t["text_model.final_layer_norm.weight"] = zeros([32]);
+      t["text_projection.weight"] = zeros([32, 32]);
+      t["visual_projection.weight"] = zeros([32, 64]);
+      t.logit_scale = zeros([]);
+    });
+    const full = ClipVisionModel.fromPretrained(dir);
+    expect(full.config).toEqual(model.config);
+    const out = full.forward(pixels);
+    expectClose(out.lastHiddenState, "last_hidden_state");
+    expectClose(out.poolerOutput, "pooler_output");
+    tf.dispose([out.lastHiddenState, out.poolerOutput]);
+    full.dispose();
+  });
+
+  it("loads the vision tower of a LLaVA checkpoint (vision_tower. prefix)", () => {
+    const llava = ClipVisionModel.fromPretrained(fixturePath("hf/llava"));
+    expect(llava.numParameters()).toBe(model.numParameters());
+    llava.dispose();
+  });
+
+  it("raises a WeightLoadError listing a missing tensor", async () => {
+    const dir = await writeCheckpoint("missing", readJsonFile(join(DIR, "config.json")), (t) => {
+      delete t["vision_model.encoder.layers.1.mlp.fc2.bias"];
+    });
+    expect(() => ClipVisionModel.fromPretrained(dir)).toThrow(WeightLoadError);
+    expect(() => ClipVisionModel.fromPretrained(dir)).toThrow(
+      /missing 1 key\(s\): vision_model\.encoder\.layers\.1\.mlp\.fc2\.bias/,
+    );
+  });
+
+  it("raises a WeightLoadError naming a wrong-shaped tensor with both shapes", async () => {
+    const dir = await writeCheckpoint("wrong-shape", readJsonFile(join(DIR, "config.json")), (t) => {
+      t["vision_model.embeddings.position_embedding.weight"] = {
+        dtype: "float32",
+        shape: [16, 64],
+        data: new Float32Array(16 * 64),
+      };
+    });
+    expect(() => ClipVisionModel.fromPretrained(dir)).toThrow(
+      /vision_model\.embeddings\.position_embedding\.weight \(expected \[17,64\], found \[16,64\]\)/,
+    );
+  });
+
+  it("raises a WeightLoadError for an unexpected vision tensor (a deeper checkpoint than its config)", async () => {
+    const cfg = { ...readJsonFile(join(DIR, "config.json")), num_hidden_layers: 2 };
+    const dir = await writeCheckpoint("deeper", cfg, () => {});
+    expect(() => ClipVisionModel.fromPretrained(dir)).toThrow(
+      /unexpected \d+ key\(s\): vision_model\.encoder\.layers\.2\./,
+    );
+  });
+});
+
+describe("ClipVisionModel from a config (random init)", () => {
+  const config = parseClipVisionConfig({
+    hidden_size: 32,
+    intermediate_size: 64,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    image_size: 28,
+    patch_size: 7,
+  });
+
+  it("is seeded: the same seed gives the same weights, another seed others", () => {
+    const a = new ClipVisionModel(config, { seed: 1 });
+    const b = new ClipVisionModel(config, { seed: 1 });
+    const c = new ClipVisionModel(config, { seed: 2 });
+    const key = "vision_model.encoder.layers.1.self_attn.q_proj.weight";
+    const wa = a.stateDict().get(key)!;
+    expect(compareTensors(wa, b.stateDict().get(key)!).maxAbs).toBe(0);
+    expect(compareTensors(wa, c.stateDict().get(key)!).maxAbs).toBeGreaterThan(0);
+    // HF's _init_weights: q_proj ~ N(0, D^-½ (2L)^-½), patch conv ~ N(0, 0.02), layer norms 1 / 0.
+    const std = (t: tf.Tensor) => tf.tidy(() => Math.sqrt(t.square().mean().dataSync()[0]));
+    expect(std(wa)).toBeCloseTo(32 ** -0.5 * 4 ** -0.5, 2);
+    expect(std(a.stateDict().get("vision_model.embeddings.patch_embedding.weight")!)).toBeCloseTo(0.02, 2);
+    expect(
+      a
+        .stateDict()
+        .get("vision_model.pre_layrnorm.weight")!
+        .dataSync()
+        .every((v) => v === 1),
+    ).toBe(true);
+    expect(
+      a
+        .stateDict()
+        .get("vision_model.encoder.layers.0.mlp.fc1.bias")!
+        .dataSync()
+        .every((v) => v === 0),
+    ).toBe(true);
+    for (const m of [a, b, c]) m.dispose();
+  });
+
+  it("has HF's parameter names and runs forward with HF's output shapes", () => {
+    const m = new ClipVisionModel(config, { seed: 3 });
+    const names = [...m.stateDict().keys()];
+    expect(names).toContain("vision_model.embeddings.patch_embedding.weight");
+    expect(names).toContain("vision_model.encoder.layers.1.mlp.fc2.weight");
+    expect(names).toContain("vision_model.post_layernorm.bias");
+    expect(names).toHaveLength(3 + 2 + 2 * 16 + 2);
+    const px = tf.randomNormal([2, 3, 28, 28], 0, 1, "float32", 5);
+    const out = m.forward(px, { outputHiddenStates: true });
+    expect(out.lastHiddenState.shape).toEqual([2, 17, 32]);
+    expect(out.poolerOutput.shape).toEqual([2, 32]);
+    expect(out.hiddenStates!.map((h) => h.shape)).toEqual(Array(3).fill([2, 17, 32]));
+    tf.dispose([px, out.lastHiddenState, out.poolerOutput, ...out.hiddenStates!]);
+    m.dispose();
   });
 });

@@ -1,11 +1,10 @@
 // CLIPVisionModel (modeling_clip.py): the vision tower under `vision_model.*`, loadable from a vision-only
 // checkpoint, a full CLIP checkpoint (text tower ignored) or a LLaVA checkpoint (`vision_tower.*`).
 import { join } from "node:path";
-import { Module, readJsonFile, Rng } from "@llava-ts/core";
+import { loadSafetensorsWeights, Module, readJsonFile, Rng } from "@llava-ts/core";
 import type * as tf from "@tensorflow/tfjs";
 import { type ClipVisionConfig, parseClipVisionConfig } from "./clip-vision-config.js";
 import { type ClipVisionOutput, ClipVisionTransformer } from "./clip-vision-transformer.js";
-import { loadSafetensorsWeights } from "./load-weights.js";
 
 export interface ClipVisionModelOptions {
   /** Seed of the random initialisation (HF's _init_weights distributions). Default 0. */
@@ -46,7 +45,7 @@ export class ClipVisionModel extends Module {
     const model = new ClipVisionModel(parseClipVisionConfig(json, configPath));
     const prefix = options.prefix ?? (json.model_type === "llava" ? "vision_tower." : "");
     try {
-      loadSafetensorsWeights(model, dir, { strict: true, keyMap: visionKeys(prefix) });
+      loadSafetensorsWeights(model, dir, { strict: true, rename: visionKeys(prefix) });
     } catch (e) {
       model.dispose();
       throw e;

@@ -6,12 +6,13 @@ import { ClipEncoder } from "./clip-encoder.js";
 import type { ClipVisionConfig } from "./clip-vision-config.js";
 import { ClipVisionEmbeddings } from "./clip-vision-embeddings.js";
 
-export interface ClipVisionOutput {
+// A type (not an interface) so tf.tidy accepts it as a TensorContainer.
+export type ClipVisionOutput = {
   lastHiddenState: tf.Tensor; // [B, S, D]
   poolerOutput: tf.Tensor; // [B, D]
   /** HF's hidden_states: the encoder's input, then each layer's output (num_hidden_layers + 1). */
   hiddenStates?: tf.Tensor[];
-}
+};
 
 export class ClipVisionTransformer extends Module {
   embeddings: ClipVisionEmbeddings;
