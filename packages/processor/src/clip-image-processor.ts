@@ -15,6 +15,15 @@ import { decodeImage, type ImageInput } from "./image-decode.js";
 import { resize } from "./resize.js";
 import type { RgbImage } from "./rgb-image.js";
 
+// The package's index re-exports this file: these are the processor's public companions.
+export {
+  type ClipImageProcessorConfig,
+  parseClipImageProcessorConfig,
+  type SizeConfig,
+} from "./clip-image-processor-config.js";
+export { decodeImage, type ImageInput, type RawImage } from "./image-decode.js";
+export type { RgbImage } from "./rgb-image.js";
+
 /** "crop": CLIPImageProcessor as is. "pad": LLaVA-1.5's image_aspect_ratio "pad" (no content cropped). */
 export type PreprocessMode = "crop" | "pad";
 
