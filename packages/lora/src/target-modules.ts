@@ -1,0 +1,40 @@
+// Which modules a LoraConfig selects, with PEFT's rules (peft/tuners/tuners_utils.py,
+// check_target_module_exists): a string is a regex that must match the whole name; a list entry matches
+// the name itself or a suffix that starts after a dot ("q_proj" matches "…self_attn.q_proj", not "xq_proj").
+
+/** Whether module `name` is selected by `target_modules`. */
+export function matchesTargetModules(name: string, target: readonly string[] | string): boolean {
+  if (typeof target === "string") return fullMatch(target).test(name);
+  return matchesSuffix(name, target);
+}
+
+/** name === t or name ends with "." + t, for some t (also how modules_to_save entries are matched). */
+export function matchesSuffix(name: string, suffixes: readonly string[]): boolean {
+  return suffixes.some((t) => name === t || name.endsWith(`.${t}`));
+}
+
+/**
+ * rank_pattern / alpha_pattern lookup: the first key k with `(.*\.)?k$` matching the whole name wins,
+ * as PEFT's `re.match(rf"(.*\.)?{key}$", name)`; otherwise `fallback`.
+ */
+export function patternValue(
+  name: string,
+  pattern: Readonly<Record<string, number>>,
+  fallback: number,
+): number {
+  for (const [key, value] of Object.entries(pattern))
+    if (new RegExp(`^(?:.*\\.)?(?:${key})$`).test(name)) return value;
+  return fallback;
+}
+
+const cache = new Map<string, RegExp>();
+
+/** Python's re.fullmatch as a JS RegExp. */
+function fullMatch(source: string): RegExp {
+  let re = cache.get(source);
+  if (!re) {
+    re = new RegExp(`^(?:${source})$`);
+    cache.set(source, re);
+  }
+  return re;
+}
