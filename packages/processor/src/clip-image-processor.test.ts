@@ -1,13 +1,14 @@
 import { readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { ConfigError, DataError, ShapeError } from "@llava-ts/core";
+import { fixturePath, loadCases } from "@llava-ts/core/testing";
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClipImageProcessor, outputSize } from "./clip-image-processor.js";
 
-const FIXTURES = resolve(import.meta.dirname, "../../../../shared/fixtures/image-processor");
+const FIXTURES = fixturePath("image-processor");
 const MODES = ["crop", "pad"] as const;
 
 interface Case {
@@ -21,25 +22,6 @@ const meta = JSON.parse(readFileSync(join(FIXTURES, "cases.json"), "utf8")) as {
 };
 const good = meta.cases.filter((c) => c.keys);
 const nameOf = (c: Case) => c.file.replace(/^images\//, "").replace(/\.[a-z]+$/, "");
-
-// Minimal safetensors reader (F32 only) until core's SafetensorsFile lands.
-function readSafetensors(path: string): Map<string, { shape: number[]; data: Float32Array }> {
-  const buf = readFileSync(path);
-  const headerLen = Number(buf.readBigUInt64LE(0));
-  const header = JSON.parse(buf.subarray(8, 8 + headerLen).toString("utf8"));
-  const out = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const [key, t] of Object.entries<any>(header)) {
-    if (key === "__metadata__") continue;
-    if (t.dtype !== "F32") throw new Error(`${key}: expected F32, found ${t.dtype}`);
-    const [begin, end] = t.data_offsets as [number, number];
-    const bytes = buf.subarray(8 + headerLen + begin, 8 + headerLen + end);
-    out.set(key, {
-      shape: t.shape,
-      data: new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length)),
-    });
-  }
-  return out;
-}
 
 /** Index of the first differing element, -1 if equal (vitest's deep equality is slow on big arrays). */
 const firstDifference = (a: ArrayLike<number>, b: ArrayLike<number>) => {
@@ -58,17 +40,18 @@ function diffStats(a: Float32Array, b: Float32Array) {
 }
 
 describe("ClipImageProcessor parity with transformers' CLIPImageProcessor", async () => {
-  const expected = readSafetensors(join(FIXTURES, "cases.safetensors"));
+  const expected = loadCases("image-processor");
+  afterAll(() => expected.close());
   const processor = await ClipImageProcessor.fromPretrained(FIXTURES);
   const worst = { crop: { mean: 0, p99: 0, max: 0 }, pad: { mean: 0, p99: 0, max: 0 } };
 
   for (const mode of MODES)
     for (const c of good)
       it(`${nameOf(c)} (${mode})`, async () => {
-        const want = expected.get(`${nameOf(c)}.${mode}`)!;
+        const key = `${nameOf(c)}.${mode}`;
         const got = await processor.preprocess(join(FIXTURES, c.file), { mode });
-        expect(got.shape).toEqual(want.shape);
-        const s = diffStats(got.data, want.data);
+        expect(got.shape).toEqual(expected.shape(key));
+        const s = diffStats(got.data, expected.array(key) as Float32Array);
         for (const k of ["mean", "p99", "max"] as const) worst[mode][k] = Math.max(worst[mode][k], s[k]);
         expect(s.mean).toBeLessThanOrEqual(0.01);
         expect(s.p99).toBeLessThanOrEqual(0.1);
