@@ -4,10 +4,12 @@
 import { Template } from "@huggingface/jinja";
 import { ConfigError } from "@llava-ts/core";
 
+/** A chat message; fields other than role and content (tool_calls, name, ...) reach the template as given. */
 export interface ChatMessage {
   role: string;
   content: string;
-  [key: string]: unknown;
+  name?: string;
+  tool_calls?: unknown[];
 }
 
 export interface RenderChatTemplateOptions {
