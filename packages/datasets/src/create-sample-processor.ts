@@ -1,26 +1,31 @@
-// The product path: the real @llava-ts/processor classes, built from plain data so every worker thread can
-// build its own. Imported lazily so reading and zip code never load the tokenizer or tfjs.
+// The product path: the real LlavaProcessor + ClipImageProcessor, built from plain data so every worker
+// thread builds its own. Imported lazily so the readers and zip code never load the tokenizer or tfjs.
 import type { SampleProcessor } from "./sample-processor.js";
 
 export interface ProcessorSpec {
-  /** Tokenizer folder after the build step's surgery (`<image>` added), e.g. a LLaVA model folder. */
+  /** Tokenizer folder, normally after the build step's surgery (`<image>` added), e.g. a LLaVA model folder. */
   tokenizer: string;
   /** Folder or file of `preprocessor_config.json`, or its parsed contents. */
   imageProcessor: string | Record<string, unknown>;
   /** "crop" (CLIPImageProcessor, default) or LLaVA-1.5's "pad". */
   imageMode?: "crop" | "pad";
-  /** Passed to LlavaProcessor (e.g. image_seq_length, system prompt). */
-  llava?: Record<string, unknown>;
+  /** LlavaProcessor options (imageSeqLength, systemPrompt, imageToken). */
+  llava?: { imageSeqLength?: number; systemPrompt?: string | null; imageToken?: string };
+  /** Add the image token as a special token when the tokenizer lacks it (a raw Qwen2.5 folder). */
+  addImageToken?: boolean;
 }
 
 export async function createSampleProcessor(spec: ProcessorSpec): Promise<SampleProcessor> {
-  const { ClipImageProcessor, LlavaProcessor } = (await import("@llava-ts/processor")) as any;
+  const { ClipImageProcessor, LlavaProcessor } = await import("@llava-ts/processor");
   const { Tokenizer } = await import("@llava-ts/tokenizer");
   const image =
     typeof spec.imageProcessor === "string"
       ? await ClipImageProcessor.fromPretrained(spec.imageProcessor)
       : ClipImageProcessor.fromConfig(spec.imageProcessor);
   const tokenizer = await Tokenizer.fromPretrained(spec.tokenizer);
+  const imageToken = spec.llava?.imageToken ?? "<image>";
+  if (spec.addImageToken && tokenizer.tokenToId(imageToken) === undefined)
+    tokenizer.addSpecialTokens([imageToken]);
   const text = new LlavaProcessor(tokenizer, spec.llava ?? {});
   return { text, image, imageMode: spec.imageMode };
 }

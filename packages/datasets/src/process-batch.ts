@@ -31,7 +31,12 @@ export async function processSample(
   }
   let built: { inputIds: ArrayLike<number>; labels: ArrayLike<number> };
   try {
-    built = await processor.text.buildTrainingSample(raw.conversations, { mode: raw.mode });
+    built = processor.text.buildTrainingSample(raw.conversations, {
+      mode: raw.mode,
+      numImages: raw.images.length,
+      file,
+      record: raw.index,
+    });
   } catch (err) {
     if (err instanceof DataError && err.record !== undefined) throw err;
     throw new DataError(

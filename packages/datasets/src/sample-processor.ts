@@ -1,20 +1,26 @@
-// What the loader needs from @llava-ts/processor, as an interface: the product path plugs in the real
-// LlavaProcessor + ClipImageProcessor (see create-sample-processor.ts); workers rebuild it from a plain spec.
+// What the loader needs from @llava-ts/processor, as a structural interface: LlavaProcessor and
+// ClipImageProcessor satisfy it as they are (the product path, create-sample-processor.ts).
 import type { SampleMode } from "./llava-dataset.js";
 import type { Turn } from "./record-formats.js";
+
+export interface TrainingSampleOptions {
+  mode: SampleMode;
+  numImages?: number;
+  /** Carried into the processor's DataErrors so a bad record can be found. */
+  file?: string;
+  record?: number;
+}
 
 export interface TrainingSampleBuilder {
   buildTrainingSample(
     conversations: readonly Turn[],
-    options: { mode: SampleMode },
-  ):
-    | { inputIds: ArrayLike<number>; labels: ArrayLike<number> }
-    | Promise<{ inputIds: ArrayLike<number>; labels: ArrayLike<number> }>;
+    options: TrainingSampleOptions,
+  ): { inputIds: ArrayLike<number>; labels: ArrayLike<number> };
 }
 
 export interface ImagePreprocessor {
   preprocess(
-    input: Buffer,
+    input: Uint8Array,
     options?: { mode?: "crop" | "pad" },
   ): Promise<{ data: Float32Array; shape: readonly [number, number, number] }>;
 }

@@ -1,6 +1,7 @@
 // Counts every record skipped under onError: "skip", by reason, so nothing is dropped silently.
 import type { DataError } from "@llava-ts/core";
 
+// The reasons this package assigns; the processor adds its own (no_answer, bad_turn_order, image_in_answer…).
 export const SKIP_REASONS = [
   "malformed_record",
   "malformed_conversation",

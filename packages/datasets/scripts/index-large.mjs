@@ -1,0 +1,81 @@
+// Generates a CC3M-sized chat.json (595,375 records in the real record shape) in a temp folder, indexes it,
+// and prints time and memory. Run after `npx tsup`: node scripts/index-large.mjs [count]
+import { createWriteStream, mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { indexJsonArray, LlavaDataset } from "../dist/index.js";
+
+const count = Number(process.argv[2] ?? 595_375);
+const dir = mkdtempSync(join(tmpdir(), "llava-large-"));
+const file = join(dir, "chat.json");
+const prompts = [
+  "Provide a brief description of the given image.\n<image>",
+  "<image>\nWrite a terse but informative summary of the picture.",
+  "Share a concise interpretation of the image provided.\n<image>",
+];
+const words =
+  "olive oil is a healthy ingredient used liberally . the city skyline at night with lights reflected in a river".split(
+    " ",
+  );
+
+async function generate() {
+  const out = createWriteStream(file);
+  const write = (s) => (out.write(s) ? undefined : new Promise((r) => out.once("drain", r)));
+  await write("[");
+  for (let i = 0; i < count; i++) {
+    const id = `GCC_train_${String(i + 1).padStart(9, "0")}`;
+    const n = 16 + (i % 25);
+    const caption = Array.from({ length: n }, (_, k) => words[(i * 7 + k * 3) % words.length]).join(" ");
+    const rec = {
+      id,
+      image: `${id}.jpg`,
+      conversations: [
+        { from: "human", value: prompts[i % 3] },
+        { from: "gpt", value: caption },
+      ],
+    };
+    await write((i ? ", " : "") + JSON.stringify(rec));
+  }
+  await write("]");
+  await new Promise((r) => out.end(r));
+}
+
+await generate();
+const mb = (x) => `${(x / 2 ** 20).toFixed(1)} MB`;
+globalThis.gc?.();
+const before = process.memoryUsage();
+const t0 = performance.now();
+const index = indexJsonArray(file);
+const ms = performance.now() - t0;
+const after = process.memoryUsage();
+const t1 = performance.now();
+const ds = LlavaDataset.open({ file, onError: "raise" }, index.ranges);
+let checked = 0;
+for (let i = 0; i < ds.length; i += 997) {
+  ds.record(i);
+  checked++;
+}
+const last = ds.record(ds.length - 1);
+const readMs = performance.now() - t1;
+console.log(
+  JSON.stringify(
+    {
+      records: index.length,
+      fileSize: mb(statSync(file).size),
+      indexMs: Math.round(ms),
+      throughput: `${mb(statSync(file).size / (ms / 1000))}/s`,
+      rssDelta: mb(after.rss - before.rss),
+      heapUsedDelta: mb(after.heapUsed - before.heapUsed),
+      arrayBuffersDelta: mb(after.arrayBuffers - before.arrayBuffers),
+      indexBytes: mb(index.ranges.offsets.byteLength + index.ranges.lengths.byteLength),
+      randomReads: checked,
+      randomReadMsEach: +(readMs / (checked + 1)).toFixed(3),
+      lastId: last.id,
+    },
+    null,
+    2,
+  ),
+);
+ds.close();
+rmSync(dir, { recursive: true, force: true });
