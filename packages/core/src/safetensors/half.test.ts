@@ -25,6 +25,13 @@ describe("F16", () => {
     ]);
   });
 
+  it("keeps NaN payloads and signalling NaNs bit-exact when widening", () => {
+    expect(bitsOf(f16ToFloat32(Uint16Array.of(0x7c01, 0xfe00, 0x7dff)))).toEqual([
+      0x7f802000, 0xffc00000, 0x7fbfe000,
+    ]);
+    expect(bitsOf(bf16ToFloat32(Uint16Array.of(0x7f81, 0xffc0)))).toEqual([0x7f810000, 0xffc00000]);
+  });
+
   it("rounds to nearest, ties to even, at every midpoint between adjacent finite halves", () => {
     const wide = f16ToFloat32(allHalves);
     const mids = new Float32Array(0x7bff);

@@ -1,10 +1,13 @@
 // 16-bit float formats <-> float32, on raw bit patterns. Widening is exact; narrowing rounds to
 // nearest, ties to even — the same bits numpy's astype(float16) and torch's .to(bfloat16) give.
 
-let f16Table: Float32Array | undefined;
+let f16Table: Uint32Array | undefined;
 
-/** All 65536 half-precision values as float32, built once (256 KB) because a lookup beats bit-twiddling. */
-function halfTable(): Float32Array {
+/**
+ * All 65536 halves as float32 bit patterns, built once (256 KB) because a lookup beats bit-twiddling.
+ * Bits, not floats: copying a NaN through a JS number may quiet it and change its payload.
+ */
+function halfTable(): Uint32Array {
   if (f16Table) return f16Table;
   const bits = new Uint32Array(65536);
   const view = new Float32Array(bits.buffer);
@@ -21,16 +24,16 @@ function halfTable(): Float32Array {
       bits[h] = sign | ((exp + 112) << 23) | (mant << 13); // rebias 15 -> 127
     }
   }
-  f16Table = view;
-  return view;
+  f16Table = bits;
+  return bits;
 }
 
 /** IEEE half bit patterns -> float32 values. */
 export function f16ToFloat32(src: Uint16Array): Float32Array {
   const table = halfTable();
-  const out = new Float32Array(src.length);
+  const out = new Uint32Array(src.length);
   for (let i = 0; i < src.length; i++) out[i] = table[src[i]];
-  return out;
+  return new Float32Array(out.buffer);
 }
 
 /** bfloat16 bit patterns -> float32 values: bf16 is the top half of a float32. */
