@@ -55,6 +55,15 @@ export function applyLora(
   }
   if (inScope.length === 0) throw noMatchError(model, targets, outOfScope, label);
 
+  // Check every target before changing anything, so a bad config leaves the model as it was.
+  for (const path of inScope) {
+    const m = model.getSubmodule(path);
+    if (!(m instanceof Linear))
+      throw new ConfigError(
+        `target_modules selects "${path}", a ${m.constructor.name}; only Linear layers can take LoRA`,
+        "target_modules",
+      );
+  }
   const rng = new Rng(options.seed ?? 0);
   inScope.forEach((path, i) => {
     wrapWithLora(model, path, config, rng, layerSeed(options.seed ?? 0, i));

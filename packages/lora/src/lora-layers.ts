@@ -73,7 +73,7 @@ export function wrapWithLora(
 export function wrapModuleToSave(model: Module, path: string): ModulesToSaveWrapper {
   const target = model.getSubmodule(path);
   if (target instanceof ModulesToSaveWrapper) return target;
-  const wrapper = new ModulesToSaveWrapper(target);
+  const wrapper = ModulesToSaveWrapper.wrap(target);
   model.setSubmodule(path, wrapper);
   return wrapper;
 }

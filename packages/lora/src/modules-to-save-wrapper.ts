@@ -18,13 +18,18 @@ export class ModulesToSaveWrapper extends Module {
   readonly original_module: ParameterCopy;
   readonly modules_to_save: ModuleDict<Module>;
 
-  /** Wraps `module`, which stays the one forward runs; returns a proxy that also reads its properties. */
-  constructor(module: Module) {
+  private constructor(module: Module) {
     super();
     this.original_module = this.module("original_module", new ParameterCopy(module));
     this.modules_to_save = this.module("modules_to_save", new ModuleDict({ default: module }));
-    // Models may read more than forward from a child (sizes, sub-layers): hand those to the trained module.
-    return new Proxy(this, {
+  }
+
+  /**
+   * Wraps `module`, which stays the one forward runs. The result is a proxy that hands property reads the
+   * wrapper lacks to the trained module, since models may read more than forward from a child.
+   */
+  static wrap(module: Module): ModulesToSaveWrapper {
+    return new Proxy(new ModulesToSaveWrapper(module), {
       get: (target, prop, receiver) =>
         prop in target ? Reflect.get(target, prop, receiver) : Reflect.get(target.trained, prop),
     });
