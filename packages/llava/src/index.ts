@@ -1,1 +1,3 @@
-export {};
+export * from "./llava-config.js";
+export * from "./llava-model.js";
+export * from "./pretrained.js";

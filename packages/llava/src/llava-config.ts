@@ -1,0 +1,93 @@
+// LlavaConfig as transformers 4.46's configuration_llava.py: a vision_config, a text_config and the keys
+// that tie them together. Unknown keys are ignored; inconsistent ones are rejected with the key named.
+import { type ClipVisionConfig, numPatches, parseClipVisionConfig } from "@llava-ts/clip";
+import { ConfigError, ConfigReader, type JsonObject, readJsonFile } from "@llava-ts/core";
+import { parseQwen2Config, type Qwen2Config } from "@llava-ts/qwen";
+import { join } from "node:path";
+
+export type FeatureSelectStrategy = "default" | "full";
+
+export interface LlavaConfig {
+  readonly model_type: "llava";
+  readonly vision_config: ClipVisionConfig;
+  readonly text_config: Qwen2Config;
+  readonly image_token_index: number;
+  readonly pad_token_id?: number;
+  readonly ignore_index: number;
+  /** Image tokens per image: patches, plus the CLS token with strategy "full". */
+  readonly image_seq_length: number;
+  readonly vision_feature_layer: number;
+  readonly vision_feature_select_strategy: FeatureSelectStrategy;
+  readonly projector_hidden_act: string;
+  /** The JSON as read, so unknown keys survive a save. */
+  readonly raw: JsonObject;
+}
+
+export function parseLlavaConfig(json: JsonObject, file?: string): LlavaConfig {
+  const r = new ConfigReader(json, file);
+  const type = r.string("model_type", "llava");
+  if (type !== "llava")
+    throw new ConfigError(`model_type: expected "llava", found "${type}"`, "model_type", file);
+  const vision = parseClipVisionConfig(
+    { ...r.object("vision_config").json, model_type: "clip_vision_model" },
+    file,
+  );
+  const textJson = r.object("text_config").json;
+  const textType = textJson.model_type ?? "qwen2";
+  if (textType !== "qwen2")
+    throw new ConfigError(
+      `text_config.model_type: only "qwen2" decoders are supported, found "${textType}"`,
+      "text_config.model_type",
+      file,
+    );
+  const text = parseQwen2Config(textJson, file);
+  const strategy = r.string("vision_feature_select_strategy", "default");
+  if (strategy !== "default" && strategy !== "full")
+    throw new ConfigError(
+      `vision_feature_select_strategy: expected "default" or "full", found "${strategy}"`,
+      "vision_feature_select_strategy",
+      file,
+    );
+  const layers = vision.num_hidden_layers;
+  const featureLayer = r.number("vision_feature_layer", -2);
+  if (!Number.isInteger(featureLayer) || featureLayer < -(layers + 1) || featureLayer > layers)
+    throw new ConfigError(
+      `vision_feature_layer: ${featureLayer} is not a hidden state of a ${layers}-layer vision tower`,
+      "vision_feature_layer",
+      file,
+    );
+  const patches = numPatches(vision);
+  const expectedSeq = strategy === "default" ? patches : patches + 1;
+  const imageSeq = r.positiveInt("image_seq_length", expectedSeq);
+  if (imageSeq !== expectedSeq)
+    throw new ConfigError(
+      `image_seq_length: ${imageSeq}, but the vision tower gives ${expectedSeq} features per image (strategy "${strategy}")`,
+      "image_seq_length",
+      file,
+    );
+  const imageToken = r.number("image_token_index", 32000);
+  if (!Number.isInteger(imageToken) || imageToken < 0 || imageToken >= text.vocab_size)
+    throw new ConfigError(
+      `image_token_index: ${imageToken} is outside the vocabulary (text_config.vocab_size = ${text.vocab_size})`,
+      "image_token_index",
+      file,
+    );
+  return Object.freeze({
+    model_type: "llava",
+    vision_config: vision,
+    text_config: text,
+    image_token_index: imageToken,
+    pad_token_id: r.has("pad_token_id") ? r.number("pad_token_id") : undefined,
+    ignore_index: r.number("ignore_index", -100),
+    image_seq_length: imageSeq,
+    vision_feature_layer: featureLayer,
+    vision_feature_select_strategy: strategy,
+    projector_hidden_act: r.string("projector_hidden_act", "gelu"),
+    raw: json,
+  });
+}
+
+export function readLlavaConfig(dir: string): LlavaConfig {
+  const file = join(dir, "config.json");
+  return parseLlavaConfig(readJsonFile(file), file);
+}
