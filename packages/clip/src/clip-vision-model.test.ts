@@ -250,6 +250,24 @@ describe("ClipVisionModel from a config (random init)", () => {
     for (const m of [a, b, c]) m.dispose();
   });
 
+  it("trains on this backend: every parameter gets a finite, non-zero gradient", () => {
+    const m = new ClipVisionModel(config, { seed: 4 });
+    const px = tf.randomNormal([1, 3, 28, 28], 0, 1, "float32", 6);
+    const params = [...m.namedParameters()];
+    const { value, grads } = tf.variableGrads(() => {
+      const out = m.forward(px);
+      return out.lastHiddenState.square().mean().add(out.poolerOutput.sum()) as tf.Scalar;
+    });
+    for (const [name, p] of params) {
+      const g = grads[p.name];
+      expect(g, name).toBeDefined();
+      const norm = tf.tidy(() => g.abs().max().dataSync()[0]);
+      expect(Number.isFinite(norm) && norm > 0, `${name}: max |grad| ${norm}`).toBe(true);
+    }
+    tf.dispose([value, px, ...Object.values(grads)]);
+    m.dispose();
+  });
+
   it("has HF's parameter names and runs forward with HF's output shapes", () => {
     const m = new ClipVisionModel(config, { seed: 3 });
     const names = [...m.stateDict().keys()];
