@@ -1,0 +1,110 @@
+import { initBackend } from "@llava-ts/core";
+import * as tf from "@tensorflow/tfjs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { AdamW, adamwUpdate } from "./adamw.js";
+
+beforeAll(async () => {
+  await initBackend();
+});
+
+/** torch.optim.AdamW's documented update in float64, the reference the float32 code must track. */
+function reference(
+  p: number[],
+  grads: number[][],
+  lr: number,
+  b1: number,
+  b2: number,
+  eps: number,
+  wd: number,
+) {
+  const m = p.map(() => 0);
+  const v = p.map(() => 0);
+  const out = [...p];
+  grads.forEach((g, k) => {
+    const t = k + 1;
+    for (let i = 0; i < out.length; i++) {
+      out[i] *= 1 - lr * wd;
+      m[i] = b1 * m[i] + (1 - b1) * g[i];
+      v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+      const mh = m[i] / (1 - b1 ** t);
+      const vh = v[i] / (1 - b2 ** t);
+      out[i] -= (lr * mh) / (Math.sqrt(vh) + eps);
+    }
+  });
+  return { p: out, m, v };
+}
+
+describe("adamwUpdate", () => {
+  it("matches torch's AdamW formula (decoupled decay, bias correction, eps outside the sqrt) over 3 steps", () => {
+    const p0 = [0.5, -1.25, 3, 1e-3, -2e-4];
+    const grads = [
+      [0.1, -0.2, 1e-6, 3, -0.5],
+      [0.05, 0.3, -2e-6, 2.5, 0.4],
+      [-0.2, 0.1, 0, -1, 0.3],
+    ];
+    const h = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1 };
+    const p = Float32Array.from(p0);
+    const m = new Float32Array(5);
+    const v = new Float32Array(5);
+    for (const [k, g] of grads.entries()) adamwUpdate(p, Float32Array.from(g), m, v, k + 1, h);
+    const ref = reference(p0, grads, h.lr, h.beta1, h.beta2, h.eps, h.weightDecay);
+    for (let i = 0; i < 5; i++) {
+      expect(Math.abs(p[i] - ref.p[i])).toBeLessThan(1e-6 * Math.max(1, Math.abs(ref.p[i])));
+      expect(Math.abs(m[i] - ref.m[i])).toBeLessThan(1e-7);
+      expect(Math.abs(v[i] - ref.v[i])).toBeLessThan(1e-7);
+    }
+    // The first step moves every coordinate with a non-tiny gradient by ≈ lr (Adam's normalised step) + decay.
+    const one = Float32Array.from([1]);
+    adamwUpdate(one, Float32Array.from([123]), new Float32Array(1), new Float32Array(1), 1, {
+      ...h,
+      weightDecay: 0,
+    });
+    expect(one[0]).toBeCloseTo(1 - h.lr, 6);
+  });
+
+  it("updates only the requested range (a ZeRO-2 partition)", () => {
+    const p = Float32Array.from([1, 1, 1, 1]);
+    const g = Float32Array.from([1, 1, 1, 1]);
+    adamwUpdate(
+      p,
+      g,
+      new Float32Array(4),
+      new Float32Array(4),
+      1,
+      { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 },
+      1,
+      3,
+    );
+    expect([...p].map((x) => Number(x.toFixed(5)))).toEqual([1, 0.9, 0.9, 1]);
+  });
+});
+
+describe("AdamW", () => {
+  it("writes the update into the variables, skips parameters without a gradient and decays only `decay` ones", () => {
+    const a = tf.variable(tf.tensor1d([1, 2]));
+    const b = tf.variable(tf.tensor1d([3]));
+    const c = tf.variable(tf.tensor1d([5]));
+    const opt = new AdamW(
+      [
+        { name: "a", variable: a, decay: true },
+        { name: "b", variable: b, decay: false },
+        { name: "c", variable: c, decay: true },
+      ],
+      { lr: 0.1, weightDecay: 0.5 },
+    );
+    opt.step([Float32Array.from([0, 0]), Float32Array.from([0]), undefined], 0.1);
+    // zero gradient: only the decay moves a; b is not decayed; c had no gradient at all
+    expect([...a.dataSync()].map((x) => Number(x.toFixed(6)))).toEqual([0.95, 1.9]);
+    expect(b.dataSync()[0]).toBe(3);
+    expect(c.dataSync()[0]).toBe(5);
+    expect(opt.state.has("c")).toBe(false);
+    expect(opt.stepCount).toBe(1);
+    expect(opt.stateSize).toBe(6);
+    tf.dispose([a, b, c]);
+  });
+
+  it("rejects bad hyper-parameters with the value in the message", () => {
+    expect(() => new AdamW([], { betas: [0.9, 1] })).toThrow(/betas \[0.9,1\]/);
+    expect(() => new AdamW([], { lr: -1 })).toThrow(/learning rate -1/);
+  });
+});

@@ -1,0 +1,186 @@
+// torch.optim.AdamW (torch 1.13, single-tensor path) on flat Float32Arrays: the same order of float32
+// operations, so a step here matches torch's to the last bit or two. State lives in JS, one
+// (exp_avg, exp_avg_sq) pair per parameter, so ZeRO-2 can keep just its partition of it.
+import * as tf from "@tensorflow/tfjs";
+import { join } from "node:path";
+import { loadOptimizerState, OPTIMIZER_FILE, saveOptimizerState } from "./optimizer-state.js";
+import { TrainingError } from "./training-error.js";
+
+const f32 = Math.fround;
+
+export interface AdamWOptions {
+  /** Default 1e-3 (torch's default). */
+  lr?: number;
+  betas?: [number, number];
+  eps?: number;
+  /** Decoupled decay (p -= lr·wd·p), default 0; not applied to parameters in `noDecay`. */
+  weightDecay?: number;
+}
+
+export interface AdamWHyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+}
+
+/**
+ * One AdamW update of `p[from:to]` in place, with `step` the 1-based step count after this update.
+ * torch: p *= 1 - lr·wd; m = β1·m + (1-β1)·g; v = β2·v + (1-β2)·g²;
+ *        p -= lr/(1-β1^t) · m / (√v / √(1-β2^t) + eps).
+ */
+export function adamwUpdate(
+  p: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  step: number,
+  h: AdamWHyper,
+  from = 0,
+  to = p.length,
+): void {
+  const decay = f32(1 - h.lr * h.weightDecay);
+  const a1 = f32(1 - h.beta1);
+  const a2 = f32(1 - h.beta2);
+  const b1 = f32(h.beta1);
+  const b2 = f32(h.beta2);
+  const stepSize = f32(h.lr / (1 - h.beta1 ** step));
+  const bc2Sqrt = f32(Math.sqrt(1 - h.beta2 ** step));
+  const eps = f32(h.eps);
+  const applyDecay = h.weightDecay !== 0;
+  for (let i = from; i < to; i++) {
+    const gi = g[i];
+    const pi = applyDecay ? f32(p[i] * decay) : p[i];
+    const mi = f32(f32(m[i] * b1) + f32(gi * a1));
+    const vi = f32(f32(v[i] * b2) + f32(f32(gi * gi) * a2));
+    m[i] = mi;
+    v[i] = vi;
+    const denom = f32(f32(f32(Math.sqrt(vi)) / bc2Sqrt) + eps);
+    p[i] = f32(pi - f32(stepSize * f32(mi / denom)));
+  }
+}
+
+/** Per-parameter optimizer state, as torch's `optimizer.state[p]`. */
+export interface AdamState {
+  expAvg: Float32Array;
+  expAvgSq: Float32Array;
+}
+
+export interface OptimizerParam {
+  name: string;
+  variable: tf.Variable;
+  /** Whether weight decay applies (false for biases and norm weights under HF's grouping). */
+  decay: boolean;
+}
+
+/**
+ * What the trainer needs from an optimizer; a partitioned one (ZeRO-2) implements the same surface over
+ * its share of the parameters.
+ */
+export interface Optimizer {
+  /** Optimizer steps taken so far. */
+  stepCount: number;
+  /** One update; `grads[i]` belongs to the i-th trainable parameter (undefined = it got no gradient). */
+  step(grads: readonly (Float32Array | undefined)[], lr: number): void | Promise<void>;
+  /** Writes this optimizer's state into checkpoint folder `dir`; `load` reads it back. */
+  save(dir: string): Promise<void>;
+  load(dir: string): void | Promise<void>;
+  /** Float values of optimizer state held by this process. */
+  readonly stateSize: number;
+}
+
+/** AdamW over named variables; `step()` takes one flat gradient per parameter (undefined = no gradient). */
+export class AdamW implements Optimizer {
+  readonly lr: number;
+  readonly betas: [number, number];
+  readonly eps: number;
+  readonly weightDecay: number;
+  /** Optimizer steps taken (torch's `state["step"]`). */
+  stepCount = 0;
+  readonly state = new Map<string, AdamState>();
+
+  constructor(
+    readonly params: readonly OptimizerParam[],
+    options: AdamWOptions = {},
+  ) {
+    this.lr = options.lr ?? 1e-3;
+    this.betas = options.betas ?? [0.9, 0.999];
+    this.eps = options.eps ?? 1e-8;
+    this.weightDecay = options.weightDecay ?? 0;
+    const check = (ok: boolean, what: string) => {
+      if (!ok) throw new TrainingError(`AdamW: invalid ${what}`);
+    };
+    check(this.lr >= 0, `learning rate ${this.lr}`);
+    check(
+      this.betas.every((b) => b >= 0 && b < 1),
+      `betas [${this.betas}] (each in [0, 1))`,
+    );
+    check(this.eps >= 0, `eps ${this.eps}`);
+    check(this.weightDecay >= 0, `weight decay ${this.weightDecay}`);
+  }
+
+  /**
+   * Applies one update with learning rate `lr` (the schedule's value for this step). Parameters whose
+   * gradient is undefined are skipped entirely, as torch skips `p.grad is None` (no decay, no state).
+   */
+  step(grads: readonly (Float32Array | undefined)[], lr: number): void {
+    if (grads.length !== this.params.length)
+      throw new TrainingError(`AdamW.step: ${grads.length} gradients for ${this.params.length} parameters`);
+    this.stepCount++;
+    this.params.forEach((param, i) => {
+      const g = grads[i];
+      if (!g) return;
+      const p = param.variable.dataSync() as Float32Array; // a copy we update and write back
+      if (g.length !== p.length)
+        throw new TrainingError(
+          `AdamW.step: gradient of ${param.name} has ${g.length} values, expected ${p.length}`,
+        );
+      const s = this.stateFor(param.name, p.length);
+      adamwUpdate(p, g, s.expAvg, s.expAvgSq, this.stepCount, this.hyper(lr, param.decay));
+      writeVariable(param.variable, p);
+    });
+  }
+
+  hyper(lr: number, decay: boolean): AdamWHyper {
+    return {
+      lr,
+      beta1: this.betas[0],
+      beta2: this.betas[1],
+      eps: this.eps,
+      weightDecay: decay ? this.weightDecay : 0,
+    };
+  }
+
+  /** The state of `name`, created as zeros on first use (torch creates it lazily too). */
+  stateFor(name: string, size: number): AdamState {
+    let s = this.state.get(name);
+    if (!s) {
+      s = { expAvg: new Float32Array(size), expAvgSq: new Float32Array(size) };
+      this.state.set(name, s);
+    }
+    return s;
+  }
+
+  save(dir: string): Promise<void> {
+    return saveOptimizerState(this, join(dir, OPTIMIZER_FILE));
+  }
+
+  load(dir: string): void {
+    loadOptimizerState(this, join(dir, OPTIMIZER_FILE));
+  }
+
+  /** Float values held in optimizer state (2 per parameter value that has received a gradient). */
+  get stateSize(): number {
+    let n = 0;
+    for (const s of this.state.values()) n += s.expAvg.length + s.expAvgSq.length;
+    return n;
+  }
+}
+
+/** Replaces a variable's values from JS memory (one upload; the temporary tensor is freed). */
+export function writeVariable(v: tf.Variable, data: Float32Array): void {
+  const t = tf.tensor(data, v.shape, "float32");
+  v.assign(t);
+  t.dispose();
+}

@@ -1,0 +1,72 @@
+// Checkpoint folders as HF Trainer names them (<output>/checkpoint-<step>). A checkpoint is written under
+// a temporary name and renamed into place only when complete, so a crash mid-write never replaces or
+// corrupts the previous one; older ones are removed beyond save_total_limit.
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { join } from "node:path";
+
+export const CHECKPOINT_PREFIX = "checkpoint-";
+const TMP_PREFIX = "tmp-checkpoint-";
+/** Written last: a folder without it is not a finished checkpoint (e.g. copied in by hand, half done). */
+export const TRAINER_STATE_FILE = "trainer_state.json";
+
+export interface CheckpointInfo {
+  step: number;
+  path: string;
+}
+
+/** Finished checkpoints under `outputDir`, oldest first. */
+export function listCheckpoints(outputDir: string): CheckpointInfo[] {
+  if (!existsSync(outputDir)) return [];
+  return readdirSync(outputDir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && d.name.startsWith(CHECKPOINT_PREFIX))
+    .map((d) => ({ step: Number(d.name.slice(CHECKPOINT_PREFIX.length)), path: join(outputDir, d.name) }))
+    .filter((c) => Number.isInteger(c.step) && existsSync(join(c.path, TRAINER_STATE_FILE)))
+    .sort((a, b) => a.step - b.step);
+}
+
+export function latestCheckpoint(outputDir: string): string | undefined {
+  return listCheckpoints(outputDir).at(-1)?.path;
+}
+
+/**
+ * Runs `write(tmpDir)` and renames the folder to checkpoint-<step>. On failure the temporary folder is
+ * removed and the error rethrown; existing checkpoints are untouched.
+ */
+export async function writeCheckpointAtomically(
+  outputDir: string,
+  step: number,
+  write: (dir: string) => Promise<void>,
+): Promise<string> {
+  mkdirSync(outputDir, { recursive: true });
+  const tmp = join(outputDir, `${TMP_PREFIX}${step}`);
+  const final = join(outputDir, `${CHECKPOINT_PREFIX}${step}`);
+  rmSync(tmp, { recursive: true, force: true }); // left over by a crash
+  mkdirSync(tmp);
+  try {
+    await write(tmp);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  if (existsSync(final)) {
+    // Re-saving a step (a resumed run): move the old one aside first so a failure here loses nothing.
+    const old = `${final}.old-${process.pid}`;
+    renameSync(final, old);
+    renameSync(tmp, final);
+    rmSync(old, { recursive: true, force: true });
+  } else renameSync(tmp, final);
+  return final;
+}
+
+/** Keeps the newest `limit` checkpoints (and `keep`, e.g. the one being resumed from). */
+export function rotateCheckpoints(outputDir: string, limit: number | undefined, keep?: string): string[] {
+  if (!limit || limit <= 0) return [];
+  const all = listCheckpoints(outputDir);
+  const removed: string[] = [];
+  for (const c of all.slice(0, Math.max(0, all.length - limit))) {
+    if (c.path === keep) continue;
+    rmSync(c.path, { recursive: true, force: true });
+    removed.push(c.path);
+  }
+  return removed;
+}

@@ -1,0 +1,80 @@
+// Gradients of the trainable parameters in one contiguous Float32Array (a view per parameter), summed
+// over micro-batches. Contiguous so a data-parallel reduce (ZeRO-2's reduce-scatter) can work on
+// buckets of it directly; JS memory so clipping and the optimizer need no tensors.
+import type * as tf from "@tensorflow/tfjs";
+import { TrainingError } from "./training-error.js";
+
+export class GradientBuffer {
+  readonly flat: Float32Array;
+  /** Start of each parameter's gradient in `flat`. */
+  readonly offsets: number[];
+  readonly views: Float32Array[];
+  /** Whether each parameter has received a gradient since the last `zero()` (torch: grad is not None). */
+  readonly present: boolean[];
+
+  constructor(readonly sizes: readonly number[]) {
+    this.offsets = [];
+    let n = 0;
+    for (const s of sizes) {
+      this.offsets.push(n);
+      n += s;
+    }
+    this.flat = new Float32Array(n);
+    this.views = sizes.map((s, i) => this.flat.subarray(this.offsets[i], this.offsets[i] + s));
+    this.present = sizes.map(() => false);
+  }
+
+  /** Adds a gradient tensor (read synchronously; the caller still owns and disposes it). */
+  add(i: number, grad: tf.Tensor): void {
+    const data = grad.dataSync() as Float32Array;
+    const view = this.views[i];
+    if (data.length !== view.length)
+      throw new TrainingError(`gradient ${i} has ${data.length} values, expected ${view.length}`);
+    if (!this.present[i]) {
+      view.set(data);
+      this.present[i] = true;
+      return;
+    }
+    for (let k = 0; k < view.length; k++) view[k] += data[k];
+  }
+
+  zero(): void {
+    this.flat.fill(0);
+    this.present.fill(false);
+  }
+
+  /** The gradients the optimizer sees: undefined where no gradient arrived (torch skips those). */
+  gradients(): (Float32Array | undefined)[] {
+    return this.views.map((v, i) => (this.present[i] ? v : undefined));
+  }
+
+  /** Σ g² over everything present, in double precision. */
+  sumOfSquares(): number {
+    let s = 0;
+    for (let i = 0; i < this.views.length; i++) {
+      if (!this.present[i]) continue;
+      const v = this.views[i];
+      for (let k = 0; k < v.length; k++) s += v[k] * v[k];
+    }
+    return s;
+  }
+
+  scale(c: number): void {
+    const f = Math.fround(c);
+    for (let k = 0; k < this.flat.length; k++) this.flat[k] *= f;
+  }
+}
+
+/**
+ * torch.nn.utils.clip_grad_norm_ given the global L2 norm: scales by max_norm / (norm + 1e-6) only when
+ * that is below 1. Returns the norm before clipping (what HF logs as grad_norm).
+ */
+export function clipGradNorm(
+  buffer: GradientBuffer,
+  maxNorm: number,
+  totalNorm = Math.sqrt(buffer.sumOfSquares()),
+): number {
+  const coef = maxNorm / (totalNorm + 1e-6);
+  if (coef < 1) buffer.scale(coef);
+  return totalNorm;
+}

@@ -1,0 +1,68 @@
+// The LLaVA loss for training: a frozen vision tower runs forward only, before the gradient tape starts,
+// so it costs no tape memory and no backward kernels; logits are computed only where labels are set.
+import type { Module } from "@llava-ts/core";
+import * as tf from "@tensorflow/tfjs";
+import { type Batch, countBatch, type TrainTask } from "./train-task.js";
+import { TrainingError } from "./training-error.js";
+
+/** The surface of LlavaForConditionalGeneration the trainer uses (structural, to keep coupling thin). */
+export interface LlavaLike extends Module {
+  vision_tower: Module;
+  multi_modal_projector: Module & { forward(x: tf.Tensor): tf.Tensor };
+  /** Selected vision layer before the projector: [I, L, Dv]. */
+  visionFeatures(pixelValues: tf.Tensor): tf.Tensor;
+  forward(input: {
+    inputIds: tf.Tensor | ArrayLike<number>;
+    attentionMask?: tf.Tensor | ArrayLike<number>;
+    pixelValues?: tf.Tensor;
+    imageFeatures?: tf.Tensor;
+    labels?: tf.Tensor | ArrayLike<number>;
+    logitsMode?: "all" | "labelled";
+  }): { logits: tf.Tensor; loss?: tf.Scalar };
+}
+
+function frozen(m: Module): boolean {
+  for (const [, p] of m.namedParameters()) if (p.trainable) return false;
+  return true;
+}
+
+export function llavaTask(model: LlavaLike): TrainTask<Batch> {
+  return {
+    count: countBatch,
+    prepare(batch) {
+      const { batchSize: B, seqLength: T } = batch;
+      const inputIds = tf.tensor2d(batch.inputIds, [B, T], "int32");
+      let pixels: tf.Tensor | undefined;
+      if (batch.pixelValues && batch.pixelShape && batch.pixelShape[0] > 0)
+        pixels = tf.tensor4d(batch.pixelValues, [...batch.pixelShape], "float32"); // [I, 3, S, S]
+      const towerFrozen = frozen(model.vision_tower);
+      const projectorFrozen = frozen(model.multi_modal_projector);
+      // Outside any tape: the frozen tower's features (and the projector's, when it is frozen too).
+      let fixed: tf.Tensor | undefined;
+      if (pixels && towerFrozen)
+        fixed = tf.tidy(() => {
+          const v = model.visionFeatures(pixels!); // [I, L, Dv]
+          return projectorFrozen ? model.multi_modal_projector.forward(v) : v; // [I, L, E] or [I, L, Dv]
+        });
+      return {
+        loss() {
+          let imageFeatures: tf.Tensor | undefined;
+          if (fixed) imageFeatures = projectorFrozen ? fixed : model.multi_modal_projector.forward(fixed); // [I, L, E]
+          const out = model.forward({
+            inputIds,
+            attentionMask: batch.attentionMask,
+            labels: batch.labels,
+            pixelValues: towerFrozen ? undefined : pixels,
+            imageFeatures,
+            logitsMode: "labelled",
+          });
+          if (!out.loss) throw new TrainingError("the model returned no loss (are all labels -100?)");
+          return out.loss;
+        },
+        dispose() {
+          tf.dispose([inputIds, pixels, fixed].filter((t): t is tf.Tensor => t !== undefined));
+        },
+      };
+    },
+  };
+}

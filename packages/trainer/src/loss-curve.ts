@@ -1,0 +1,96 @@
+// The loss curve as an SVG line chart (axes, ticks, the curve), rasterised to PNG with sharp at the end
+// of training. sharp is a peer dependency, loaded only here.
+import { writeFileSync } from "node:fs";
+import { TrainingError } from "./training-error.js";
+
+export interface CurvePoint {
+  step: number;
+  loss: number;
+}
+
+export interface CurveOptions {
+  width?: number;
+  height?: number;
+  title?: string;
+}
+
+/** "Nice" tick values covering [lo, hi]: steps of 1, 2 or 5 × 10^k. */
+export function niceTicks(lo: number, hi: number, count = 5): number[] {
+  if (!(hi > lo)) return [lo];
+  const raw = (hi - lo) / count;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((f) => f * mag).find((s) => s >= raw) ?? 10 * mag;
+  const out: number[] = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step)
+    out.push(Number(v.toPrecision(12)));
+  return out;
+}
+
+const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+export function lossCurveSvg(points: readonly CurvePoint[], options: CurveOptions = {}): string {
+  const W = options.width ?? 800;
+  const H = options.height ?? 450;
+  const m = { left: 70, right: 20, top: 40, bottom: 50 };
+  const finite = points.filter((p) => Number.isFinite(p.loss));
+  const xs = finite.map((p) => p.step);
+  const ys = finite.map((p) => p.loss);
+  let [x0, x1] = xs.length ? [Math.min(...xs), Math.max(...xs)] : [0, 1];
+  let [y0, y1] = ys.length ? [Math.min(...ys), Math.max(...ys)] : [0, 1];
+  if (x1 === x0) x1 = x0 + 1;
+  if (y1 === y0) [y0, y1] = [y0 - 0.5, y1 + 0.5];
+  const pad = (y1 - y0) * 0.05;
+  [y0, y1] = [y0 - pad, y1 + pad];
+  const px = (x: number) => m.left + ((x - x0) / (x1 - x0)) * (W - m.left - m.right);
+  const py = (y: number) => H - m.bottom - ((y - y0) / (y1 - y0)) * (H - m.top - m.bottom);
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="24" text-anchor="middle" font-family="sans-serif" font-size="16">${esc(options.title ?? "training loss")}</text>`,
+  ];
+  for (const t of niceTicks(y0, y1)) {
+    const y = py(t).toFixed(1);
+    parts.push(`<line x1="${m.left}" x2="${W - m.right}" y1="${y}" y2="${y}" stroke="#e5e5e5"/>`);
+    parts.push(
+      `<text x="${m.left - 8}" y="${y}" dy="4" text-anchor="end" font-family="sans-serif" font-size="12">${t}</text>`,
+    );
+  }
+  for (const t of niceTicks(x0, x1).filter((t) => Number.isInteger(t))) {
+    const x = px(t).toFixed(1);
+    parts.push(`<line x1="${x}" x2="${x}" y1="${H - m.bottom}" y2="${H - m.bottom + 5}" stroke="black"/>`);
+    parts.push(
+      `<text x="${x}" y="${H - m.bottom + 20}" text-anchor="middle" font-family="sans-serif" font-size="12">${t}</text>`,
+    );
+  }
+  parts.push(
+    `<line x1="${m.left}" x2="${W - m.right}" y1="${H - m.bottom}" y2="${H - m.bottom}" stroke="black"/>`,
+    `<line x1="${m.left}" x2="${m.left}" y1="${m.top}" y2="${H - m.bottom}" stroke="black"/>`,
+    `<text x="${W / 2}" y="${H - 10}" text-anchor="middle" font-family="sans-serif" font-size="13">step</text>`,
+  );
+  if (finite.length > 0) {
+    const d = finite
+      .map((p, i) => `${i ? "L" : "M"}${px(p.step).toFixed(1)},${py(p.loss).toFixed(1)}`)
+      .join(" ");
+    parts.push(`<path d="${d}" fill="none" stroke="#1f77b4" stroke-width="2"/>`);
+    if (finite.length === 1) parts.push(`<circle cx="${px(xs[0])}" cy="${py(ys[0])}" r="3" fill="#1f77b4"/>`);
+  }
+  parts.push("</svg>");
+  return parts.join("\n");
+}
+
+/** Writes the chart as PNG (and, beside it, the SVG when `svgPath` is given). */
+export async function writeLossCurve(
+  pngPath: string,
+  points: readonly CurvePoint[],
+  options: CurveOptions & { svgPath?: string } = {},
+): Promise<void> {
+  const svg = lossCurveSvg(points, options);
+  if (options.svgPath) writeFileSync(options.svgPath, svg);
+  let sharp: typeof import("sharp");
+  try {
+    sharp = (await import("sharp")).default;
+  } catch (e) {
+    throw new TrainingError(`writing ${pngPath} needs the "sharp" package: ${(e as Error).message}`);
+  }
+  await sharp(Buffer.from(svg)).png().toFile(pngPath);
+}

@@ -1,0 +1,41 @@
+// What the trainer needs from a model: a loss per micro-batch, with the work that needs no gradient
+// done before the gradient tape starts. Plain typed arrays in, so any collator's batches fit.
+import type * as tf from "@tensorflow/tfjs";
+
+/** A collated batch (the datasets package's LlavaBatch has this shape). */
+export interface Batch {
+  batchSize: number; // B
+  seqLength: number; // T
+  inputIds: Int32Array; // [B, T]
+  attentionMask: Int32Array; // [B, T]
+  labels: Int32Array; // [B, T], -100 = no loss
+  pixelValues?: Float32Array; // [N, 3, S, S]
+  pixelShape?: readonly [number, number, number, number];
+}
+
+/** One micro-batch, prepared outside the tape. */
+export interface PreparedStep {
+  /** Called inside the gradient scope: the mean loss of the micro-batch (scalar). */
+  loss(): tf.Scalar;
+  /** Frees what prepare() made. */
+  dispose(): void;
+}
+
+export interface BatchCounts {
+  samples: number;
+  /** Non-padding tokens. */
+  tokens: number;
+  images: number;
+}
+
+export interface TrainTask<B> {
+  prepare(batch: B): PreparedStep;
+  count(batch: B): BatchCounts;
+}
+
+/** Counts for the standard Batch. */
+export function countBatch(batch: Batch): BatchCounts {
+  let tokens = 0;
+  for (let i = 0; i < batch.attentionMask.length; i++) tokens += batch.attentionMask[i];
+  return { samples: batch.batchSize, tokens, images: batch.pixelShape?.[0] ?? 0 };
+}

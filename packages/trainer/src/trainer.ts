@@ -1,0 +1,264 @@
+// The training loop: micro-batches → loss under a gradient tape (trainable variables only) → summed
+// gradients → (data-parallel reduce hook) → clip → AdamW with the scheduled lr → log → checkpoint.
+// Every step's inputs (weights, optimizer state, lr, data position, RNG) are checkpointed, so a resumed
+// run computes exactly what the uninterrupted one would have.
+import { performance } from "node:perf_hooks";
+import { join } from "node:path";
+import { type Module, Rng } from "@llava-ts/core";
+import * as tf from "@tensorflow/tfjs";
+import { AdamW, type Optimizer, type OptimizerParam } from "./adamw.js";
+import { applyStrategy, type StrategySummary } from "./apply-strategy.js";
+import { epochLength, positionedBatches, type TrainData } from "./batch-stream.js";
+import { latestCheckpoint } from "./checkpoint-dir.js";
+import { clipGradNorm, GradientBuffer } from "./gradient-buffer.js";
+import { type LlavaLike, llavaTask } from "./llava-task.js";
+import { writeLossCurve } from "./loss-curve.js";
+import { LrSchedule } from "./lr-schedule.js";
+import { MetricsLogger } from "./metrics-logger.js";
+import { defaultSaver, type ModelSaver } from "./model-saver.js";
+import { ProgressBar } from "./progress-bar.js";
+import type { Batch, BatchCounts, TrainTask } from "./train-task.js";
+import type { TrainerOptions } from "./trainer-options.js";
+import { type RunInfo, resumeTraining, saveTrainingCheckpoint } from "./training-checkpoint.js";
+import type { DataPosition, LogEntry } from "./trainer-state.js";
+import { TrainingError } from "./training-error.js";
+import { noDecayParameterNames } from "./weight-decay-groups.js";
+
+export interface TrainResult {
+  globalStep: number;
+  /** Loss of each optimizer step taken in this call (Σ over micro-batches of loss / accumulation). */
+  losses: number[];
+  logHistory: LogEntry[];
+  /** The checkpoint written at the end, if any. */
+  checkpoint?: string;
+}
+
+export class Trainer<B = Batch> {
+  readonly params: OptimizerParam[];
+  readonly optimizer: Optimizer;
+  readonly rng: Rng;
+  readonly summary?: StrategySummary;
+  readonly task: TrainTask<B>;
+  readonly saver: ModelSaver;
+  readonly grads: GradientBuffer;
+  /** Optimizer steps completed (HF's global_step). */
+  globalStep = 0;
+  /** The next micro-batch to read. */
+  position: DataPosition = { epoch: 0, batchInEpoch: 0 };
+  logHistory: LogEntry[] = [];
+  run: RunInfo = { maxSteps: 0, epochs: 1, batchSize: null };
+
+  constructor(
+    readonly model: Module,
+    readonly options: TrainerOptions<B> = {},
+  ) {
+    if (options.strategy) this.summary = applyStrategy(model, options.strategy, options.strategyOptions);
+    const { noDecay, ...adamw } = options.optimizer ?? {};
+    const skipDecay = noDecayParameterNames(model, noDecay);
+    this.params = model
+      .trainableParameters()
+      .map(([name, variable]) => ({ name, variable, decay: !skipDecay.has(name) }));
+    if (this.params.length === 0)
+      throw new TrainingError("nothing to train: no parameter of the model is trainable");
+    this.optimizer = options.hooks?.createOptimizer?.(this.params, adamw) ?? new AdamW(this.params, adamw);
+    this.grads = new GradientBuffer(this.params.map((p) => p.variable.size));
+    this.rng = new Rng(options.seed ?? 42);
+    this.task = options.task ?? (llavaTask(model as LlavaLike) as unknown as TrainTask<B>);
+    this.saver = options.saver ?? defaultSaver(model);
+    for (const key of [
+      "gradientAccumulationSteps",
+      "maxSteps",
+      "epochs",
+      "saveSteps",
+      "loggingSteps",
+    ] as const) {
+      const v = options[key];
+      if (v !== undefined && (!Number.isInteger(v) || v < (key === "saveSteps" ? 0 : 1)))
+        throw new TrainingError(`${key} must be a positive integer, got ${v}`);
+    }
+  }
+
+  private get isMain(): boolean {
+    return this.options.hooks?.isMainProcess ?? true;
+  }
+
+  /** Trains until maxSteps / the epochs are done; `resumeFrom` is a checkpoint folder or "latest". */
+  async train(data: TrainData<B>, options: { resumeFrom?: string } = {}): Promise<TrainResult> {
+    const o = this.options;
+    if (options.resumeFrom) await this.resume(options.resumeFrom);
+    const accum = o.gradientAccumulationSteps ?? 1;
+    const length = epochLength(data);
+    const epochs = o.maxSteps === undefined ? (o.epochs ?? 1) : undefined;
+    const total = o.maxSteps ?? (length !== undefined ? epochs! * Math.ceil(length / accum) : undefined);
+    if (total === undefined && (o.schedule?.type ?? "constant") !== "constant")
+      throw new TrainingError(`a ${o.schedule?.type} schedule needs maxSteps or data of known length`);
+    const baseLr = (this.optimizer as Partial<AdamW>).lr ?? o.optimizer?.lr ?? 1e-3;
+    const schedule = new LrSchedule(baseLr, total ?? 0, o.schedule);
+    this.run = { ...this.run, maxSteps: total ?? 0, epochs: epochs ?? 0 };
+    const out = this.isMain ? o.outputDir : undefined;
+    const metrics = out ? new MetricsLogger(join(out, "metrics.jsonl")) : undefined;
+    const bar =
+      this.isMain && o.progress !== false
+        ? new ProgressBar(o.progress === true ? undefined : o.progress)
+        : undefined;
+    const logEvery = o.loggingSteps ?? 1;
+    const stream = positionedBatches(data, this.position, epochs);
+    const losses: number[] = [];
+    const started = performance.now();
+    let window = { loss: 0, steps: 0 };
+    let savedAt = -1;
+    try {
+      while (total === undefined || this.globalStep < total) {
+        const step = this.globalStep + 1;
+        const t0 = performance.now();
+        let waitMs = 0;
+        const counts: BatchCounts = { samples: 0, tokens: 0, images: 0 };
+        this.grads.zero();
+        let loss = 0;
+        let micro = 0;
+        while (micro < accum) {
+          const w0 = performance.now();
+          const next = await stream.next();
+          waitMs += performance.now() - w0;
+          if (next.done) break;
+          const { batch, epoch, index, lastInEpoch } = next.value;
+          loss += this.microStep(batch, accum, step, micro);
+          const c = this.task.count(batch);
+          counts.samples += c.samples;
+          counts.tokens += c.tokens;
+          counts.images += c.images;
+          this.run.batchSize ??= c.samples;
+          micro++;
+          this.position = lastInEpoch
+            ? { epoch: epoch + 1, batchInEpoch: 0 }
+            : { epoch, batchInEpoch: index + 1 };
+          if (lastInEpoch) break; // an optimizer step never spans two epochs
+        }
+        if (micro === 0) break; // the data is exhausted
+        const gradNorm = await this.reduceAndClip(step);
+        const lr = schedule.lr(this.globalStep);
+        await this.optimizer.step(this.grads.gradients(), lr);
+        this.globalStep = step;
+        losses.push(loss);
+        window = { loss: window.loss + loss, steps: window.steps + 1 };
+        const seconds = (performance.now() - t0) / 1000;
+        const epochFloat = this.position.epoch + (length ? this.position.batchInEpoch / length : 0);
+        if (step % logEvery === 0 || step === total) {
+          const mean = window.loss / window.steps;
+          window = { loss: 0, steps: 0 };
+          // HF rounds the logged loss to 4 decimals; metrics.jsonl keeps full precision.
+          this.logHistory.push({
+            epoch: epochFloat,
+            grad_norm: gradNorm,
+            learning_rate: lr,
+            loss: round4(mean),
+            step,
+          });
+          metrics?.log({
+            step,
+            epoch: epochFloat,
+            loss: mean,
+            lr,
+            grad_norm: gradNorm,
+            tokens_per_second: counts.tokens / seconds,
+            images_per_second: counts.images / seconds,
+            samples_per_second: counts.samples / seconds,
+            data_wait_ms: waitMs,
+            step_ms: seconds * 1000,
+          });
+          bar?.update({
+            step,
+            total: total ?? step,
+            loss: mean,
+            lr,
+            elapsedMs: performance.now() - started,
+            stepsThisRun: losses.length,
+          });
+        }
+        if (out && o.saveSteps && step % o.saveSteps === 0) {
+          await this.saveCheckpoint();
+          savedAt = step;
+        }
+      }
+    } finally {
+      bar?.finish();
+      await stream.return(undefined);
+    }
+    let checkpoint: string | undefined;
+    if (out && (o.saveAtEnd ?? true) && savedAt !== this.globalStep) checkpoint = await this.saveCheckpoint();
+    if (out && (o.lossCurve ?? true)) {
+      const points = this.logHistory
+        .filter((e) => e.loss !== undefined)
+        .map((e) => ({ step: e.step, loss: e.loss }));
+      await writeLossCurve(join(out, "loss-curve.png"), points, { svgPath: join(out, "loss-curve.svg") });
+    }
+    return { globalStep: this.globalStep, losses, logHistory: this.logHistory, checkpoint };
+  }
+
+  /** One micro-batch: loss / accumulation under the tape, gradients added to the buffer; returns that loss. */
+  private microStep(batch: B, accum: number, step: number, micro: number): number {
+    const prepared = this.task.prepare(batch);
+    try {
+      const vars = this.params.map((p) => p.variable);
+      const { value, grads } = tf.variableGrads(() => {
+        const l = prepared.loss();
+        return (accum > 1 ? l.div(accum) : l) as tf.Scalar;
+      }, vars);
+      try {
+        const v = value.dataSync()[0];
+        if (!Number.isFinite(v)) {
+          const where = accum > 1 ? ` (micro-batch ${micro + 1} of ${accum})` : "";
+          throw new TrainingError(
+            `loss is ${v * accum}${where}; training stopped before the update, the last checkpoint is kept`,
+            step,
+          );
+        }
+        this.params.forEach((p, i) => {
+          const g = grads[p.variable.name];
+          if (g) this.grads.add(i, g);
+        });
+        return v;
+      } finally {
+        tf.dispose([value, ...Object.values(grads).filter((g): g is tf.Tensor => g != null)]);
+      }
+    } finally {
+      prepared.dispose();
+    }
+  }
+
+  /** Runs the reduce hook, measures the global norm (HF's grad_norm) and clips when asked. */
+  private async reduceAndClip(step: number): Promise<number> {
+    const hooks = this.options.hooks;
+    await hooks?.reduceGradients?.(this.grads, step);
+    const sumSq = hooks?.gradSumOfSquares
+      ? await hooks.gradSumOfSquares(this.grads)
+      : this.grads.sumOfSquares();
+    const norm = Math.fround(Math.sqrt(sumSq));
+    if (!Number.isFinite(norm))
+      throw new TrainingError(`gradient norm is ${norm}; training stopped before the update`, step);
+    const max = this.options.maxGradNorm ?? 1;
+    if (max > 0) clipGradNorm(this.grads, max, norm);
+    return norm;
+  }
+
+  /** Writes checkpoint-<globalStep> (atomically) and prunes old ones; returns its path. */
+  saveCheckpoint(): Promise<string> {
+    if (!this.options.outputDir) throw new TrainingError("saveCheckpoint: no outputDir configured");
+    return saveTrainingCheckpoint(this, this.options.outputDir, this.options.saveTotalLimit);
+  }
+
+  /** Restores weights, optimizer, schedule position, data position, RNG and log history. */
+  async resume(from: string): Promise<void> {
+    let dir = from;
+    if (from === "latest") {
+      const found = this.options.outputDir ? latestCheckpoint(this.options.outputDir) : undefined;
+      if (!found) throw new TrainingError(`resumeFrom "latest": no checkpoint in ${this.options.outputDir}`);
+      dir = found;
+    }
+    await resumeTraining(this, dir);
+  }
+}
+
+function round4(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
+}

@@ -1,0 +1,108 @@
+// A training checkpoint folder, HF Trainer's layout with safetensors/JSON instead of pickles:
+//   model.safetensors + config.json (or adapter_model.safetensors + adapter_config.json) — the saver's
+//   optimizer.safetensors  — AdamW exp_avg / exp_avg_sq per parameter, step in the metadata
+//   scheduler.json         — LambdaLR's last_epoch (= optimizer steps taken)
+//   rng_state.json         — the trainer's Rng
+//   trainer_state.json     — HF's fields (log_history, global_step, …) + llava_ts.data (exact data position)
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Rng } from "@llava-ts/core";
+import type { Optimizer } from "./adamw.js";
+import { rotateCheckpoints, TRAINER_STATE_FILE, writeCheckpointAtomically } from "./checkpoint-dir.js";
+import type { ModelSaver } from "./model-saver.js";
+import {
+  type DataPosition,
+  type LogEntry,
+  pythonJson,
+  readTrainerState,
+  writeTrainerState,
+} from "./trainer-state.js";
+import { TrainingError } from "./training-error.js";
+
+export interface RunInfo {
+  maxSteps: number;
+  epochs: number;
+  batchSize: number | null;
+}
+
+/** The parts of a Trainer a checkpoint holds. */
+export interface TrainingSnapshot {
+  globalStep: number;
+  position: DataPosition;
+  logHistory: LogEntry[];
+  run: RunInfo;
+  readonly rng: Rng;
+  readonly optimizer: Optimizer;
+  readonly saver: ModelSaver;
+  readonly options: { seed?: number; loggingSteps?: number; saveSteps?: number };
+}
+
+export async function saveTrainingCheckpoint(
+  t: TrainingSnapshot,
+  outputDir: string,
+  limit?: number,
+): Promise<string> {
+  const path = await writeCheckpointAtomically(outputDir, t.globalStep, async (dir) => {
+    await t.saver.save(dir);
+    await t.optimizer.save(dir);
+    writeFileSync(join(dir, "scheduler.json"), pythonJson({ last_epoch: t.globalStep }));
+    writeFileSync(
+      join(dir, "rng_state.json"),
+      pythonJson({ seed: t.options.seed ?? 42, state: t.rng.state }),
+    );
+    writeTrainerState(join(dir, TRAINER_STATE_FILE), {
+      best_metric: null,
+      best_model_checkpoint: null,
+      epoch: t.logHistory.at(-1)?.epoch ?? t.position.epoch,
+      eval_steps: 500,
+      global_step: t.globalStep,
+      is_hyper_param_search: false,
+      is_local_process_zero: true,
+      is_world_process_zero: true,
+      log_history: t.logHistory,
+      logging_steps: t.options.loggingSteps ?? 1,
+      max_steps: t.run.maxSteps,
+      num_input_tokens_seen: 0,
+      num_train_epochs: t.run.epochs,
+      save_steps: t.options.saveSteps ?? 0,
+      stateful_callbacks: {},
+      total_flos: 0,
+      train_batch_size: t.run.batchSize,
+      trial_name: null,
+      trial_params: null,
+      llava_ts: { data: t.position },
+    });
+  });
+  rotateCheckpoints(outputDir, limit, path);
+  return path;
+}
+
+export async function resumeTraining(t: TrainingSnapshot, dir: string): Promise<void> {
+  const state = readTrainerState(join(dir, TRAINER_STATE_FILE));
+  const scheduler = readJson(join(dir, "scheduler.json")) as { last_epoch?: number };
+  const rng = readJson(join(dir, "rng_state.json")) as { state?: number };
+  if (scheduler.last_epoch !== state.global_step)
+    throw new TrainingError(
+      `${dir}: scheduler.json is at step ${scheduler.last_epoch}, trainer_state.json at ${state.global_step}`,
+    );
+  if (typeof rng.state !== "number") throw new TrainingError(`${dir}/rng_state.json: no "state" number`);
+  await t.saver.load(dir);
+  await t.optimizer.load(dir);
+  if (t.optimizer.stepCount !== state.global_step)
+    throw new TrainingError(
+      `${dir}: optimizer state is at step ${t.optimizer.stepCount}, trainer_state.json at ${state.global_step}`,
+    );
+  t.globalStep = state.global_step;
+  t.position = { ...state.llava_ts.data };
+  t.logHistory = state.log_history.filter((e) => e.step <= state.global_step);
+  t.rng.state = rng.state;
+  t.run = { ...t.run, batchSize: state.train_batch_size };
+}
+
+function readJson(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new TrainingError(`cannot read ${path}: ${(e as Error).message}`);
+  }
+}
