@@ -34,7 +34,7 @@ function view<T>(raw: Uint8Array, size: number, Ctor: new (b: ArrayBuffer, o: nu
   return new Ctor(a.buffer as ArrayBuffer, a.byteOffset, a.byteLength / size);
 }
 
-/** Decodes one tensor's bytes; the result may share memory with `raw` (F32, I32, U8 -> no copy for F32/I32/BOOL). */
+/** Decodes one tensor's bytes; F32, I32, U32 and BOOL results are views on `raw` (no copy). */
 export function decodeTensor(
   raw: Uint8Array,
   dtype: SafetensorsDtype,

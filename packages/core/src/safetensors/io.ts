@@ -14,7 +14,8 @@ export function readExactly(
   file: string,
   tensor?: string,
 ): Uint8Array {
-  const out = new Uint8Array(new ArrayBuffer(length));
+  // Unzeroed memory (every byte is overwritten below or we throw), in its own buffer at offset 0.
+  const out = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
   let done = 0;
   while (done < length) {
     const n = readSync(fd, out, done, Math.min(io.chunkBytes, length - done), position + done);

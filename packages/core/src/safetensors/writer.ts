@@ -71,7 +71,7 @@ export interface EntryOptions {
 
 const FROM_TF: Record<string, SafetensorsDtype> = { int32: "I32", bool: "BOOL" };
 
-/** Turns a record of tf tensors and/or plain arrays into writer entries (tf data is read lazily). */
+/** Turns a record of tf tensors and/or plain arrays into writer entries; tf data is read lazily, so keep the tensors alive until written. */
 export function tensorEntries(
   tensors: Record<string, tf.Tensor | PlainTensor>,
   options: EntryOptions = {},
