@@ -15,7 +15,7 @@ import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { applyLora } from "./apply-lora.js";
 import { loadAdapter } from "./load-adapter.js";
-import { LoraLinear } from "./lora-linear.js";
+import type { LoraLinear } from "./lora-linear.js";
 import { adapterStateDict } from "./peft-keys.js";
 import { saveAdapter } from "./save-adapter.js";
 import { LlavaForConditionalGeneration, TinyLlava } from "./test-models.js";
