@@ -1,6 +1,7 @@
 // The four training strategies of the reference tutorial (--train-type), as trainable flags on the
 // parameters of a LLaVA model whose children are vision_tower, multi_modal_projector, language_model.
 import type { Module } from "@llava-ts/core";
+import { applyLora, type LoraConfig, type LoraConfigInput } from "@llava-ts/lora";
 import { TrainingError } from "./training-error.js";
 
 export type Strategy = "use_lora" | "freeze_vision" | "none" | "projector_only";
@@ -9,10 +10,10 @@ export const STRATEGIES: readonly Strategy[] = ["use_lora", "freeze_vision", "no
 
 export interface StrategyOptions {
   /**
-   * use_lora: called when the model has no LoRA layers yet, to add them (e.g. `(m) => applyLora(m, config)`
-   * or `loadAdapter`). The strategy then trains exactly the adapter weights and modules_to_save.
+   * use_lora, when the model has no LoRA layers yet: a LoRA config to apply (PEFT keys, e.g. r, lora_alpha,
+   * target_modules, modules_to_save), or a function adding them (e.g. loading an adapter).
    */
-  lora?: (model: Module) => void;
+  lora?: LoraConfig | LoraConfigInput | ((model: Module) => void);
   /** use_lora: keep the projector frozen even when it is in modules_to_save. */
   freezeProjector?: boolean;
 }
@@ -54,7 +55,8 @@ export function applyStrategy(
 
   if (strategy === "use_lora") {
     const hasLora = () => [...model.namedParameters()].some(([n]) => LORA_PARAM.test(n));
-    if (!hasLora() && options.lora) options.lora(model);
+    const lora = options.lora;
+    if (!hasLora() && lora) typeof lora === "function" ? lora(model) : applyLora(model, lora);
     if (!hasLora())
       throw new TrainingError(
         'strategy "use_lora": the model has no LoRA layers; pass { lora } or apply an adapter first',

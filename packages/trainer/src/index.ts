@@ -46,6 +46,7 @@ export {
   adapterSaver,
   defaultSaver,
   fullModelSaver,
+  loraAdapterSaver,
   type ModelSaver,
   trainableSaver,
 } from "./model-saver.js";

@@ -2,6 +2,7 @@
 // the model's own savePretrained when it has one), PEFT layout for LoRA (the lora package's functions).
 import { join } from "node:path";
 import { loadSafetensorsWeights, type Module, saveSafetensorsWeights, WeightLoadError } from "@llava-ts/core";
+import { loadAdapter, saveAdapter } from "@llava-ts/lora";
 
 export interface ModelSaver {
   /** Writes the weights a resumed run needs (at least every trainable parameter) into `dir`. */
@@ -57,8 +58,41 @@ export function trainableSaver(model: Module): ModelSaver {
   };
 }
 
-/** LoRA layers present → their weights and modules_to_save (trainableSaver until the adapter format is wired); else the full model. */
+const LORA_PARAM = /(^|\.)lora_[AB]\./;
+/** What a PEFT adapter file holds: LoRA weights and the trained copies of modules_to_save. */
+const IN_ADAPTER = (name: string) => LORA_PARAM.test(name) || /(^|\.)modules_to_save\./.test(name);
+const EXTRA_PREFIX = "trainable_extra";
+
+/**
+ * PEFT layout (adapter_config.json + adapter_model.safetensors) through the lora package. Trainable
+ * parameters an adapter cannot hold (e.g. a projector trained without modules_to_save) go beside it in
+ * trainable_extra.safetensors, so resuming stays exact. Loading keeps the trainer's trainable flags.
+ */
+export function loraAdapterSaver(model: Module): ModelSaver {
+  const extras = () => new Set(model.trainableParameters().map(([n]) => n).filter((n) => !IN_ADAPTER(n)));
+  return {
+    async save(dir) {
+      await saveAdapter(model, dir);
+      const names = extras();
+      if (names.size) await saveSafetensorsWeights(model, dir, { prefix: EXTRA_PREFIX, include: (n) => names.has(n) });
+    },
+    load(dir) {
+      const flags = new Map([...model.namedParameters()].map(([n, p]) => [n, p.trainable]));
+      const names = extras();
+      loadAdapter(model, dir, { trainable: true });
+      for (const [n, p] of model.namedParameters()) p.trainable = flags.get(n) ?? p.trainable;
+      if (names.size) {
+        const file = join(dir, `${EXTRA_PREFIX}.safetensors`);
+        const { missing } = loadSafetensorsWeights(model, file, { strict: false });
+        const lacking = missing.filter((n) => names.has(n));
+        if (lacking.length) throw new WeightLoadError(lacking, [], [], file);
+      }
+    },
+  };
+}
+
+/** LoRA layers present → the PEFT adapter format; otherwise the full model in HF layout. */
 export function defaultSaver(model: Module): ModelSaver {
-  const lora = [...model.namedParameters()].some(([n]) => /(^|\.)lora_[AB]\./.test(n));
-  return lora ? trainableSaver(model) : fullModelSaver(model);
+  const lora = [...model.namedParameters()].some(([n]) => LORA_PARAM.test(n));
+  return lora ? loraAdapterSaver(model) : fullModelSaver(model);
 }

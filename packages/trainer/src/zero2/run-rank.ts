@@ -1,0 +1,62 @@
+// The worker side of a rank: builds the shared-memory Collective from workerData, runs the rank's main
+// function, and reports its result or error to the launcher. A failing rank sets the abort word before
+// anything else, so the other ranks stop at their next collective call instead of waiting for it.
+import { parentPort, workerData } from "node:worker_threads";
+import { CollectiveError } from "./collective.js";
+import { type PeersReply, RANK_WORKER_KIND, type RankMessage, type RankWorkerData } from "./rank-protocol.js";
+import { abortCollective, SharedMemoryCollective } from "./shared-memory-collective.js";
+
+export interface RankContext<A = unknown> {
+  rank: number;
+  worldSize: number;
+  collective: SharedMemoryCollective;
+  /** What the launcher passed as `args` (structured-cloned). */
+  args: A;
+  /** Publishes a buffer of this rank under `key` (e.g. its optimizer partition, for rank 0's checkpoint). */
+  share(key: string, buffer: SharedArrayBuffer): void;
+  /** Every rank's buffer under `key`, in rank order, once all have shared one. */
+  peers(key: string): Promise<SharedArrayBuffer[]>;
+}
+
+/** Whether this thread was started by launchRanks. */
+export function isRankWorker(): boolean {
+  return (workerData as RankWorkerData | undefined)?.kind === RANK_WORKER_KIND && parentPort !== null;
+}
+
+/** Call once at the top of a rank entry module. */
+export function runRank<A, R>(main: (ctx: RankContext<A>) => R | Promise<R>): void {
+  if (!isRankWorker()) throw new Error("runRank: not inside a worker started by launchRanks");
+  const data = workerData as RankWorkerData;
+  const port = parentPort!;
+  const post = (m: RankMessage) => port.postMessage(m);
+  const collective = new SharedMemoryCollective(data.memory, data.rank, data.collective);
+  const ctx: RankContext<A> = {
+    rank: data.rank,
+    worldSize: data.memory.worldSize,
+    collective,
+    args: data.args as A,
+    share: (key, buffer) => post({ type: "share", key, buffer }),
+    peers: (key) =>
+      new Promise((resolve) => {
+        const onMessage = (m: PeersReply) => {
+          if (m?.type !== "peers" || m.key !== key) return;
+          port.off("message", onMessage); // an idle listener would keep the thread alive
+          resolve(m.buffers);
+        };
+        port.on("message", onMessage);
+        post({ type: "peers", key });
+      }),
+  };
+  Promise.resolve()
+    .then(() => main(ctx))
+    .then(
+      (value) => post({ type: "result", value }),
+      (err: unknown) => {
+        const e = err instanceof Error ? err : new Error(String(err));
+        // An abort caused by another rank is a consequence, not a cause: do not claim the failure.
+        const secondary = e instanceof CollectiveError && e.failedRank !== undefined && e.failedRank !== data.rank;
+        if (!secondary) abortCollective(data.memory, data.rank);
+        post({ type: "error", name: e.name, message: e.message, stack: e.stack, secondary });
+      },
+    );
+}

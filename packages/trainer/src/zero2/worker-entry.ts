@@ -1,0 +1,89 @@
+// Turns a rank entry into something a Worker can start. A built .js entry is used as is. A .ts entry (the
+// sources under vitest, or a user's script) is bundled once per process with esbuild (tsup's own) into
+// node_modules/.cache, with @llava-ts/* resolved to their sources and tfjs / sharp left external, so each
+// worker imports its own @tensorflow/tfjs: a fresh engine and backend per rank.
+import { existsSync, mkdirSync, unlinkSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { TrainingError } from "../training-error.js";
+
+const bundles = new Map<string, Promise<URL>>();
+
+/** The URL to start a Worker on for `entry` (a file URL or path to a .js/.mjs or .ts module). */
+export function workerEntryUrl(entry: URL | string): Promise<URL> {
+  const url = typeof entry === "string" && !entry.startsWith("file:") ? pathToFileURL(entry) : new URL(entry);
+  const path = fileURLToPath(url);
+  if (!existsSync(path)) return Promise.reject(new TrainingError(`rank entry ${path} does not exist`));
+  if (!/\.(mts|ts)$/.test(path)) return Promise.resolve(url);
+  let bundled = bundles.get(path);
+  if (!bundled) {
+    bundled = bundle(path);
+    bundles.set(path, bundled);
+  }
+  return bundled;
+}
+
+/** The built entry `name`.js beside this module (dist), else `name`.ts (sources). */
+export function siblingEntry(name: string, base: string): URL {
+  const js = new URL(`./${name}.js`, base);
+  return existsSync(fileURLToPath(js)) ? js : new URL(`./${name}.ts`, base);
+}
+
+async function bundle(entry: string): Promise<URL> {
+  const packagesDir = findPackagesDir(entry);
+  const cacheRoot = packagesDir ? join(packagesDir, "trainer") : dirname(entry);
+  let esbuild: { build(options: Record<string, unknown>): Promise<unknown> };
+  try {
+    const req = createRequire(createRequire(join(cacheRoot, "package.json")).resolve("tsup"));
+    esbuild = req("esbuild");
+  } catch (err) {
+    throw new TrainingError(`starting a rank from ${entry} needs esbuild (via tsup) to bundle it: ${(err as Error).message}`);
+  }
+  const outDir = join(cacheRoot, "node_modules", ".cache", "llava-ts-zero2");
+  mkdirSync(outDir, { recursive: true });
+  const outfile = join(outDir, `rank-${process.pid}-${Date.now()}-${bundles.size}.mjs`);
+  const plugins = packagesDir
+    ? [
+        {
+          name: "llava-ts-sources",
+          setup(build: { onResolve(o: { filter: RegExp }, f: (a: { path: string }) => { path: string }): void }) {
+            build.onResolve({ filter: /^@llava-ts\/[^/]+(\/[^/]+)?$/ }, (args) => {
+              const [pkg, sub] = args.path.slice("@llava-ts/".length).split("/");
+              return { path: join(packagesDir, pkg, "src", sub ?? "", "index.ts") };
+            });
+          },
+        },
+      ]
+    : [];
+  await esbuild.build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    logLevel: "silent",
+    // Native and wasm packages load from node_modules; everything else (our sources) is inlined.
+    external: ["sharp", "@tensorflow/*", "esbuild"],
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    plugins,
+  });
+  process.once("exit", () => {
+    try {
+      unlinkSync(outfile);
+    } catch {}
+  });
+  return pathToFileURL(outfile);
+}
+
+/** The monorepo's packages/ folder when `file` lies inside it. */
+function findPackagesDir(file: string): string | undefined {
+  let dir = dirname(file);
+  while (dir !== dirname(dir)) {
+    if (existsSync(join(dir, "trainer", "package.json")) && existsSync(join(dir, "core", "package.json")))
+      return resolve(dir);
+    dir = dirname(dir);
+  }
+  return undefined;
+}
