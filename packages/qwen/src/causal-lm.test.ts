@@ -150,6 +150,27 @@ describe("Qwen2ForCausalLM parity with transformers (hf/qwen2)", () => {
     expect(() => model.forward({ inputsEmbeds: tf.zeros([1, 2, 63]) })).toThrow(/expected \[B, T, 64\]/);
   });
 
+  it("trains: gradients reach every parameter (tied embedding included), same for both logits modes", () => {
+    const input = cases.tensor("input_ids");
+    const grads = (mode: "all" | "labelled") =>
+      tf.variableGrads(
+        () => model.forward({ inputIds: input, attentionMask: mask, labels, logitsMode: mode }).loss!,
+      );
+    const full = grads("all");
+    const part = grads("labelled");
+    expect(Object.keys(full.grads).length).toBe(model.stateDict().size);
+    for (const [name, g] of Object.entries(full.grads)) {
+      const values = g.dataSync();
+      expect(values.every(Number.isFinite), name).toBe(true);
+      expect(
+        values.some((x) => x !== 0),
+        name,
+      ).toBe(true);
+      expect(compareTensors(part.grads[name], g).maxAbs, name).toBeLessThan(1e-6);
+    }
+    tf.dispose([input, full.value, part.value, ...Object.values(full.grads), ...Object.values(part.grads)]);
+  });
+
   it("forward (with loss) leaks no tensors", async () => {
     const input = cases.tensor("input_ids");
     await expectNoLeaks(() => model.forward({ inputIds: input, attentionMask: mask, labels }), "forward");

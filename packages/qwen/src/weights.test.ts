@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
@@ -93,7 +93,13 @@ describe("checkpoints", () => {
     expect(loaded.config).toEqual(config);
     for (const [k, v] of model.stateDict())
       expect(compareTensors(loaded.stateDict().get(k)!, v).maxAbs, k).toBe(0);
-    model.dispose();
-    loaded.dispose();
+    // Sharded: several model-0000i-of-0000n.safetensors files behind model.safetensors.index.json.
+    const sharded = join(dir, "sharded");
+    await model.savePretrained(sharded, { maxShardSize: 4000 });
+    expect(existsSync(join(sharded, "model.safetensors.index.json"))).toBe(true);
+    const reloaded = Qwen2ForCausalLM.fromPretrained(sharded);
+    for (const [k, v] of model.stateDict())
+      expect(compareTensors(reloaded.stateDict().get(k)!, v).maxAbs, k).toBe(0);
+    for (const m of [model, loaded, reloaded]) m.dispose();
   });
 });
