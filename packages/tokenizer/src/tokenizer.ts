@@ -213,6 +213,11 @@ export class Tokenizer {
     return this.specialTokenId("bos_token");
   }
 
+  /** The Jinja source of a chat template ("default" when the folder has one), or undefined. */
+  getChatTemplate(name = "default"): string | undefined {
+    return this.#chatTemplates[name];
+  }
+
   /** Names of the chat templates found in the folder ("default" for a single one). */
   get chatTemplateNames(): string[] {
     return Object.keys(this.#chatTemplates);
