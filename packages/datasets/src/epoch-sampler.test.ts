@@ -32,7 +32,7 @@ describe("EpochSampler", () => {
     ]);
     // torch: indices += indices[:pad]; rank r takes indices[r::N]
     const torch = [...perm, ...perm.slice(0, 2)];
-    padded.forEach((shard, r) => expect(shard).toEqual(torch.filter((_, k) => k % 4 === r)));
+    for (let r = 0; r < 4; r++) expect(padded[r]).toEqual(torch.filter((_, k) => k % 4 === r));
     expect(padded.map((s) => s.length)).toEqual([3, 3, 3, 3]);
     const dropped = [0, 1, 2, 3].map((rank) => [
       ...new EpochSampler({ length: n, seed: 1, rank, worldSize: 4, tail: "drop" }).indices(2),

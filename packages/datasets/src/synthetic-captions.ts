@@ -121,7 +121,7 @@ export async function generateSyntheticCaptions(
     }
     const background = 225 + Math.floor(rand() * 30);
     const svg = drawSvg(shapes, size, background, 0.14 + rand() * 0.06);
-    const img = sharp(Buffer.from(svg));
+    const img = sharp(Buffer.from(svg)).removeAlpha();
     const data =
       imageFormat === "png" ? await img.png().toBuffer() : await img.jpeg({ quality: 92 }).toBuffer();
     const image = `${id}.${ext}`;
