@@ -1,7 +1,7 @@
 // Test-only rank entry: runs a scripted sequence of collective operations on deterministic data and
 // returns what each rank ended with; some scripts fail on purpose (throw, exit, hang).
 import { partitionRange } from "./collective.js";
-import { runRank } from "./run-rank.js";
+import { isRankWorker, runRank } from "./run-rank.js";
 
 export interface CollectiveScript {
   script: "ops" | "barrier" | "throw" | "exit" | "loop" | "hang" | "peers";
@@ -17,62 +17,64 @@ export function contribution(r: number, i: number): number {
   return ((i * 7 + r * 13) % 101) - 50 + r / 4;
 }
 
-runRank<CollectiveScript, unknown>(async ({ rank, worldSize, collective, args, share, peers }) => {
-  const total = args.total ?? 1001;
-  const fill = () => Float32Array.from({ length: total }, (_, i) => contribution(rank, i));
-  switch (args.script) {
-    case "ops": {
-      const [lo, hi] = partitionRange(total, worldSize, rank);
-      const sum = new Float32Array(hi - lo);
-      const avg = new Float32Array(hi - lo);
-      await collective.reduceScatter(fill(), sum, "sum");
-      await collective.reduceScatter(fill(), avg, "avg");
-      const gathered = new Float32Array(total).fill(Number.NaN);
-      gathered.set(sum, lo);
-      await collective.allGather(gathered);
-      const reduced = fill();
-      await collective.allReduce(reduced, "sum");
-      const maxed = Float64Array.from([rank, -rank, rank * 1.5]);
-      await collective.allReduce(maxed, "max");
-      const root = worldSize - 1;
-      const cast = new Float64Array(5).fill(rank === root ? 3.25 : 0);
-      await collective.broadcast(cast, root);
-      const empty = new Float32Array(0);
-      await collective.allReduce(empty);
-      return { lo, hi, sum, avg, gathered, reduced, maxed, cast };
-    }
-    case "barrier": {
-      const board = new Int32Array(args.board!);
-      const seen: number[] = [];
-      for (let p = 1; p <= (args.rounds ?? 50); p++) {
-        Atomics.store(board, rank, p);
-        await collective.barrier();
-        // Every rank must have written phase p before anyone passes the barrier.
-        for (let k = 0; k < worldSize; k++) seen.push(Atomics.load(board, k) >= p ? 1 : 0);
-        await collective.barrier();
+// Imported by the test for `contribution` too, so it only runs as a rank inside a launched worker.
+if (isRankWorker())
+  runRank<CollectiveScript, unknown>(async ({ rank, worldSize, collective, args, share, peers }) => {
+    const total = args.total ?? 1001;
+    const fill = () => Float32Array.from({ length: total }, (_, i) => contribution(rank, i));
+    switch (args.script) {
+      case "ops": {
+        const [lo, hi] = partitionRange(total, worldSize, rank);
+        const sum = new Float32Array(hi - lo);
+        const avg = new Float32Array(hi - lo);
+        await collective.reduceScatter(fill(), sum, "sum");
+        await collective.reduceScatter(fill(), avg, "avg");
+        const gathered = new Float32Array(total).fill(Number.NaN);
+        gathered.set(sum, lo);
+        await collective.allGather(gathered);
+        const reduced = fill();
+        await collective.allReduce(reduced, "sum");
+        const maxed = Float64Array.from([rank, 1 - rank, rank * 1.5]);
+        await collective.allReduce(maxed, "max");
+        const root = worldSize - 1;
+        const cast = new Float64Array(5).fill(rank === root ? 3.25 : 0);
+        await collective.broadcast(cast, root);
+        const empty = new Float32Array(0);
+        await collective.allReduce(empty);
+        return { lo, hi, sum, avg, gathered, reduced, maxed, cast };
       }
-      return seen.every((x) => x === 1);
-    }
-    case "throw":
-    case "exit":
-    case "loop":
-    case "hang": {
-      const data = fill();
-      for (let round = 0; ; round++) {
-        if (rank === args.failRank && round === 3) {
-          if (args.script === "throw") throw new Error(`boom at round ${round}`);
-          if (args.script === "exit") process.exit(3);
-          if (args.script === "hang") await new Promise((r) => setTimeout(r, 1e9));
+      case "barrier": {
+        const board = new Int32Array(args.board!);
+        const seen: number[] = [];
+        for (let p = 1; p <= (args.rounds ?? 50); p++) {
+          Atomics.store(board, rank, p);
+          await collective.barrier();
+          // Every rank must have written phase p before anyone passes the barrier.
+          for (let k = 0; k < worldSize; k++) seen.push(Atomics.load(board, k) >= p ? 1 : 0);
+          await collective.barrier();
         }
-        await collective.allReduce(data, "avg");
+        return seen.every((x) => x === 1);
+      }
+      case "throw":
+      case "exit":
+      case "loop":
+      case "hang": {
+        const data = fill();
+        for (let round = 0; ; round++) {
+          if (rank === args.failRank && round === 3) {
+            if (args.script === "throw") throw new Error(`boom at round ${round}`);
+            if (args.script === "exit") process.exit(3);
+            if (args.script === "hang") await new Promise((r) => setTimeout(r, 1e9));
+          }
+          await collective.allReduce(data, "avg");
+        }
+      }
+      case "peers": {
+        const own = new SharedArrayBuffer(8);
+        new Float64Array(own)[0] = rank * 10;
+        share("state", own);
+        if (rank !== 0) return [];
+        return (await peers("state")).map((b) => new Float64Array(b)[0]);
       }
     }
-    case "peers": {
-      const own = new SharedArrayBuffer(8);
-      new Float64Array(own)[0] = rank * 10;
-      share("state", own);
-      if (rank !== 0) return [];
-      return (await peers("state")).map((b) => new Float64Array(b)[0]);
-    }
-  }
-});
+  });

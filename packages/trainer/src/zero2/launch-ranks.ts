@@ -36,7 +36,9 @@ export class RankError extends LlavaError {
     readonly reason: string,
     readonly causeStack?: string,
   ) {
-    super(rank === undefined ? `ZeRO-2 job aborted: ${reason}` : `rank ${rank} of ${worldSize} failed: ${reason}`);
+    super(
+      rank === undefined ? `ZeRO-2 job aborted: ${reason}` : `rank ${rank} of ${worldSize} failed: ${reason}`,
+    );
   }
 }
 
@@ -146,7 +148,9 @@ export async function launchRanks<A, R>(options: LaunchOptions<A>): Promise<Rank
       if (!state.done) {
         const killed = abortedBy(memory) !== undefined;
         state.failure = {
-          reason: killed ? `stopped after another rank failed (exit code ${code})` : `exited with code ${code} before finishing`,
+          reason: killed
+            ? `stopped after another rank failed (exit code ${code})`
+            : `exited with code ${code} before finishing`,
           secondary: killed,
         };
         fail(rank);

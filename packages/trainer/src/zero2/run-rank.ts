@@ -54,7 +54,8 @@ export function runRank<A, R>(main: (ctx: RankContext<A>) => R | Promise<R>): vo
       (err: unknown) => {
         const e = err instanceof Error ? err : new Error(String(err));
         // An abort caused by another rank is a consequence, not a cause: do not claim the failure.
-        const secondary = e instanceof CollectiveError && e.failedRank !== undefined && e.failedRank !== data.rank;
+        const secondary =
+          e instanceof CollectiveError && e.failedRank !== undefined && e.failedRank !== data.rank;
         if (!secondary) abortCollective(data.memory, data.rank);
         post({ type: "error", name: e.name, message: e.message, stack: e.stack, secondary });
       },

@@ -21,7 +21,8 @@ export interface CollectiveMemory {
 }
 
 export function createCollectiveMemory(worldSize: number, bucketSize: number): CollectiveMemory {
-  if (!Number.isInteger(worldSize) || worldSize < 1) throw new RangeError(`worldSize must be ≥ 1, got ${worldSize}`);
+  if (!Number.isInteger(worldSize) || worldSize < 1)
+    throw new RangeError(`worldSize must be ≥ 1, got ${worldSize}`);
   if (!Number.isInteger(bucketSize) || bucketSize < 2)
     throw new RangeError(`bucketSize must be an integer ≥ 2, got ${bucketSize}`);
   const even = bucketSize + (bucketSize % 2); // float64 views need 8-byte aligned slots

@@ -38,7 +38,9 @@ async function bundle(entry: string): Promise<URL> {
     const req = createRequire(createRequire(join(cacheRoot, "package.json")).resolve("tsup"));
     esbuild = req("esbuild");
   } catch (err) {
-    throw new TrainingError(`starting a rank from ${entry} needs esbuild (via tsup) to bundle it: ${(err as Error).message}`);
+    throw new TrainingError(
+      `starting a rank from ${entry} needs esbuild (via tsup) to bundle it: ${(err as Error).message}`,
+    );
   }
   const outDir = join(cacheRoot, "node_modules", ".cache", "llava-ts-zero2");
   mkdirSync(outDir, { recursive: true });
@@ -47,7 +49,9 @@ async function bundle(entry: string): Promise<URL> {
     ? [
         {
           name: "llava-ts-sources",
-          setup(build: { onResolve(o: { filter: RegExp }, f: (a: { path: string }) => { path: string }): void }) {
+          setup(build: {
+            onResolve(o: { filter: RegExp }, f: (a: { path: string }) => { path: string }): void;
+          }) {
             build.onResolve({ filter: /^@llava-ts\/[^/]+(\/[^/]+)?$/ }, (args) => {
               const [pkg, sub] = args.path.slice("@llava-ts/".length).split("/");
               return { path: join(packagesDir, pkg, "src", sub ?? "", "index.ts") };
@@ -66,7 +70,9 @@ async function bundle(entry: string): Promise<URL> {
     logLevel: "silent",
     // Native and wasm packages load from node_modules; everything else (our sources) is inlined.
     external: ["sharp", "@tensorflow/*", "esbuild"],
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+    },
     plugins,
   });
   process.once("exit", () => {

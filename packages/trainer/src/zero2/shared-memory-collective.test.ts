@@ -1,0 +1,148 @@
+import { describe, expect, it } from "vitest";
+import { partitionRange } from "./collective.js";
+import { type CollectiveScript, contribution } from "./collective-test-rank.js";
+import { launchRanks, RankError } from "./launch-ranks.js";
+
+const entry = new URL("./collective-test-rank.ts", import.meta.url);
+
+function launch<R>(
+  worldSize: number,
+  args: CollectiveScript,
+  extra: { bucketSize?: number; timeoutMs?: number } = {},
+) {
+  return launchRanks<CollectiveScript, R>({
+    worldSize,
+    entry,
+    args,
+    bucketSize: extra.bucketSize,
+    collective: { timeoutMs: extra.timeoutMs },
+  });
+}
+
+interface OpsResult {
+  lo: number;
+  hi: number;
+  sum: Float32Array;
+  avg: Float32Array;
+  gathered: Float32Array;
+  reduced: Float32Array;
+  maxed: Float64Array;
+  cast: Float64Array;
+}
+
+describe("partitionRange", () => {
+  it("covers [0, total) with contiguous ranges whose sizes differ by at most one", () => {
+    for (const [total, n] of [
+      [10, 3],
+      [7, 7],
+      [2, 5],
+      [1001, 2],
+    ]) {
+      const ranges = Array.from({ length: n }, (_, r) => partitionRange(total, n, r));
+      expect(ranges[0][0]).toBe(0);
+      expect(ranges[n - 1][1]).toBe(total);
+      for (let r = 1; r < n; r++) expect(ranges[r][0]).toBe(ranges[r - 1][1]);
+      const sizes = ranges.map(([a, b]) => b - a);
+      expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
+    }
+  });
+});
+
+describe("SharedMemoryCollective across worker threads", () => {
+  it("reduce-scatters, all-gathers, all-reduces and broadcasts (3 ranks, 1001 values, buckets of 64)", async () => {
+    const N = 3;
+    const total = 1001;
+    const job = await launch<OpsResult>(N, { script: "ops", total }, { bucketSize: 64 });
+    const results = await job.result;
+    const expectedSum = Float32Array.from({ length: total }, (_, i) => {
+      let s = 0;
+      for (let r = 0; r < N; r++) s += contribution(r, i);
+      return s;
+    });
+    results.forEach((res, r) => {
+      expect([res.lo, res.hi]).toEqual(partitionRange(total, N, r));
+      expect([...res.sum]).toEqual([...expectedSum.subarray(res.lo, res.hi)]);
+      expect([...res.avg]).toEqual([...expectedSum.subarray(res.lo, res.hi)].map((s) => Math.fround(s / N)));
+      expect([...res.gathered]).toEqual([...expectedSum]);
+      expect([...res.reduced]).toEqual([...expectedSum]);
+      expect([...res.maxed]).toEqual([N - 1, 1, (N - 1) * 1.5]);
+      expect([...res.cast]).toEqual([3.25, 3.25, 3.25, 3.25, 3.25]);
+    });
+    // Sizes not divisible by N: 1001 = 333 + 334 + 334.
+    expect(results.map((r) => r.hi - r.lo)).toEqual([333, 334, 334]);
+  });
+
+  it("a single rank is the identity", async () => {
+    const [res] = await (await launch<OpsResult>(1, { script: "ops", total: 37 }, { bucketSize: 8 })).result;
+    const own = Float32Array.from({ length: 37 }, (_, i) => contribution(0, i));
+    expect([...res.sum]).toEqual([...own]);
+    expect([...res.avg]).toEqual([...own]);
+    expect([...res.gathered]).toEqual([...own]);
+  });
+
+  it("barrier: no rank passes before every rank has arrived", async () => {
+    const board = new SharedArrayBuffer(4 * 4);
+    const res = await (await launch<boolean>(4, { script: "barrier", board, rounds: 200 })).result;
+    expect(res).toEqual([true, true, true, true]);
+  });
+
+  it("shares buffers with peers through the launcher", async () => {
+    const res = await (await launch<number[]>(3, { script: "peers" })).result;
+    expect(res[0]).toEqual([0, 10, 20]);
+  });
+});
+
+describe("failures end the job with the failing rank named, without hanging", () => {
+  async function failure(job: { result: Promise<unknown> }): Promise<{ error: RankError; ms: number }> {
+    const t0 = Date.now();
+    const error = await job.result.then(
+      () => {
+        throw new Error("the job should have failed");
+      },
+      (e: unknown) => e as RankError,
+    );
+    return { error, ms: Date.now() - t0 };
+  }
+
+  it("a rank that throws", async () => {
+    const { error, ms } = await failure(await launch(3, { script: "throw", failRank: 2 }));
+    expect(error).toBeInstanceOf(RankError);
+    expect(error.rank).toBe(2);
+    expect(error.message).toMatch(/rank 2 of 3 failed: boom at round 3/);
+    expect(ms).toBeLessThan(5000);
+  });
+
+  it("a rank that calls process.exit mid-run", async () => {
+    const { error, ms } = await failure(await launch(2, { script: "exit", failRank: 1 }));
+    expect(error.rank).toBe(1);
+    expect(error.message).toMatch(/rank 1 of 2 failed: exited with code 3 before finishing/);
+    expect(ms).toBeLessThan(5000);
+  });
+
+  it("a rank terminated from outside while the others wait on it", async () => {
+    const job = await launch(2, { script: "loop" });
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = Date.now();
+    void job.workers[1].terminate();
+    const { error } = await failure(job);
+    expect(error.rank).toBe(1);
+    expect(error.message).toMatch(/rank 1 of 2 failed: exited with code \d+ before finishing/);
+    expect(Date.now() - t0).toBeLessThan(3000);
+  });
+
+  it("a rank that never arrives: the others time out, the stuck one is terminated", async () => {
+    const { error, ms } = await failure(await launch(2, { script: "hang", failRank: 1 }, { timeoutMs: 500 }));
+    expect(error.rank).toBe(0);
+    expect(error.message).toMatch(/barrier timed out after 500 ms with 1 of 2 ranks arrived/);
+    expect(ms).toBeLessThan(6000);
+  });
+
+  it("the launcher can abort a running job", async () => {
+    const job = await launch(2, { script: "loop" });
+    await new Promise((r) => setTimeout(r, 200));
+    job.abort("stopped by the user");
+    const { error } = await failure(job);
+    expect(error.rank).toBeUndefined();
+    expect(error.message).toMatch(/aborted: stopped by the user/);
+  });
+});
