@@ -10,7 +10,7 @@ import { ClipVisionEmbeddings } from "./clip-vision-embeddings.js";
 export type ClipVisionOutput = {
   lastHiddenState: tf.Tensor; // [B, S, D]
   poolerOutput: tf.Tensor; // [B, D]
-  /** HF's hidden_states: the encoder's input, then each layer's output (num_hidden_layers + 1). */
+  /** HF's hidden_states: the encoder's input (embeddings AFTER pre_layrnorm), then each layer's output. */
   hiddenStates?: tf.Tensor[];
 };
 
