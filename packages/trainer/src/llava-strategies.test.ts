@@ -16,7 +16,10 @@ import type { Batch } from "./train-task.js";
 import { Trainer } from "./trainer.js";
 import type { TrainerOptions } from "./trainer-options.js";
 
-const reference = JSON.parse(readFileSync(fixturePath("hf/training.json"), "utf8")).losses as Record<Strategy, number[]>;
+const reference = JSON.parse(readFileSync(fixturePath("hf/training.json"), "utf8")).losses as Record<
+  Strategy,
+  number[]
+>;
 let cases: Cases;
 let batch: Batch;
 const dirs: string[] = [];
@@ -79,7 +82,9 @@ describe("strategies vs fixtures/hf/training.json (6 AdamW steps, same batch)", 
       const before = snapshot(model);
       const { losses } = await trainer.train(sameBatch());
       const errors = losses.map((l, i) => Math.abs(l - reference[strategy][i]));
-      console.log(`${strategy}: max |Δloss| ${Math.max(...errors).toExponential(2)} (${losses.map((l) => l.toFixed(6)).join(", ")})`);
+      console.log(
+        `${strategy}: max |Δloss| ${Math.max(...errors).toExponential(2)} (${losses.map((l) => l.toFixed(6)).join(", ")})`,
+      );
       expect(losses.length).toBe(6);
       for (const e of errors) expect(e).toBeLessThan(1e-4);
 
@@ -105,9 +110,13 @@ describe("exact resume of a LoRA run (PEFT adapter checkpoints)", () => {
     const full = await new Trainer(load("use_lora"), { ...SETUP, strategy: "use_lora" }).train(sameBatch());
 
     const first = load("use_lora");
-    await new Trainer(first, { ...SETUP, strategy: "use_lora", maxSteps: 3, outputDir: out, lossCurve: false }).train(
-      sameBatch(),
-    );
+    await new Trainer(first, {
+      ...SETUP,
+      strategy: "use_lora",
+      maxSteps: 3,
+      outputDir: out,
+      lossCurve: false,
+    }).train(sameBatch());
     first.dispose();
     const ckpt = join(out, "checkpoint-3");
     expect(readFileSync(join(ckpt, "adapter_config.json"), "utf8")).toContain('"modules_to_save"');

@@ -69,12 +69,19 @@ const EXTRA_PREFIX = "trainable_extra";
  * trainable_extra.safetensors, so resuming stays exact. Loading keeps the trainer's trainable flags.
  */
 export function loraAdapterSaver(model: Module): ModelSaver {
-  const extras = () => new Set(model.trainableParameters().map(([n]) => n).filter((n) => !IN_ADAPTER(n)));
+  const extras = () =>
+    new Set(
+      model
+        .trainableParameters()
+        .map(([n]) => n)
+        .filter((n) => !IN_ADAPTER(n)),
+    );
   return {
     async save(dir) {
       await saveAdapter(model, dir);
       const names = extras();
-      if (names.size) await saveSafetensorsWeights(model, dir, { prefix: EXTRA_PREFIX, include: (n) => names.has(n) });
+      if (names.size)
+        await saveSafetensorsWeights(model, dir, { prefix: EXTRA_PREFIX, include: (n) => names.has(n) });
     },
     load(dir) {
       const flags = new Map([...model.namedParameters()].map(([n, p]) => [n, p.trainable]));

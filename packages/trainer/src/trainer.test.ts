@@ -7,7 +7,14 @@ import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listCheckpoints } from "./checkpoint-dir.js";
 import { fullModelSaver } from "./model-saver.js";
-import { concatBatches, snapshot, TinyModel, tinyBatches, tinyTask, type TinyBatch } from "./test-helpers/tiny-model.js";
+import {
+  concatBatches,
+  snapshot,
+  TinyModel,
+  tinyBatches,
+  tinyTask,
+  type TinyBatch,
+} from "./test-helpers/tiny-model.js";
 import { Trainer } from "./trainer.js";
 import type { TrainerOptions } from "./trainer-options.js";
 
@@ -156,7 +163,10 @@ describe("Trainer on a small module", () => {
     expect(listCheckpoints(out).map((c) => c.step)).toEqual([4, 6]);
     expect(lines.length).toBe(6);
     expect(lines[5]).toMatch(/^step 6\/6 loss \d+\.\d{4} lr 5\.00e-2 ETA 0:00\n$/);
-    const metrics = readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const metrics = readFileSync(join(out, "metrics.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(metrics.map((x) => x.step)).toEqual([1, 2, 3, 4, 5, 6]);
     for (const key of ["loss", "lr", "grad_norm", "tokens_per_second", "images_per_second", "data_wait_ms"])
       expect(typeof metrics[0][key]).toBe("number");

@@ -2,14 +2,15 @@
 //   model.safetensors + config.json (or adapter_model.safetensors + adapter_config.json) — the saver's
 //   optimizer.safetensors  — AdamW exp_avg / exp_avg_sq per parameter, step in the metadata
 //   scheduler.json         — LambdaLR's last_epoch (= optimizer steps taken)
-//   rng_state.json         — the trainer's Rng
+//   rng_state.json         — the trainer's Rng and the model's own streams (LoRA dropout)
 //   trainer_state.json     — HF's fields (log_history, global_step, …) + llava_ts.data (exact data position)
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Rng } from "@llava-ts/core";
+import type { Module, Rng } from "@llava-ts/core";
 import type { Optimizer } from "./adamw.js";
 import { rotateCheckpoints, TRAINER_STATE_FILE, writeCheckpointAtomically } from "./checkpoint-dir.js";
 import type { ModelSaver } from "./model-saver.js";
+import { captureRngState, type RngStateJson, restoreRngState } from "./rng-state.js";
 import {
   type DataPosition,
   type LogEntry,
@@ -32,6 +33,7 @@ export interface TrainingSnapshot {
   logHistory: LogEntry[];
   run: RunInfo;
   readonly rng: Rng;
+  readonly model: Module;
   readonly optimizer: Optimizer;
   readonly saver: ModelSaver;
   readonly options: { seed?: number; loggingSteps?: number; saveSteps?: number };
@@ -48,7 +50,7 @@ export async function saveTrainingCheckpoint(
     writeFileSync(join(dir, "scheduler.json"), pythonJson({ last_epoch: t.globalStep }));
     writeFileSync(
       join(dir, "rng_state.json"),
-      pythonJson({ seed: t.options.seed ?? 42, state: t.rng.state }),
+      pythonJson(captureRngState(t.rng, t.options.seed ?? 42, t.model)),
     );
     writeTrainerState(join(dir, TRAINER_STATE_FILE), {
       best_metric: null,
@@ -80,12 +82,11 @@ export async function saveTrainingCheckpoint(
 export async function resumeTraining(t: TrainingSnapshot, dir: string): Promise<void> {
   const state = readTrainerState(join(dir, TRAINER_STATE_FILE));
   const scheduler = readJson(join(dir, "scheduler.json")) as { last_epoch?: number };
-  const rng = readJson(join(dir, "rng_state.json")) as { state?: number };
+  const rng = readJson(join(dir, "rng_state.json")) as RngStateJson;
   if (scheduler.last_epoch !== state.global_step)
     throw new TrainingError(
       `${dir}: scheduler.json is at step ${scheduler.last_epoch}, trainer_state.json at ${state.global_step}`,
     );
-  if (typeof rng.state !== "number") throw new TrainingError(`${dir}/rng_state.json: no "state" number`);
   await t.saver.load(dir);
   await t.optimizer.load(dir);
   if (t.optimizer.stepCount !== state.global_step)
@@ -95,7 +96,7 @@ export async function resumeTraining(t: TrainingSnapshot, dir: string): Promise<
   t.globalStep = state.global_step;
   t.position = { ...state.llava_ts.data };
   t.logHistory = state.log_history.filter((e) => e.step <= state.global_step);
-  t.rng.state = rng.state;
+  restoreRngState(rng, t.rng, t.model, join(dir, "rng_state.json"));
   t.run = { ...t.run, batchSize: state.train_batch_size };
 }
 
