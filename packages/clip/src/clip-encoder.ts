@@ -32,9 +32,10 @@ export class ClipEncoder extends Module {
         if (options.outputHiddenStates) states.push(h);
         h = this.layers.at(i).forward(h); // [B, S, D]
       }
-      if (options.outputHiddenStates) states.push(h);
       if (!options.outputHiddenStates) return { lastHiddenState: h };
-      return { lastHiddenState: n === 0 ? h.clone() : h, hiddenStates: states };
+      states.push(h);
+      // Its own handle too, so disposing lastHiddenState leaves hiddenStates[n] usable.
+      return { lastHiddenState: h.clone(), hiddenStates: states };
     });
   }
 }

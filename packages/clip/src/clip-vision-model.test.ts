@@ -49,7 +49,10 @@ describe("ClipVisionModel parity with transformers (hf/clip-vision)", () => {
     for (const [i, h] of out.hiddenStates!.entries())
       errors[`hidden_states.${i}`] = expectClose(h, `hidden_states.${i}`);
     console.log("clip-vision max |Δ|:", errors);
-    tf.dispose([out.lastHiddenState, out.poolerOutput, ...out.hiddenStates!]);
+    // lastHiddenState is its own handle: disposing it leaves hidden_states[-1] readable.
+    out.lastHiddenState.dispose();
+    expectClose(out.hiddenStates![3], "last_hidden_state");
+    tf.dispose([out.poolerOutput, ...out.hiddenStates!]);
   });
 
   it("hidden_states[0] is the encoder input, i.e. AFTER pre_layrnorm (as transformers 4.46 computes it)", () => {
@@ -74,7 +77,7 @@ describe("ClipVisionModel parity with transformers (hf/clip-vision)", () => {
       h.dispose();
     }
     expect(() => model.hiddenState(pixels, 4)).toThrow(/hidden state 4 does not exist: the model has 4/);
-    expect(() => model.hiddenState(pixels, -5)).toThrow(ShapeError);
+    expect(() => model.hiddenState(pixels, -5)).toThrow(/hidden state -5 does not exist/);
   });
 
   it("rejects pixel values of the wrong size or channel count with a ShapeError naming both shapes", () => {

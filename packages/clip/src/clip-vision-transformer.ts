@@ -1,6 +1,6 @@
 // CLIPVisionTransformer (modeling_clip.py): embeddings → pre_layrnorm → encoder; pooler = post_layernorm
 // of the class token. Shape legend: B batch, C channels, H/W image size, S = patches + 1, D hidden size.
-import { LayerNorm, Module, type Rng, ShapeError } from "@llava-ts/core";
+import { LayerNorm, LlavaError, Module, type Rng, ShapeError } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs";
 import { ClipEncoder } from "./clip-encoder.js";
 import type { ClipVisionConfig } from "./clip-vision-config.js";
@@ -53,7 +53,7 @@ export class ClipVisionTransformer extends Module {
     const L = this.encoder.layers.length;
     const index = layer < 0 ? L + 1 + layer : layer;
     if (!Number.isInteger(layer) || index < 0 || index > L)
-      throw new ShapeError(
+      throw new LlavaError(
         `hidden state ${layer} does not exist: the model has ${L + 1} (0…${L} or −1…−${L + 1})`,
       );
     this.checkPixels(pixelValues);
