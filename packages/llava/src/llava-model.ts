@@ -201,7 +201,8 @@ export function batchShape(x: tf.Tensor | IntArrayLike): [number, number] {
   if (x instanceof tf.Tensor) {
     if (x.rank !== 2)
       throw new ShapeError(`inputIds: expected [B, T], found [${x.shape}]`, ["B", "T"], x.shape);
-    return [x.shape[0], x.shape[1]];
+    const [b, t] = x.shape as number[];
+    return [b, t];
   }
   return [1, x.length];
 }
