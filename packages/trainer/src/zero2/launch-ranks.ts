@@ -20,7 +20,7 @@ export interface LaunchOptions<A> {
   entry: URL | string;
   /** Per-rank arguments (structured-cloned into each worker). */
   args?: A | ((rank: number) => A);
-  /** Float32 values per rank in the staging region. Default 1e8 / worldSize, at most 2^26. */
+  /** Float32 values per rank slot (DeepSpeed reduce_bucket_size). Default 1e8; pages never touched cost no memory. */
   bucketSize?: number;
   collective?: SharedMemoryCollectiveOptions;
   /** After a failure, how long the other ranks get to stop on their own before termination. Default 2 s. */
@@ -61,7 +61,7 @@ interface RankState {
 export async function launchRanks<A, R>(options: LaunchOptions<A>): Promise<RankJob<R>> {
   const N = options.worldSize;
   const url = await workerEntryUrl(options.entry);
-  const bucket = options.bucketSize ?? Math.min(2 ** 26, Math.ceil(1e8 / N));
+  const bucket = options.bucketSize ?? Math.min(1e8, Math.floor(2 ** 30 / N));
   const memory = createCollectiveMemory(N, bucket);
   const states: RankState[] = Array.from({ length: N }, () => ({ done: false, exited: false }));
   const shared = new Map<string, (SharedArrayBuffer | undefined)[]>();

@@ -1,0 +1,268 @@
+// ZeRO-2 optimizer state in a checkpoint folder, laid out as DeepSpeed does: one file per rank's partition
+// under global_step<N>/, a JSON describing the partition boundaries, and a `latest` file naming the step
+// folder. Partitions are read by flat range, so a run may resume with any number of ranks; the
+// consolidated form is the trainer's optimizer.safetensors (per-parameter exp_avg / exp_avg_sq).
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { SafetensorsFile, type TensorEntry, writeSafetensors } from "@llava-ts/core";
+import { OPTIMIZER_FILE } from "../optimizer-state.js";
+import { TrainingError } from "../training-error.js";
+import type { FlatLayout } from "./flat-layout.js";
+
+export const ZERO_LATEST_FILE = "latest";
+export const ZERO_PARTITIONS_FILE = "zero_partitions.json";
+
+export const zeroStepDir = (step: number) => `global_step${step}`;
+export const zeroRankFile = (rank: number) => `zero_pp_rank_${rank}_optim_states.safetensors`;
+
+export interface AdamHyperJson {
+  lr: number;
+  betas: [number, number];
+  eps: number;
+  weight_decay: number;
+}
+
+/** One rank's slice of the flat AdamW state: flat range [start, end). */
+export interface StatePartition {
+  start: number;
+  end: number;
+  expAvg: Float32Array;
+  expAvgSq: Float32Array;
+}
+
+export interface ZeroPartitionsJson {
+  format: "llava-ts.zero2";
+  step: number;
+  world_size: number;
+  total: number;
+  hyper: AdamHyperJson;
+  params: { name: string; offset: number; size: number }[];
+  partitions: { rank: number; start: number; end: number; file: string }[];
+}
+
+/** Writes every rank's partition (rank order) and the layout JSON; with `consolidate`, optimizer.safetensors too. */
+export async function writeZeroOptimizerState(
+  dir: string,
+  layout: FlatLayout,
+  partitions: readonly StatePartition[],
+  step: number,
+  hyper: AdamHyperJson,
+  consolidate = false,
+): Promise<void> {
+  const stepDir = join(dir, zeroStepDir(step));
+  mkdirSync(stepDir, { recursive: true });
+  const json: ZeroPartitionsJson = {
+    format: "llava-ts.zero2",
+    step,
+    world_size: partitions.length,
+    total: layout.total,
+    hyper,
+    params: layout.params.map(({ name, offset, size }) => ({ name, offset, size })),
+    partitions: partitions.map((p, rank) => ({ rank, start: p.start, end: p.end, file: zeroRankFile(rank) })),
+  };
+  for (const [rank, p] of partitions.entries()) {
+    const size = p.end - p.start;
+    await writeSafetensors(
+      join(stepDir, zeroRankFile(rank)),
+      [
+        { name: "exp_avg", dtype: "F32", shape: [size], read: () => p.expAvg },
+        { name: "exp_avg_sq", dtype: "F32", shape: [size], read: () => p.expAvgSq },
+      ],
+      {
+        format: "llava-ts.zero2",
+        rank: String(rank),
+        world_size: String(partitions.length),
+        start: String(p.start),
+        end: String(p.end),
+        step: String(step),
+      },
+    );
+  }
+  writeFileSync(join(stepDir, ZERO_PARTITIONS_FILE), `${JSON.stringify(json, null, 2)}\n`);
+  writeFileSync(join(dir, ZERO_LATEST_FILE), zeroStepDir(step));
+  if (consolidate)
+    await writeConsolidated(join(dir, OPTIMIZER_FILE), json, (lo, hi, key) =>
+      sliceOf(partitions, lo, hi, key),
+    );
+}
+
+/** This rank's state for flat range [lo, hi) of `layout`, from whichever form `dir` holds. */
+export function readZeroOptimizerState(
+  dir: string,
+  layout: FlatLayout,
+  lo: number,
+  hi: number,
+): { step: number; expAvg: Float32Array; expAvgSq: Float32Array } {
+  const expAvg = new Float32Array(hi - lo);
+  const expAvgSq = new Float32Array(hi - lo);
+  const stepDir = findStepDir(dir);
+  if (stepDir) {
+    const json = readPartitionsJson(stepDir);
+    const saved = new Map(json.params.map((p) => [p.name, p]));
+    checkSameParameters(layout, saved, join(stepDir, ZERO_PARTITIONS_FILE));
+    const files = new Map<number, StatePartition>(); // each needed rank file read once
+    const read = (a: number, b: number, key: "expAvg" | "expAvgSq") => {
+      for (const p of json.partitions)
+        if (p.start < b && a < p.end && !files.has(p.rank)) files.set(p.rank, readPartition(stepDir, p));
+      return sliceOf([...files.values()], a, b, key);
+    };
+    copyByName(layout, lo, hi, saved, read, expAvg, expAvgSq);
+    return { step: json.step, expAvg, expAvgSq };
+  }
+  const consolidated = join(dir, OPTIMIZER_FILE);
+  if (!existsSync(consolidated))
+    throw new TrainingError(
+      `${dir}: no ZeRO optimizer state (${ZERO_LATEST_FILE}, global_step*/) and no ${OPTIMIZER_FILE}`,
+    );
+  const file = SafetensorsFile.open(consolidated);
+  try {
+    const step = Number(file.metadata.step);
+    const keys = new Set(file.keys());
+    layout.params.forEach((p) => {
+      const a = Math.max(lo, p.offset);
+      const b = Math.min(hi, p.offset + p.size);
+      if (a >= b || !keys.has(`${p.name}.exp_avg`)) return; // torch-style lazy state: never stepped = zeros
+      const m = file.read(`${p.name}.exp_avg`).data as Float32Array;
+      const v = file.read(`${p.name}.exp_avg_sq`).data as Float32Array;
+      if (m.length !== p.size)
+        throw new TrainingError(
+          `${consolidated}: state of ${p.name} has ${m.length} values, the parameter ${p.size}`,
+        );
+      expAvg.set(m.subarray(a - p.offset, b - p.offset), a - lo);
+      expAvgSq.set(v.subarray(a - p.offset, b - p.offset), a - lo);
+    });
+    return { step, expAvg, expAvgSq };
+  } finally {
+    file.close();
+  }
+}
+
+/** Writes optimizer.safetensors (the non-ZeRO trainer's format) from a checkpoint's ZeRO partitions. */
+export async function consolidateZeroCheckpoint(dir: string): Promise<string> {
+  const stepDir = findStepDir(dir);
+  if (!stepDir) throw new TrainingError(`${dir}: no ZeRO optimizer state to consolidate`);
+  const json = readPartitionsJson(stepDir);
+  const parts = json.partitions.map((p) => readPartition(stepDir, p));
+  const out = join(dir, OPTIMIZER_FILE);
+  await writeConsolidated(out, json, (lo, hi, key) => sliceOf(parts, lo, hi, key));
+  return out;
+}
+
+function findStepDir(dir: string): string | undefined {
+  const latest = join(dir, ZERO_LATEST_FILE);
+  if (existsSync(latest)) return join(dir, readFileSync(latest, "utf8").trim());
+  const steps = existsSync(dir) ? readdirSync(dir).filter((n) => /^global_step\d+$/.test(n)) : [];
+  if (steps.length > 1)
+    throw new TrainingError(`${dir}: several global_step folders and no ${ZERO_LATEST_FILE} file`);
+  return steps.length ? join(dir, steps[0]) : undefined;
+}
+
+function readPartitionsJson(stepDir: string): ZeroPartitionsJson {
+  const path = join(stepDir, ZERO_PARTITIONS_FILE);
+  try {
+    const json = JSON.parse(readFileSync(path, "utf8")) as ZeroPartitionsJson;
+    if (json.format !== "llava-ts.zero2") throw new Error(`format is "${json.format}"`);
+    return json;
+  } catch (e) {
+    throw new TrainingError(`cannot read ZeRO partitions from ${path}: ${(e as Error).message}`);
+  }
+}
+
+function readPartition(stepDir: string, p: ZeroPartitionsJson["partitions"][number]): StatePartition {
+  const path = join(stepDir, p.file);
+  const file = SafetensorsFile.open(path);
+  try {
+    const expAvg = file.read("exp_avg").data as Float32Array;
+    const expAvgSq = file.read("exp_avg_sq").data as Float32Array;
+    if (expAvg.length !== p.end - p.start || expAvgSq.length !== p.end - p.start)
+      throw new TrainingError(`${path}: ${expAvg.length} values for partition [${p.start}, ${p.end})`);
+    return { start: p.start, end: p.end, expAvg, expAvgSq };
+  } finally {
+    file.close();
+  }
+}
+
+function checkSameParameters(layout: FlatLayout, saved: Map<string, { size: number }>, source: string): void {
+  const missing = layout.params.filter((p) => !saved.has(p.name)).map((p) => p.name);
+  const current = new Set(layout.params.map((p) => p.name));
+  const extra = [...saved.keys()].filter((n) => !current.has(n));
+  const resized = layout.params.filter((p) => saved.has(p.name) && saved.get(p.name)!.size !== p.size);
+  if (missing.length || extra.length || resized.length)
+    throw new TrainingError(
+      `${source}: the trained parameters differ from the checkpoint's: ${missing.length} new (${missing.slice(0, 3).join(", ")}), ` +
+        `${extra.length} gone (${extra.slice(0, 3).join(", ")}), ${resized.length} resized (${resized
+          .map((p) => p.name)
+          .slice(0, 3)
+          .join(", ")})`,
+    );
+}
+
+/** Copies state for current flat range [lo, hi) from saved flat ranges, matching parameters by name. */
+function copyByName(
+  layout: FlatLayout,
+  lo: number,
+  hi: number,
+  saved: Map<string, { offset: number }>,
+  read: (a: number, b: number, key: "expAvg" | "expAvgSq") => Float32Array,
+  expAvg: Float32Array,
+  expAvgSq: Float32Array,
+): void {
+  for (const p of layout.params) {
+    const a = Math.max(lo, p.offset);
+    const b = Math.min(hi, p.offset + p.size);
+    if (a >= b) continue;
+    const from = saved.get(p.name)!.offset + (a - p.offset);
+    expAvg.set(read(from, from + b - a, "expAvg"), a - lo);
+    expAvgSq.set(read(from, from + b - a, "expAvgSq"), a - lo);
+  }
+}
+
+/** Flat range [lo, hi) assembled from partitions that cover it. */
+function sliceOf(
+  parts: readonly StatePartition[],
+  lo: number,
+  hi: number,
+  key: "expAvg" | "expAvgSq",
+): Float32Array {
+  const out = new Float32Array(hi - lo);
+  let covered = 0;
+  for (const p of parts) {
+    const a = Math.max(lo, p.start);
+    const b = Math.min(hi, p.end);
+    if (a >= b) continue;
+    out.set(p[key].subarray(a - p.start, b - p.start), a - lo);
+    covered += b - a;
+  }
+  if (covered !== hi - lo)
+    throw new TrainingError(`ZeRO state: flat range [${lo}, ${hi}) is not covered by the partitions`);
+  return out;
+}
+
+async function writeConsolidated(
+  path: string,
+  json: ZeroPartitionsJson,
+  slice: (lo: number, hi: number, key: "expAvg" | "expAvgSq") => Float32Array,
+): Promise<void> {
+  const entries: TensorEntry[] = json.params.flatMap((p) => [
+    {
+      name: `${p.name}.exp_avg`,
+      dtype: "F32",
+      shape: [p.size],
+      read: () => slice(p.offset, p.offset + p.size, "expAvg"),
+    },
+    {
+      name: `${p.name}.exp_avg_sq`,
+      dtype: "F32",
+      shape: [p.size],
+      read: () => slice(p.offset, p.offset + p.size, "expAvgSq"),
+    },
+  ]);
+  await writeSafetensors(path, entries, {
+    format: "llava-ts.adamw",
+    step: String(json.step),
+    lr: String(json.hyper.lr),
+    betas: JSON.stringify(json.hyper.betas),
+    eps: String(json.hyper.eps),
+    weight_decay: String(json.hyper.weight_decay),
+  });
+}

@@ -1,0 +1,117 @@
+// Test-only rank entry: (1) PartitionedAdamW alone on seeded flat gradients; (2) the Trainer with Zero2 on
+// the tiny token model, each rank taking its rows of the same seeded global batches.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { initBackend } from "@llava-ts/core";
+import * as tf from "@tensorflow/tfjs";
+import type { OptimizerParam } from "../adamw.js";
+import { Trainer } from "../trainer.js";
+import { PartitionedAdamW } from "./partitioned-adamw.js";
+import { isRankWorker, runRank } from "./run-rank.js";
+import { TinyTokenModel, tokenBatches, tokenLabelCount, tokenRows, tokenTask } from "./tiny-token-model.js";
+import { Zero2 } from "./zero2.js";
+
+export type Zero2Script =
+  | {
+      script: "adamw";
+      sizes: number[];
+      steps: number;
+      saveAt?: { step: number; dir: string };
+      loadFrom?: string;
+    }
+  | {
+      script: "train";
+      globalBatch: number;
+      steps: number;
+      accumulation?: number;
+      maxGradNorm?: number;
+      weighting?: "tokens" | "mean";
+      outputDir?: string;
+      saveSteps?: number;
+      resumeFrom?: string;
+      /** Rank `rank` calls process.exit(9) inside the loss of step `step`. */
+      exitAt?: { rank: number; step: number };
+    };
+
+/** Seeded gradient of parameter `p` at step `s` (the same on every rank: the optimizer alone is tested). */
+export function seededGradient(size: number, p: number, s: number): Float32Array {
+  return Float32Array.from({ length: size }, (_, i) => Math.sin(i * 0.7 + p * 3.1 + s * 1.9) * (1 + (i % 3)));
+}
+
+export function seededParams(sizes: number[]): OptimizerParam[] {
+  return sizes.map((n, p) => ({
+    name: `p${p}`,
+    variable: tf.variable(tf.tensor1d(Float32Array.from({ length: n }, (_, i) => Math.cos(i + p)))),
+    decay: p % 2 === 0,
+  }));
+}
+
+export const OPT = { lr: 0.01, weightDecay: 0.1, betas: [0.8, 0.95] as [number, number], eps: 1e-6 };
+
+if (isRankWorker())
+  runRank<Zero2Script, unknown>(async (ctx) => {
+    await initBackend({ backend: "cpu" });
+    const { args, collective, rank, worldSize } = ctx;
+    if (args.script === "adamw") {
+      const params = seededParams(args.sizes);
+      const opt = new PartitionedAdamW(params, { ...OPT, collective, exchange: ctx });
+      if (args.loadFrom) {
+        const saved = JSON.parse(readFileSync(join(args.loadFrom, "params.json"), "utf8")) as number[][];
+        params.forEach((p, i) => p.variable.assign(tf.tensor1d(saved[i])));
+        opt.load(args.loadFrom);
+      }
+      for (let s = opt.stepCount + 1; s <= args.steps; s++) {
+        // Every rank passes the full gradient; only the partition is read.
+        await opt.step(
+          args.sizes.map((n, p) => (p === 1 ? undefined : seededGradient(n, p, s))),
+          OPT.lr * (1 - s / 20),
+        );
+        if (args.saveAt?.step === s && rank === 0) await opt.save(args.saveAt.dir);
+        await collective.barrier();
+      }
+      return {
+        params: params.map((p) => [...p.variable.dataSync()]),
+        stateSize: opt.stateSize,
+        range: [opt.start, opt.end],
+      };
+    }
+    const model = new TinyTokenModel();
+    const zero = new Zero2({
+      collective,
+      exchange: ctx,
+      weighting: args.weighting,
+      labelCount: tokenLabelCount,
+    });
+    let step = 1;
+    let micro = 0;
+    const accumulation = args.accumulation ?? 1;
+    const task = tokenTask(model, () => {
+      if (args.exitAt?.rank === rank && args.exitAt.step === step) process.exit(9);
+      if (++micro % accumulation === 0) step++;
+    });
+    const trainer = new Trainer(
+      model,
+      zero.trainerOptions(model, {
+        task,
+        optimizer: { ...OPT },
+        maxSteps: args.steps,
+        gradientAccumulationSteps: accumulation,
+        maxGradNorm: args.maxGradNorm ?? 0,
+        outputDir: args.outputDir,
+        saveSteps: args.saveSteps,
+        progress: false,
+        lossCurve: false,
+      }),
+    );
+    step = trainer.globalStep + 1;
+    const global = tokenBatches(args.steps * accumulation, args.globalBatch);
+    const data = zero.wrapData(global.map((b) => tokenRows(b, rank, worldSize)));
+    const result = await trainer.train(data, { resumeFrom: args.resumeFrom });
+    return {
+      losses: zero.losses,
+      localLosses: result.losses,
+      params: Object.fromEntries(model.trainableParameters().map(([n, v]) => [n, [...v.dataSync()]])),
+      stateSize: trainer.optimizer.stateSize,
+      checkpoint: result.checkpoint,
+    };
+  });
