@@ -1,12 +1,15 @@
 // Generates a CC3M-sized chat.json (595,375 records in the real record shape) in a temp folder, indexes it,
-// and prints time and memory. Run after `npx tsup`: node scripts/index-large.mjs [count]
-import { createWriteStream, mkdtempSync, rmSync, statSync } from "node:fs";
+// and prints time and memory. Run after `npx tsup`: node --expose-gc scripts/index-large.mjs [count] [--compare]
+// (--compare also times the naive readFileSync + JSON.parse of the whole file, for reference).
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { indexJsonArray, LlavaDataset } from "../dist/index.js";
 
-const count = Number(process.argv[2] ?? 595_375);
+const args = process.argv.slice(2);
+const compare = args.includes("--compare");
+const count = Number(args.find((a) => !a.startsWith("--")) ?? 595_375);
 const dir = mkdtempSync(join(tmpdir(), "llava-large-"));
 const file = join(dir, "chat.json");
 const prompts = [
@@ -78,4 +81,21 @@ console.log(
   ),
 );
 ds.close();
+if (compare) {
+  globalThis.gc?.();
+  const b = process.memoryUsage();
+  const t = performance.now();
+  const all = JSON.parse(readFileSync(file, "utf8"));
+  const a = process.memoryUsage();
+  console.log(
+    JSON.stringify({
+      naiveJsonParse: {
+        records: all.length,
+        ms: Math.round(performance.now() - t),
+        rssDelta: mb(a.rss - b.rss),
+        heapUsedDelta: mb(a.heapUsed - b.heapUsed),
+      },
+    }),
+  );
+}
 rmSync(dir, { recursive: true, force: true });
