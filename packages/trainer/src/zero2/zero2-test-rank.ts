@@ -1,6 +1,6 @@
 // Test-only rank entry: (1) PartitionedAdamW alone on seeded flat gradients; (2) the Trainer with Zero2 on
 // the tiny token model, each rank taking its rows of the same seeded global batches.
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { initBackend } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs";
@@ -57,7 +57,7 @@ if (isRankWorker())
       const opt = new PartitionedAdamW(params, { ...OPT, collective, exchange: ctx });
       if (args.loadFrom) {
         const saved = JSON.parse(readFileSync(join(args.loadFrom, "params.json"), "utf8")) as number[][];
-        params.forEach((p, i) => p.variable.assign(tf.tensor1d(saved[i])));
+        for (const [i, p] of params.entries()) p.variable.assign(tf.tensor1d(saved[i]));
         opt.load(args.loadFrom);
       }
       for (let s = opt.stepCount + 1; s <= args.steps; s++) {
@@ -66,7 +66,11 @@ if (isRankWorker())
           args.sizes.map((n, p) => (p === 1 ? undefined : seededGradient(n, p, s))),
           OPT.lr * (1 - s / 20),
         );
-        if (args.saveAt?.step === s && rank === 0) await opt.save(args.saveAt.dir);
+        if (args.saveAt?.step === s && rank === 0) {
+          await opt.save(args.saveAt.dir);
+          const values = params.map((p) => [...p.variable.dataSync()]);
+          writeFileSync(join(args.saveAt.dir, "params.json"), JSON.stringify(values));
+        }
         await collective.barrier();
       }
       return {
