@@ -1,5 +1,11 @@
+import type { LlavaDataLoader } from "@llava-ts/datasets";
 import { describe, expect, it } from "vitest";
-import { epochLength, positionedBatches } from "./batch-stream.js";
+import { type EpochSource, epochLength, positionedBatches } from "./batch-stream.js";
+import type { Batch } from "./train-task.js";
+
+// Compile-time (tsc): the datasets package's loader is an epoch source of trainer batches.
+const loaderFits: LlavaDataLoader extends EpochSource<Batch> ? true : false = true;
+void loaderFits;
 
 async function collect<B>(
   it: AsyncIterable<{ batch: B; epoch: number; index: number; lastInEpoch: boolean }>,

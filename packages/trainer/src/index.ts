@@ -37,6 +37,7 @@ export {
   TRAINER_STATE_FILE,
   writeCheckpointAtomically,
 } from "./checkpoint-dir.js";
+export { accumulateGradients, type MicroBatchInfo } from "./accumulate-gradients.js";
 export { clipGradNorm, GradientBuffer } from "./gradient-buffer.js";
 export { type LlavaLike, llavaTask } from "./llava-task.js";
 export { type CurveOptions, type CurvePoint, lossCurveSvg, niceTicks, writeLossCurve } from "./loss-curve.js";

@@ -7,6 +7,7 @@ import type { ScheduleOptions } from "./lr-schedule.js";
 import type { ModelSaver } from "./model-saver.js";
 import type { ProgressStream } from "./progress-bar.js";
 import type { TrainTask } from "./train-task.js";
+import type { TrainingSnapshot } from "./training-checkpoint.js";
 
 /** Where ZeRO-2 (or any data-parallel scheme) plugs in. */
 export interface TrainerHooks {
@@ -16,8 +17,13 @@ export interface TrainerHooks {
   gradSumOfSquares?(grads: GradientBuffer): number | Promise<number>;
   /** Builds the optimizer over the trainable parameters (default AdamW); ZeRO-2 returns a partitioned one. */
   createOptimizer?(params: OptimizerParam[], options: AdamWOptions): Optimizer;
-  /** Whether this process writes checkpoints, metrics and the progress bar (rank 0). Default true. */
+  /** Whether this process writes metrics, the progress bar, the loss curve and (by default) checkpoints. */
   isMainProcess?: boolean;
+  /**
+   * Replaces checkpoint writing on every rank (ZeRO-2: rank 0 writes the model and trainer state, each
+   * rank its optimizer partition, around a barrier); saveTrainingCheckpoint is the single-process version.
+   */
+  saveCheckpoint?(trainer: TrainingSnapshot, outputDir: string): Promise<string | undefined>;
 }
 
 export interface TrainerOptions<B> {

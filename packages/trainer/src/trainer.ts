@@ -5,11 +5,11 @@
 import { performance } from "node:perf_hooks";
 import { join } from "node:path";
 import { type Module, Rng } from "@llava-ts/core";
-import * as tf from "@tensorflow/tfjs";
 import { AdamW, type Optimizer, type OptimizerParam } from "./adamw.js";
 import { applyStrategy, type StrategySummary } from "./apply-strategy.js";
 import { epochLength, positionedBatches, type TrainData } from "./batch-stream.js";
 import { latestCheckpoint } from "./checkpoint-dir.js";
+import { accumulateGradients } from "./accumulate-gradients.js";
 import { clipGradNorm, GradientBuffer } from "./gradient-buffer.js";
 import { type LlavaLike, llavaTask } from "./llava-task.js";
 import { writeLossCurve } from "./loss-curve.js";
@@ -122,7 +122,11 @@ export class Trainer<B = Batch> {
           waitMs += performance.now() - w0;
           if (next.done) break;
           const { batch, epoch, index, lastInEpoch } = next.value;
-          loss += this.microStep(batch, accum, step, micro);
+          loss += accumulateGradients(this.task.prepare(batch), this.params, this.grads, {
+            accum,
+            step,
+            micro,
+          });
           const c = this.task.count(batch);
           counts.samples += c.samples;
           counts.tokens += c.tokens;
@@ -175,7 +179,7 @@ export class Trainer<B = Batch> {
             stepsThisRun: losses.length,
           });
         }
-        if (out && o.saveSteps && step % o.saveSteps === 0) {
+        if (o.outputDir && o.saveSteps && step % o.saveSteps === 0) {
           await this.saveCheckpoint();
           savedAt = step;
         }
@@ -185,7 +189,8 @@ export class Trainer<B = Batch> {
       await stream.return(undefined);
     }
     let checkpoint: string | undefined;
-    if (out && (o.saveAtEnd ?? true) && savedAt !== this.globalStep) checkpoint = await this.saveCheckpoint();
+    if (o.outputDir && (o.saveAtEnd ?? true) && savedAt !== this.globalStep)
+      checkpoint = await this.saveCheckpoint();
     if (out && (o.lossCurve ?? true)) {
       const points = this.logHistory
         .filter((e) => e.loss !== undefined)
@@ -193,37 +198,6 @@ export class Trainer<B = Batch> {
       await writeLossCurve(join(out, "loss-curve.png"), points, { svgPath: join(out, "loss-curve.svg") });
     }
     return { globalStep: this.globalStep, losses, logHistory: this.logHistory, checkpoint };
-  }
-
-  /** One micro-batch: loss / accumulation under the tape, gradients added to the buffer; returns that loss. */
-  private microStep(batch: B, accum: number, step: number, micro: number): number {
-    const prepared = this.task.prepare(batch);
-    try {
-      const vars = this.params.map((p) => p.variable);
-      const { value, grads } = tf.variableGrads(() => {
-        const l = prepared.loss();
-        return (accum > 1 ? l.div(accum) : l) as tf.Scalar;
-      }, vars);
-      try {
-        const v = value.dataSync()[0];
-        if (!Number.isFinite(v)) {
-          const where = accum > 1 ? ` (micro-batch ${micro + 1} of ${accum})` : "";
-          throw new TrainingError(
-            `loss is ${v * accum}${where}; training stopped before the update, the last checkpoint is kept`,
-            step,
-          );
-        }
-        this.params.forEach((p, i) => {
-          const g = grads[p.variable.name];
-          if (g) this.grads.add(i, g);
-        });
-        return v;
-      } finally {
-        tf.dispose([value, ...Object.values(grads).filter((g): g is tf.Tensor => g != null)]);
-      }
-    } finally {
-      prepared.dispose();
-    }
   }
 
   /** Runs the reduce hook, measures the global norm (HF's grad_norm) and clips when asked. */
@@ -242,9 +216,12 @@ export class Trainer<B = Batch> {
   }
 
   /** Writes checkpoint-<globalStep> (atomically) and prunes old ones; returns its path. */
-  saveCheckpoint(): Promise<string> {
-    if (!this.options.outputDir) throw new TrainingError("saveCheckpoint: no outputDir configured");
-    return saveTrainingCheckpoint(this, this.options.outputDir, this.options.saveTotalLimit);
+  /** Every rank calls this; without a hook only the main process writes (a data-parallel hook coordinates ranks). */
+  async saveCheckpoint(): Promise<string | undefined> {
+    const { outputDir, saveTotalLimit, hooks } = this.options;
+    if (!outputDir) throw new TrainingError("saveCheckpoint: no outputDir configured");
+    if (hooks?.saveCheckpoint) return hooks.saveCheckpoint(this, outputDir);
+    return this.isMain ? saveTrainingCheckpoint(this, outputDir, saveTotalLimit) : undefined;
   }
 
   /** Restores weights, optimizer, schedule position, data position, RNG and log history. */
