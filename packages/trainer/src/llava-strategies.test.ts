@@ -1,7 +1,7 @@
 // The four strategies against the reference: 6 AdamW steps on fixtures/hf/llava's batch
 // (fixtures/hf/training.json), plus exact resume of a LoRA run and proof that a frozen vision tower runs
 // outside the gradient tape.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initBackend } from "@llava-ts/core";
@@ -23,6 +23,8 @@ const reference = JSON.parse(readFileSync(fixturePath("hf/training.json"), "utf8
 let cases: Cases;
 let batch: Batch;
 const dirs: string[] = [];
+/** Each strategy's six losses from the parity tests, the reference for the resume tests. */
+const uninterrupted = new Map<Strategy, number[]>();
 
 beforeAll(async () => {
   await initBackend();
@@ -81,6 +83,7 @@ describe("strategies vs fixtures/hf/training.json (6 AdamW steps, same batch)", 
       const trained = new Set(trainer.params.map((p) => p.name));
       const before = snapshot(model);
       const { losses } = await trainer.train(sameBatch());
+      uninterrupted.set(strategy, losses);
       const errors = losses.map((l, i) => Math.abs(l - reference[strategy][i]));
       console.log(
         `${strategy}: max |Δloss| ${Math.max(...errors).toExponential(2)} (${losses.map((l) => l.toFixed(6)).join(", ")})`,
@@ -103,36 +106,39 @@ describe("strategies vs fixtures/hf/training.json (6 AdamW steps, same batch)", 
   }
 });
 
-describe("exact resume of a LoRA run (PEFT adapter checkpoints)", () => {
-  it("stopping after step 3 and resuming gives steps 4–6 within 1e-6 of the uninterrupted run", async () => {
-    const out = mkdtempSync(join(tmpdir(), "llava-trainer-lora-"));
-    dirs.push(out);
-    const full = await new Trainer(load("use_lora"), { ...SETUP, strategy: "use_lora" }).train(sameBatch());
+describe("exact resume: stop after step 3, resume from the checkpoint", () => {
+  // use_lora checkpoints a PEFT adapter; freeze_vision the whole model in HF layout.
+  for (const [strategy, weightsFile] of [
+    ["use_lora", "adapter_model.safetensors"],
+    ["freeze_vision", "model.safetensors"],
+  ] as const) {
+    it(`${strategy}: steps 4–6 within 1e-6 of the uninterrupted run (${weightsFile})`, async () => {
+      const full =
+        uninterrupted.get(strategy) ??
+        (await new Trainer(load(strategy), { ...SETUP, strategy }).train(sameBatch())).losses;
+      const out = mkdtempSync(join(tmpdir(), "llava-trainer-resume-"));
+      dirs.push(out);
+      const opts = { ...SETUP, strategy, outputDir: out, lossCurve: false };
+      const first = load(strategy);
+      await new Trainer(first, { ...opts, maxSteps: 3 }).train(sameBatch());
+      first.dispose();
+      const ckpt = join(out, "checkpoint-3");
+      expect(existsSync(join(ckpt, weightsFile))).toBe(true);
 
-    const first = load("use_lora");
-    await new Trainer(first, {
-      ...SETUP,
-      strategy: "use_lora",
-      maxSteps: 3,
-      outputDir: out,
-      lossCurve: false,
-    }).train(sameBatch());
-    first.dispose();
-    const ckpt = join(out, "checkpoint-3");
-    expect(readFileSync(join(ckpt, "adapter_config.json"), "utf8")).toContain('"modules_to_save"');
+      // A fresh model with the *initial* weights: the checkpoint must bring the trained ones back.
+      const second = load(strategy);
+      const resumed = await new Trainer(second, opts).train(sameBatch(), { resumeFrom: ckpt });
+      const errors = resumed.losses.map((l, i) => Math.abs(l - full[3 + i]));
+      console.log(`${strategy} resume: max |Δloss| steps 4–6 ${Math.max(...errors).toExponential(2)}`);
+      expect(resumed.losses.length).toBe(3);
+      for (const e of errors) expect(e).toBeLessThan(1e-6);
+      second.dispose();
+    });
+  }
+});
 
-    // A fresh model with the *initial* adapter: the checkpoint must bring the trained weights back.
-    const second = load("use_lora");
-    const t = new Trainer(second, { ...SETUP, strategy: "use_lora", outputDir: out, lossCurve: false });
-    const resumed = await t.train(sameBatch(), { resumeFrom: ckpt });
-    const errors = resumed.losses.map((l, i) => Math.abs(l - full.losses[3 + i]));
-    console.log(`resume: max |Δloss| steps 4–6 ${Math.max(...errors).toExponential(2)}`);
-    expect(resumed.losses.length).toBe(3);
-    for (const e of errors) expect(e).toBeLessThan(1e-6);
-    second.dispose();
-  });
-
-  it("applyStrategy reports trainable counts per part", () => {
+describe("applyStrategy on the LLaVA fixture", () => {
+  it("reports trainable counts per part", () => {
     const model = load("use_lora");
     const s = applyStrategy(model, "use_lora");
     expect(s.parts.vision_tower.trainable).toBe(0);
