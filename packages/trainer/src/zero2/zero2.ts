@@ -4,6 +4,7 @@
 // By default each rank's loss is weighted by its share of the global batch's labelled tokens, so N ranks
 // with micro-batch b compute exactly what one rank does with micro-batch N·b (DeepSpeed instead averages
 // the ranks' mean losses, which differs when ranks see different numbers of labelled tokens).
+import { performance } from "node:perf_hooks";
 import type { Module } from "@llava-ts/core";
 import type * as tf from "@tensorflow/tfjs";
 import { type EpochSource, isEpochSource, type TrainData } from "../batch-stream.js";
@@ -34,6 +35,9 @@ export class Zero2<B = Batch> {
   optimizer?: PartitionedAdamW;
   /** The global loss of each optimizer step (the rank-weighted mean), identical on every rank. */
   readonly losses: number[] = [];
+  /** Wall time of each optimizer step on this rank (ms): first micro-batch in hand to the end of the all-gather. */
+  readonly stepMs: number[] = [];
+  private stepStart?: number;
   private readonly weights = new WeakMap<object, number>();
   private pendingLoss = 0;
   private accumulation = 1;
@@ -61,13 +65,20 @@ export class Zero2<B = Batch> {
     return {
       isMainProcess: this.rank === 0,
       createOptimizer: (params, adamw) => {
-        this.optimizer = new PartitionedAdamW(params, {
+        const optimizer = new PartitionedAdamW(params, {
           ...adamw,
           collective: this.collective,
           exchange: this.options.exchange,
           consolidate: this.options.consolidateOptimizer,
         });
-        return this.optimizer;
+        const step = optimizer.step.bind(optimizer);
+        optimizer.step = async (grads, lr) => {
+          await step(grads, lr);
+          if (this.stepStart !== undefined) this.stepMs.push(performance.now() - this.stepStart);
+          this.stepStart = undefined;
+        };
+        this.optimizer = optimizer;
+        return optimizer;
       },
       reduceGradients: (grads) => this.reduceGradients(grads),
       gradSumOfSquares: (grads) => this.gradSumOfSquares(grads),
@@ -79,6 +90,7 @@ export class Zero2<B = Batch> {
     return {
       count: (batch) => inner.count(batch),
       prepare: (batch) => {
+        this.stepStart ??= performance.now();
         const weight = this.weights.get(batch as object) ?? 1;
         const prepared = inner.prepare(batch);
         return {
@@ -101,6 +113,7 @@ export class Zero2<B = Batch> {
   wrapData(data: TrainData<B>): TrainData<B> {
     const weigh = async function* (this: Zero2<B>, source: AsyncIterable<B> | Iterable<B>) {
       for await (const batch of source) {
+        this.stepStart ??= performance.now();
         await this.weigh(batch);
         yield batch;
       }

@@ -1,0 +1,87 @@
+// The issue's acceptance test: 2 ranks × 1 row equal 1 rank × 2 rows on the fixture LLaVA (ten AdamW
+// steps, freeze_vision and use_lora), and each rank holds half of the optimizer state.
+import { initBackend } from "@llava-ts/core";
+import { type Cases, fixturePath, loadCases } from "@llava-ts/core/testing";
+import { LlavaForConditionalGeneration } from "@llava-ts/llava";
+import { loadAdapter } from "@llava-ts/lora";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Strategy } from "../apply-strategy.js";
+import type { Batch } from "../train-task.js";
+import { Trainer } from "../trainer.js";
+import { type PlainTrainerOptions, trainZero2 } from "./train-zero2.js";
+
+let cases: Cases;
+let batch: Batch;
+beforeAll(async () => {
+  await initBackend(); // the ranks pick the same backend (wasm here)
+  cases = loadCases("hf/llava");
+  const [B, T] = cases.shape("input_ids");
+  batch = {
+    batchSize: B,
+    seqLength: T,
+    inputIds: cases.array("input_ids") as Int32Array,
+    attentionMask: cases.array("attention_mask") as Int32Array,
+    labels: cases.array("labels") as Int32Array,
+    pixelValues: cases.array("pixel_values") as Float32Array,
+    pixelShape: cases.shape("pixel_values") as [number, number, number, number],
+  };
+});
+afterAll(() => cases?.close());
+
+const STEPS = 10;
+const SETUP: PlainTrainerOptions = {
+  optimizer: { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01 },
+  maxGradNorm: 1,
+  maxSteps: STEPS,
+};
+
+async function single(strategy: Strategy) {
+  const model = LlavaForConditionalGeneration.fromPretrained(fixturePath("hf/llava"));
+  if (strategy === "use_lora") loadAdapter(model, fixturePath("hf/llava-lora-init"), { trainable: true });
+  const trainer = new Trainer(model, { ...SETUP, strategy, progress: false });
+  const { losses } = await trainer.train({ length: 1, epoch: () => [batch] });
+  const params = Object.fromEntries(
+    trainer.params.map((p) => [p.name, p.variable.dataSync() as Float32Array]),
+  );
+  const out = { losses, params, stateSize: trainer.optimizer.stateSize };
+  model.dispose();
+  return out;
+}
+
+describe("trainZero2 on fixtures/hf/llava: 2 ranks × 1 row = 1 rank × 2 rows", () => {
+  for (const strategy of ["freeze_vision", "use_lora"] as const) {
+    it(`${strategy}: ten losses and the final parameters within 1e-5; half the optimizer state per rank`, async () => {
+      const ref = await single(strategy);
+      const zero = await trainZero2({
+        worldSize: 2,
+        modelDir: fixturePath("hf/llava"),
+        adapterDir: strategy === "use_lora" ? fixturePath("hf/llava-lora-init") : undefined,
+        strategy,
+        batches: [batch],
+        trainer: SETUP,
+        returnParams: true,
+      });
+      expect(zero.losses).toHaveLength(STEPS);
+      let dLoss = 0;
+      zero.losses.forEach((l, i) => {
+        dLoss = Math.max(dLoss, Math.abs(l - ref.losses[i]));
+      });
+      let dParam = 0;
+      expect(Object.keys(zero.params!).sort()).toEqual(Object.keys(ref.params).sort());
+      for (const [name, values] of Object.entries(ref.params)) {
+        const got = zero.params![name];
+        for (let i = 0; i < values.length; i++) dParam = Math.max(dParam, Math.abs(got[i] - values[i]));
+      }
+      const ms = zero.stepMs.map((s) => (s.reduce((a, b) => a + b, 0) / s.length).toFixed(0));
+      console.log(
+        `zero2 ${strategy} (${zero.backend}): max |Δloss| ${dLoss.toExponential(2)}, max |Δparam| ${dParam.toExponential(2)}, ` +
+          `state per rank ${zero.stateSizes.join(" + ")} of ${ref.stateSize}, mean step ms per rank ${ms.join(", ")}`,
+      );
+      expect(dLoss).toBeLessThan(1e-5);
+      expect(dParam).toBeLessThan(1e-5);
+      expect(zero.stateSizes.reduce((a, b) => a + b, 0)).toBe(ref.stateSize);
+      expect(ref.stateSize).toBe(2 * zero.trainable);
+      for (const s of zero.stateSizes) expect(Math.abs(s - zero.trainable)).toBeLessThanOrEqual(2);
+    });
+  }
+});

@@ -1,0 +1,104 @@
+// Runs ZeRO-2 training of a LLaVA checkpoint on N worker-thread ranks of this process and returns the
+// global losses and per-rank step times: the entry point for the CLI, examples and `pnpm bench`.
+import type { BackendName } from "@llava-ts/core";
+import type { LoraConfigInput } from "@llava-ts/lora";
+import type { Strategy } from "../apply-strategy.js";
+import type { Batch } from "../train-task.js";
+import type { TrainerOptions } from "../trainer-options.js";
+import { TrainingError } from "../training-error.js";
+import { launchRanks } from "./launch-ranks.js";
+import { siblingEntry } from "./worker-entry.js";
+import type { LossWeighting } from "./zero2.js";
+
+/** Trainer options that can cross into a worker (no functions). */
+export type PlainTrainerOptions = Omit<
+  TrainerOptions<Batch>,
+  "task" | "saver" | "hooks" | "progress" | "strategy" | "strategyOptions"
+> & {
+  /** Rank 0's progress bar on stderr. Default false. */
+  progress?: boolean;
+};
+
+export interface TrainZero2Options {
+  /** Ranks (worker threads), one backend each; on wasm one core each. */
+  worldSize: number;
+  /** An HF llava checkpoint folder. */
+  modelDir: string;
+  strategy: Strategy;
+  /** Global batches, one per micro-step; each is split by rows over the ranks (B must divide by worldSize). */
+  batches: Batch[];
+  trainer?: PlainTrainerOptions;
+  /** use_lora: a PEFT adapter to load and train (e.g. fixtures/hf/llava-lora-init)… */
+  adapterDir?: string;
+  /** …or a new LoRA to inject. */
+  lora?: LoraConfigInput;
+  freezeProjector?: boolean;
+  resumeFrom?: string;
+  /** Default: LLAVA_BACKEND, else the best available (wasm here). */
+  backend?: BackendName;
+  weighting?: LossWeighting;
+  consolidateOptimizer?: boolean;
+  /** Float32 values per rank per communication bucket. Default 1e8 (DeepSpeed's reduce_bucket_size). */
+  bucketSize?: number;
+  /** Longest a rank waits for the others at a barrier. Default 30 min. */
+  timeoutMs?: number;
+  /** Rank 0 returns the trained parameters (tests, parity checks). */
+  returnParams?: boolean;
+}
+
+/** What crosses into each rank (structured-cloned). */
+export type Zero2RankArgs = Omit<TrainZero2Options, "worldSize" | "bucketSize" | "timeoutMs">;
+
+export interface RankRunResult {
+  backend: BackendName;
+  /** Backend init + model load + strategy (ms). */
+  setupMs: number;
+  losses: number[];
+  stepMs: number[];
+  stateSize: number;
+  trainable: number;
+  globalStep: number;
+  checkpoint?: string;
+  params?: Record<string, Float32Array>;
+}
+
+export interface TrainZero2Result {
+  /** Global loss per optimizer step. */
+  losses: number[];
+  /** stepMs[r][k]: rank r's wall time for step k (ms). */
+  stepMs: number[][];
+  setupMs: number[];
+  /** Optimizer state values held by each rank (2 × its partition). */
+  stateSizes: number[];
+  /** Trainable parameter values (the optimizer state over all ranks is 2× this). */
+  trainable: number;
+  backend: BackendName;
+  globalStep: number;
+  checkpoint?: string;
+  params?: Record<string, Float32Array>;
+}
+
+export async function trainZero2(options: TrainZero2Options): Promise<TrainZero2Result> {
+  const { worldSize, bucketSize, timeoutMs, ...args } = options;
+  if (!args.batches.length) throw new TrainingError("trainZero2: no batches");
+  const job = await launchRanks<Zero2RankArgs, RankRunResult>({
+    worldSize,
+    entry: siblingEntry("llava-rank-worker", import.meta.url),
+    args,
+    bucketSize,
+    collective: { timeoutMs },
+  });
+  const ranks = await job.result;
+  const r0 = ranks[0];
+  return {
+    losses: r0.losses,
+    stepMs: ranks.map((r) => r.stepMs),
+    setupMs: ranks.map((r) => r.setupMs),
+    stateSizes: ranks.map((r) => r.stateSize),
+    trainable: r0.trainable,
+    backend: r0.backend,
+    globalStep: r0.globalStep,
+    checkpoint: r0.checkpoint,
+    params: r0.params,
+  };
+}
