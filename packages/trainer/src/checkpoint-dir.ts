@@ -40,7 +40,9 @@ export async function writeCheckpointAtomically(
   mkdirSync(outputDir, { recursive: true });
   const tmp = join(outputDir, `${TMP_PREFIX}${step}`);
   const final = join(outputDir, `${CHECKPOINT_PREFIX}${step}`);
-  rmSync(tmp, { recursive: true, force: true }); // left over by a crash
+  // Folders left over by a crash mid-write are never valid checkpoints.
+  for (const d of readdirSync(outputDir))
+    if (d.startsWith(TMP_PREFIX)) rmSync(join(outputDir, d), { recursive: true, force: true });
   mkdirSync(tmp);
   try {
     await write(tmp);

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initBackend } from "@llava-ts/core";
@@ -137,11 +137,16 @@ describe("Trainer on a small module", () => {
     const t = trainer(m, { outputDir: out, saveSteps: 1, saver: flaky });
     await expect(t.train(tinyBatches(3, 2))).rejects.toThrow(/disk full/);
     expect(readdirSync(out).filter((n) => n.includes("checkpoint"))).toEqual(["checkpoint-1"]);
+    // A crash (not an exception) would leave a temporary folder: it is never listed, and the next save removes it.
+    mkdirSync(join(out, "tmp-checkpoint-7"));
+    expect(listCheckpoints(out).map((c) => c.step)).toEqual([1]);
     const resumed = new TinyModel(3);
     const t2 = trainer(resumed, { outputDir: out, saveSteps: 1 });
     await t2.resume(join(out, "checkpoint-1"));
     expect(t2.globalStep).toBe(1);
     expect(t2.position).toEqual({ epoch: 0, batchInEpoch: 1 });
+    await t2.saveCheckpoint(); // re-saves step 1 (moving the old folder aside first)
+    expect(readdirSync(out).filter((n) => n.includes("checkpoint"))).toEqual(["checkpoint-1"]);
     m.dispose();
     resumed.dispose();
   });
