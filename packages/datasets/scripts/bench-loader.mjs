@@ -43,7 +43,7 @@ for (const numWorkers of [0, 1, 2]) {
   });
   // Warm-up epoch 0's first batch is included in the stats as firstBatchWaitMs (worker start-up).
   const t0 = performance.now();
-  for await (const batch of loader.epoch(0)) busy(stepMs);
+  for await (const _batch of loader.epoch(0)) busy(stepMs);
   const s = loader.stats();
   results.push({
     numWorkers,

@@ -1,14 +1,16 @@
 // Generates a CC3M-sized chat.json (595,375 records in the real record shape) in a temp folder, indexes it,
 // and prints time and memory. Run after `npx tsup`: node --expose-gc scripts/index-large.mjs [count] [--compare]
-// (--compare also times the naive readFileSync + JSON.parse of the whole file, for reference).
+// (--compare also times the naive readFileSync + JSON.parse of the whole file, for reference;
+// --zip also opens a zip with one small member per record, to measure the central directory map).
 import { createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { indexJsonArray, LlavaDataset } from "../dist/index.js";
+import { indexJsonArray, LlavaDataset, ZipReader, ZipWriter } from "../dist/index.js";
 
 const args = process.argv.slice(2);
 const compare = args.includes("--compare");
+const withZip = args.includes("--zip");
 const count = Number(args.find((a) => !a.startsWith("--")) ?? 595_375);
 const dir = mkdtempSync(join(tmpdir(), "llava-large-"));
 const file = join(dir, "chat.json");
@@ -81,6 +83,35 @@ console.log(
   ),
 );
 ds.close();
+if (withZip) {
+  const zipPath = join(dir, "images.zip");
+  const w = new ZipWriter(zipPath, { method: "store" });
+  for (let i = 0; i < count; i++)
+    w.add(`GCC_train_${String(i + 1).padStart(9, "0")}.jpg`, Buffer.from([i & 255]));
+  w.close();
+  globalThis.gc?.();
+  const b = process.memoryUsage();
+  const t = performance.now();
+  const zip = ZipReader.open(zipPath);
+  const ms = Math.round(performance.now() - t);
+  globalThis.gc?.();
+  const a = process.memoryUsage();
+  const ok =
+    zip.read("GCC_train_000595375.jpg".replace("595375", String(count).padStart(6, "0")))[0] ===
+    ((count - 1) & 255);
+  console.log(
+    JSON.stringify({
+      zipOpen: {
+        members: zip.size,
+        ms,
+        rssDelta: mb(a.rss - b.rss),
+        heapUsedDelta: mb(a.heapUsed - b.heapUsed),
+        ok,
+      },
+    }),
+  );
+  zip.close();
+}
 if (compare) {
   globalThis.gc?.();
   const b = process.memoryUsage();

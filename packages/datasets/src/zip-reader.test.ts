@@ -90,6 +90,23 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
     for (const m of members) expect(out).toContain(`('${m.name}', ${crc32(m.data)})`);
   });
 
+  it("switches to ZIP64 end records past 65,534 members (CC3M's zip has 595K)", () => {
+    const file = join(dir, "many.zip");
+    const n = 65_600;
+    writeZip(
+      file,
+      Array.from({ length: n }, (_, i) => ({
+        name: `m${i}.jpg`,
+        data: Buffer.from([i & 255]),
+        method: "store" as const,
+      })),
+    );
+    const zip = ZipReader.open(file);
+    expect(zip.size).toBe(n);
+    expect(zip.read("m65599.jpg")[0]).toBe(65599 & 255);
+    zip.close();
+  });
+
   it("detects a corrupted member by its CRC-32", () => {
     const file = join(dir, "corrupt.zip");
     writeZip(file, [{ name: "x.txt", data: Buffer.from("abcdefgh") }], { method: "store" });

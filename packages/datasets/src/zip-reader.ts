@@ -24,7 +24,15 @@ const MAX32 = 0xffffffff;
 
 export class ZipReader {
   private fd: number;
-  private readonly entries = new Map<string, ZipEntry>();
+  // name → slot; the fields live in typed arrays (CC3M's zip has 595K members: objects would cost ~3× more).
+  private readonly slots = new Map<string, number>();
+  private fields = {
+    method: new Uint8Array(0),
+    crc: new Uint32Array(0),
+    csize: new Float64Array(0),
+    size: new Float64Array(0),
+    offset: new Float64Array(0),
+  };
 
   private constructor(readonly path: string) {
     this.fd = openSync(path, "r");
@@ -43,24 +51,34 @@ export class ZipReader {
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.slots.size;
   }
 
   names(): IterableIterator<string> {
-    return this.entries.keys();
+    return this.slots.keys();
   }
 
   entry(name: string): ZipEntry | undefined {
-    return this.entries.get(name);
+    const k = this.slots.get(name);
+    if (k === undefined) return undefined;
+    const f = this.fields;
+    return {
+      name,
+      method: f.method[k],
+      crc32: f.crc[k],
+      compressedSize: f.csize[k],
+      size: f.size[k],
+      localHeaderOffset: f.offset[k],
+    };
   }
 
   has(name: string): boolean {
-    return this.entries.has(name);
+    return this.slots.has(name);
   }
 
   /** The member's bytes, inflated and checked against its CRC-32. */
   read(name: string): Buffer {
-    const e = this.entries.get(name);
+    const e = this.entry(name);
     if (!e) throw new DataError(`no member "${name}" in the zip`, this.path, undefined, "missing_image");
     const local = this.readAt(e.localHeaderOffset, 30);
     if (local.readUInt32LE(0) !== LOCAL_SIG)
@@ -149,6 +167,14 @@ export class ZipReader {
       cdOffset = Number(z64.readBigUInt64LE(48));
     }
     const cd = this.readAt(cdOffset, cdSize);
+    const f = {
+      method: new Uint8Array(count),
+      crc: new Uint32Array(count),
+      csize: new Float64Array(count),
+      size: new Float64Array(count),
+      offset: new Float64Array(count),
+    };
+    this.fields = f;
     let p = 0;
     for (let i = 0; i < count; i++) {
       if (cd.readUInt32LE(p) !== CENTRAL_SIG)
@@ -170,7 +196,14 @@ export class ZipReader {
       };
       if (entry.size === MAX32 || entry.compressedSize === MAX32 || entry.localHeaderOffset === MAX32)
         this.applyZip64Extra(entry, cd.subarray(p + 46 + nameLen, p + 46 + nameLen + extraLen));
-      if (!name.endsWith("/")) this.entries.set(name, entry);
+      if (entry.method > 255)
+        throw new FormatError(`"${name}" uses compression method ${entry.method}`, this.path);
+      f.method[i] = entry.method;
+      f.crc[i] = entry.crc32;
+      f.csize[i] = entry.compressedSize;
+      f.size[i] = entry.size;
+      f.offset[i] = entry.localHeaderOffset;
+      if (!name.endsWith("/")) this.slots.set(name, i);
       p += 46 + nameLen + extraLen + commentLen;
     }
   }

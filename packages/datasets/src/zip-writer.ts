@@ -55,6 +55,8 @@ export class ZipWriter {
     }
     const nameBuf = Buffer.from(name, "utf8");
     const z64 = this.options.zip64 === true;
+    if (!z64 && (this.offset >= MAX32 || data.length >= MAX32))
+      throw new Error(`${this.path}: "${name}" needs ZIP64 (offset or size ≥ 4 GB): pass { zip64: true }`);
     const extra = z64 ? zip64Extra([data.length, body.length]) : Buffer.alloc(0);
     const h = Buffer.alloc(30);
     h.writeUInt32LE(0x04034b50, 0);
@@ -111,7 +113,9 @@ export class ZipWriter {
     }
     const cdSize = this.offset - cdStart;
     const count = this.written.length;
-    if (z64) {
+    // More than 65,534 members (CC3M has 595K) or a directory past 4 GB need the ZIP64 end records.
+    const z64End = z64 || count >= 0xffff || cdStart >= MAX32 || cdSize >= MAX32;
+    if (z64End) {
       const z64Offset = this.offset;
       const r = Buffer.alloc(56);
       r.writeUInt32LE(0x06064b50, 0);
@@ -131,19 +135,33 @@ export class ZipWriter {
     }
     const e = Buffer.alloc(22);
     e.writeUInt32LE(0x06054b50, 0);
-    e.writeUInt16LE(z64 ? 0xffff : count, 8);
-    e.writeUInt16LE(z64 ? 0xffff : count, 10);
-    e.writeUInt32LE(z64 ? MAX32 : cdSize, 12);
-    e.writeUInt32LE(z64 ? MAX32 : cdStart, 16);
+    e.writeUInt16LE(z64End ? 0xffff : count, 8);
+    e.writeUInt16LE(z64End ? 0xffff : count, 10);
+    e.writeUInt32LE(z64End ? MAX32 : cdSize, 12);
+    e.writeUInt32LE(z64End ? MAX32 : cdStart, 16);
     this.write(e);
+    this.flush();
     closeSync(this.fd);
     this.fd = -1;
   }
 
+  // Small headers are batched: one syscall per member made writing CC3M-sized zips syscall-bound.
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+
   private write(buf: Uint8Array): void {
-    let done = 0;
-    while (done < buf.length) done += writeSync(this.fd, buf, done, buf.length - done);
+    this.pending.push(buf);
+    this.pendingBytes += buf.length;
     this.offset += buf.length;
+    if (this.pendingBytes >= 1 << 20) this.flush();
+  }
+
+  private flush(): void {
+    const all = Buffer.concat(this.pending);
+    let done = 0;
+    while (done < all.length) done += writeSync(this.fd, all, done, all.length - done);
+    this.pending = [];
+    this.pendingBytes = 0;
   }
 }
 
