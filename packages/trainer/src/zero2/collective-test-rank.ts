@@ -4,7 +4,7 @@ import { partitionRange } from "./collective.js";
 import { isRankWorker, runRank } from "./run-rank.js";
 
 export interface CollectiveScript {
-  script: "ops" | "barrier" | "throw" | "exit" | "loop" | "hang" | "peers";
+  script: "ops" | "barrier" | "throw" | "exit" | "loop" | "hang";
   total?: number;
   /** For barrier: a shared Int32Array(worldSize) the ranks write their phase into. */
   board?: SharedArrayBuffer;
@@ -19,7 +19,7 @@ export function contribution(r: number, i: number): number {
 
 // Imported by the test for `contribution` too, so it only runs as a rank inside a launched worker.
 if (isRankWorker())
-  runRank<CollectiveScript, unknown>(async ({ rank, worldSize, collective, args, share, peers }) => {
+  runRank<CollectiveScript, unknown>(async ({ rank, worldSize, collective, args }) => {
     const total = args.total ?? 1001;
     const fill = () => Float32Array.from({ length: total }, (_, i) => contribution(rank, i));
     switch (args.script) {
@@ -68,13 +68,6 @@ if (isRankWorker())
           }
           await collective.allReduce(data, "avg");
         }
-      }
-      case "peers": {
-        const own = new SharedArrayBuffer(8);
-        new Float64Array(own)[0] = rank * 10;
-        share("state", own);
-        if (rank !== 0) return [];
-        return (await peers("state")).map((b) => new Float64Array(b)[0]);
       }
     }
   });

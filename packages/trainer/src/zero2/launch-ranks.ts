@@ -64,8 +64,6 @@ export async function launchRanks<A, R>(options: LaunchOptions<A>): Promise<Rank
   const bucket = options.bucketSize ?? Math.min(1e8, Math.floor(2 ** 30 / N));
   const memory = createCollectiveMemory(N, bucket);
   const states: RankState[] = Array.from({ length: N }, () => ({ done: false, exited: false }));
-  const shared = new Map<string, (SharedArrayBuffer | undefined)[]>();
-  const waiting = new Map<string, Set<number>>();
   let launcherReason: string | undefined;
   let graceTimer: NodeJS.Timeout | undefined;
   let settle!: { resolve: (v: R[]) => void; reject: (e: Error) => void };
@@ -89,13 +87,6 @@ export async function launchRanks<A, R>(options: LaunchOptions<A>): Promise<Rank
     graceTimer ??= setTimeout(() => {
       for (let r = 0; r < N; r++) if (!states[r].exited) void workers[r].terminate();
     }, options.abortGraceMs ?? 2000);
-  };
-
-  const answerPeers = (key: string) => {
-    const buffers = shared.get(key);
-    if (!buffers || buffers.some((b) => b === undefined)) return;
-    for (const r of waiting.get(key) ?? []) workers[r].postMessage({ type: "peers", key, buffers });
-    waiting.delete(key);
   };
 
   const finish = () => {
@@ -126,16 +117,6 @@ export async function launchRanks<A, R>(options: LaunchOptions<A>): Promise<Rank
         state.failure = { reason: m.message, stack: m.stack, secondary: m.secondary };
         fail(rank);
         void worker.terminate();
-      } else if (m.type === "share") {
-        const list = shared.get(m.key) ?? new Array<SharedArrayBuffer | undefined>(N).fill(undefined);
-        list[rank] = m.buffer;
-        shared.set(m.key, list);
-        answerPeers(m.key);
-      } else if (m.type === "peers") {
-        const set = waiting.get(m.key) ?? new Set<number>();
-        set.add(rank);
-        waiting.set(m.key, set);
-        answerPeers(m.key);
       }
     });
     worker.on("error", (err) => {

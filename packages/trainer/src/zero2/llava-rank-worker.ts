@@ -21,7 +21,6 @@ if (isRankWorker())
     const lora = args.lora;
     const zero = new Zero2({
       collective,
-      exchange: ctx,
       weighting: args.weighting,
       consolidateOptimizer: args.consolidateOptimizer,
     });

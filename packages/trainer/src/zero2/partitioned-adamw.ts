@@ -14,23 +14,17 @@ import {
 import { TrainingError } from "../training-error.js";
 import type { Collective } from "./collective.js";
 import { type FlatLayout, flatLayout, partitionOf, segmentsIn } from "./flat-layout.js";
-import { readZeroOptimizerState, type StatePartition, writeZeroOptimizerState } from "./zero2-checkpoint.js";
-
-/** How rank 0 reaches the other ranks' state to checkpoint it (launcher-provided for worker threads). */
-export interface StateExchange {
-  share(key: string, buffer: SharedArrayBuffer): void;
-  peers(key: string): Promise<SharedArrayBuffer[]>;
-}
+import {
+  assembleZeroOptimizerState,
+  readZeroOptimizerState,
+  writeZeroPartition,
+} from "./zero2-checkpoint.js";
 
 export interface PartitionedAdamWOptions extends AdamWOptions {
   collective: Collective;
-  /** Needed to save checkpoints with more than one rank. */
-  exchange?: StateExchange;
   /** Also write optimizer.safetensors (all ranks' state per parameter) in every checkpoint. */
   consolidate?: boolean;
 }
-
-const STATE_KEY = "zero2.adamw";
 
 export class PartitionedAdamW implements Optimizer {
   stepCount = 0;
@@ -38,12 +32,13 @@ export class PartitionedAdamW implements Optimizer {
   /** This rank's flat range [start, end). */
   readonly start: number;
   readonly end: number;
-  /** This rank's state, in a SharedArrayBuffer so rank 0 can write every partition into a checkpoint. */
+  /** This rank's state: flat values [start, end). */
   readonly expAvg: Float32Array;
   readonly expAvgSq: Float32Array;
   private readonly base: AdamW; // hyper-parameters and their validation, shared with the plain AdamW
   private readonly collective: Collective;
   private gathered?: Float32Array;
+  private staged?: string;
 
   constructor(
     readonly params: readonly OptimizerParam[],
@@ -53,11 +48,8 @@ export class PartitionedAdamW implements Optimizer {
     this.collective = options.collective;
     this.layout = flatLayout(params.map((p) => ({ name: p.name, size: p.variable.size })));
     [this.start, this.end] = partitionOf(this.layout, this.collective.worldSize, this.collective.rank);
-    const size = this.end - this.start;
-    const buffer = new SharedArrayBuffer(2 * size * 4);
-    this.expAvg = new Float32Array(buffer, 0, size);
-    this.expAvgSq = new Float32Array(buffer, size * 4, size);
-    options.exchange?.share(STATE_KEY, buffer);
+    this.expAvg = new Float32Array(this.end - this.start);
+    this.expAvgSq = new Float32Array(this.end - this.start);
   }
 
   get lr(): number {
@@ -102,32 +94,38 @@ export class PartitionedAdamW implements Optimizer {
     });
   }
 
-  /** Rank 0 writes every rank's partition (the others are blocked at their next collective meanwhile). */
+  /** Every rank, before rank 0's `save`: writes this rank's partition file into `staging` (DeepSpeed's layout). */
+  async writePartition(staging: string): Promise<void> {
+    const { rank, worldSize } = this.collective;
+    const part = { start: this.start, end: this.end, expAvg: this.expAvg, expAvgSq: this.expAvgSq };
+    await writeZeroPartition(staging, rank, worldSize, part, this.stepCount);
+    this.staged = staging;
+  }
+
+  /** Rank 0, once every rank's `writePartition` is done (Zero2's saveCheckpoint hook orders this). */
   async save(dir: string): Promise<void> {
-    const { worldSize, rank } = this.collective;
-    let parts: StatePartition[];
-    if (worldSize === 1)
-      parts = [{ start: this.start, end: this.end, expAvg: this.expAvg, expAvgSq: this.expAvgSq }];
-    else {
-      if (!this.options.exchange)
+    const { worldSize } = this.collective;
+    if (!this.staged) {
+      if (worldSize > 1)
         throw new TrainingError(
-          `PartitionedAdamW.save on rank ${rank}: saving ${worldSize} partitions needs a state exchange`,
+          `PartitionedAdamW.save: ${worldSize} ranks must each write their partition first (Zero2's saveCheckpoint hook)`,
         );
-      const buffers = await this.options.exchange.peers(STATE_KEY);
-      parts = buffers.map((buffer, r) => {
-        const [start, end] = partitionOf(this.layout, worldSize, r);
-        const n = end - start;
-        return {
-          start,
-          end,
-          expAvg: new Float32Array(buffer, 0, n),
-          expAvgSq: new Float32Array(buffer, n * 4, n),
-        };
-      });
+      await this.writePartition(dir);
     }
+    const staging = this.staged!;
+    this.staged = undefined;
     const b = this.base;
     const hyper = { lr: b.lr, betas: b.betas, eps: b.eps, weight_decay: b.weightDecay };
-    await writeZeroOptimizerState(dir, this.layout, parts, this.stepCount, hyper, this.options.consolidate);
+    const ranges = Array.from({ length: worldSize }, (_, r) => partitionOf(this.layout, worldSize, r));
+    await assembleZeroOptimizerState(
+      dir,
+      staging,
+      this.layout,
+      ranges,
+      this.stepCount,
+      hyper,
+      this.options.consolidate,
+    );
   }
 
   /** Reads this rank's partition from a ZeRO checkpoint saved with any number of ranks, or a consolidated one. */

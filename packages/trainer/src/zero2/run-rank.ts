@@ -3,7 +3,7 @@
 // anything else, so the other ranks stop at their next collective call instead of waiting for it.
 import { parentPort, workerData } from "node:worker_threads";
 import { CollectiveError } from "./collective.js";
-import { type PeersReply, RANK_WORKER_KIND, type RankMessage, type RankWorkerData } from "./rank-protocol.js";
+import { RANK_WORKER_KIND, type RankMessage, type RankWorkerData } from "./rank-protocol.js";
 import { abortCollective, SharedMemoryCollective } from "./shared-memory-collective.js";
 
 export interface RankContext<A = unknown> {
@@ -12,10 +12,6 @@ export interface RankContext<A = unknown> {
   collective: SharedMemoryCollective;
   /** What the launcher passed as `args` (structured-cloned). */
   args: A;
-  /** Publishes a buffer of this rank under `key` (e.g. its optimizer partition, for rank 0's checkpoint). */
-  share(key: string, buffer: SharedArrayBuffer): void;
-  /** Every rank's buffer under `key`, in rank order, once all have shared one. */
-  peers(key: string): Promise<SharedArrayBuffer[]>;
 }
 
 /** Whether this thread was started by launchRanks. */
@@ -35,17 +31,6 @@ export function runRank<A, R>(main: (ctx: RankContext<A>) => R | Promise<R>): vo
     worldSize: data.memory.worldSize,
     collective,
     args: data.args as A,
-    share: (key, buffer) => post({ type: "share", key, buffer }),
-    peers: (key) =>
-      new Promise((resolve) => {
-        const onMessage = (m: PeersReply) => {
-          if (m?.type !== "peers" || m.key !== key) return;
-          port.off("message", onMessage); // an idle listener would keep the thread alive
-          resolve(m.buffers);
-        };
-        port.on("message", onMessage);
-        post({ type: "peers", key });
-      }),
   };
   Promise.resolve()
     .then(() => main(ctx))

@@ -85,11 +85,6 @@ describe("SharedMemoryCollective across worker threads", () => {
     const res = await (await launch<boolean>(4, { script: "barrier", board, rounds: 200 })).result;
     expect(res).toEqual([true, true, true, true]);
   });
-
-  it("shares buffers with peers through the launcher", async () => {
-    const res = await (await launch<number[]>(3, { script: "peers" })).result;
-    expect(res[0]).toEqual([0, 10, 20]);
-  });
 });
 
 describe("failures end the job with the failing rank named, without hanging", () => {

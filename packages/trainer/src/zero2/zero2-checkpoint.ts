@@ -2,7 +2,7 @@
 // under global_step<N>/, a JSON describing the partition boundaries, and a `latest` file naming the step
 // folder. Partitions are read by flat range, so a run may resume with any number of ranks; the
 // consolidated form is the trainer's optimizer.safetensors (per-parameter exp_avg / exp_avg_sq).
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SafetensorsFile, type TensorEntry, writeSafetensors } from "@llava-ts/core";
 import { OPTIMIZER_FILE } from "../optimizer-state.js";
@@ -40,11 +40,42 @@ export interface ZeroPartitionsJson {
   partitions: { rank: number; start: number; end: number; file: string }[];
 }
 
-/** Writes every rank's partition (rank order) and the layout JSON; with `consolidate`, optimizer.safetensors too. */
-export async function writeZeroOptimizerState(
+/** One rank's partition file, written by that rank (into a staging folder every rank can reach). */
+export async function writeZeroPartition(
   dir: string,
+  rank: number,
+  worldSize: number,
+  part: StatePartition,
+  step: number,
+): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  const size = part.end - part.start;
+  await writeSafetensors(
+    join(dir, zeroRankFile(rank)),
+    [
+      { name: "exp_avg", dtype: "F32", shape: [size], read: () => part.expAvg },
+      { name: "exp_avg_sq", dtype: "F32", shape: [size], read: () => part.expAvgSq },
+    ],
+    {
+      format: "llava-ts.zero2",
+      rank: String(rank),
+      world_size: String(worldSize),
+      start: String(part.start),
+      end: String(part.end),
+      step: String(step),
+    },
+  );
+}
+
+/**
+ * Completes a checkpoint's optimizer state (rank 0): moves every rank's partition file from `staging`
+ * into `dir`/global_step<N>/, writes the layout JSON and `latest`, and with `consolidate` optimizer.safetensors.
+ */
+export async function assembleZeroOptimizerState(
+  dir: string,
+  staging: string,
   layout: FlatLayout,
-  partitions: readonly StatePartition[],
+  ranges: readonly [number, number][],
   step: number,
   hyper: AdamHyperJson,
   consolidate = false,
@@ -54,36 +85,24 @@ export async function writeZeroOptimizerState(
   const json: ZeroPartitionsJson = {
     format: "llava-ts.zero2",
     step,
-    world_size: partitions.length,
+    world_size: ranges.length,
     total: layout.total,
     hyper,
     params: layout.params.map(({ name, offset, size }) => ({ name, offset, size })),
-    partitions: partitions.map((p, rank) => ({ rank, start: p.start, end: p.end, file: zeroRankFile(rank) })),
+    partitions: ranges.map(([start, end], rank) => ({ rank, start, end, file: zeroRankFile(rank) })),
   };
-  for (const [rank, p] of partitions.entries()) {
-    const size = p.end - p.start;
-    await writeSafetensors(
-      join(stepDir, zeroRankFile(rank)),
-      [
-        { name: "exp_avg", dtype: "F32", shape: [size], read: () => p.expAvg },
-        { name: "exp_avg_sq", dtype: "F32", shape: [size], read: () => p.expAvgSq },
-      ],
-      {
-        format: "llava-ts.zero2",
-        rank: String(rank),
-        world_size: String(partitions.length),
-        start: String(p.start),
-        end: String(p.end),
-        step: String(step),
-      },
-    );
+  for (const p of json.partitions) {
+    const from = join(staging, p.file);
+    if (!existsSync(from))
+      throw new TrainingError(`ZeRO checkpoint: rank ${p.rank}'s partition ${from} is missing`);
+    renameSync(from, join(stepDir, p.file));
   }
   writeFileSync(join(stepDir, ZERO_PARTITIONS_FILE), `${JSON.stringify(json, null, 2)}\n`);
   writeFileSync(join(dir, ZERO_LATEST_FILE), zeroStepDir(step));
-  if (consolidate)
-    await writeConsolidated(join(dir, OPTIMIZER_FILE), json, (lo, hi, key) =>
-      sliceOf(partitions, lo, hi, key),
-    );
+  if (consolidate) {
+    const parts = json.partitions.map((p) => readPartition(stepDir, p));
+    await writeConsolidated(join(dir, OPTIMIZER_FILE), json, (lo, hi, key) => sliceOf(parts, lo, hi, key));
+  }
 }
 
 /** This rank's state for flat range [lo, hi) of `layout`, from whichever form `dir` holds. */

@@ -54,7 +54,7 @@ if (isRankWorker())
     const { args, collective, rank, worldSize } = ctx;
     if (args.script === "adamw") {
       const params = seededParams(args.sizes);
-      const opt = new PartitionedAdamW(params, { ...OPT, collective, exchange: ctx });
+      const opt = new PartitionedAdamW(params, { ...OPT, collective });
       if (args.loadFrom) {
         const saved = JSON.parse(readFileSync(join(args.loadFrom, "params.json"), "utf8")) as number[][];
         for (const [i, p] of params.entries()) p.variable.assign(tf.tensor1d(saved[i]));
@@ -66,6 +66,8 @@ if (isRankWorker())
           args.sizes.map((n, p) => (p === 1 ? undefined : seededGradient(n, p, s))),
           OPT.lr * (1 - s / 20),
         );
+        if (args.saveAt?.step === s) await opt.writePartition(join(args.saveAt.dir, "staging"));
+        await collective.barrier();
         if (args.saveAt?.step === s && rank === 0) {
           await opt.save(args.saveAt.dir);
           const values = params.map((p) => [...p.variable.dataSync()]);
@@ -82,7 +84,6 @@ if (isRankWorker())
     const model = new TinyTokenModel();
     const zero = new Zero2({
       collective,
-      exchange: ctx,
       weighting: args.weighting,
       labelCount: tokenLabelCount,
     });

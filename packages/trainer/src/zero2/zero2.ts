@@ -4,6 +4,8 @@
 // By default each rank's loss is weighted by its share of the global batch's labelled tokens, so N ranks
 // with micro-batch b compute exactly what one rank does with micro-batch N·b (DeepSpeed instead averages
 // the ranks' mean losses, which differs when ranks see different numbers of labelled tokens).
+import { mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Module } from "@llava-ts/core";
 import type * as tf from "@tensorflow/tfjs";
@@ -12,16 +14,15 @@ import type { GradientBuffer } from "../gradient-buffer.js";
 import { type LlavaLike, llavaTask } from "../llava-task.js";
 import type { Batch, TrainTask } from "../train-task.js";
 import type { TrainerHooks, TrainerOptions } from "../trainer-options.js";
+import { saveTrainingCheckpoint, type TrainingSnapshot } from "../training-checkpoint.js";
 import { TrainingError } from "../training-error.js";
 import type { Collective } from "./collective.js";
-import { PartitionedAdamW, type StateExchange } from "./partitioned-adamw.js";
+import { PartitionedAdamW } from "./partitioned-adamw.js";
 
 export type LossWeighting = "tokens" | "mean";
 
 export interface Zero2Options<B> {
   collective: Collective;
-  /** Lets rank 0 read the other ranks' optimizer partitions for checkpoints (RankContext provides it). */
-  exchange?: StateExchange;
   /** "tokens" (default): one-rank-equivalent token-weighted mean; "mean": average of rank means (DeepSpeed). */
   weighting?: LossWeighting;
   /** Labelled tokens of a micro-batch, for "tokens"; default: HF's shifted labels ≠ -100 under the mask. */
@@ -41,6 +42,7 @@ export class Zero2<B = Batch> {
   private readonly weights = new WeakMap<object, number>();
   private pendingLoss = 0;
   private accumulation = 1;
+  private saveTotalLimit?: number;
 
   constructor(readonly options: Zero2Options<B>) {
     this.collective = options.collective;
@@ -57,6 +59,7 @@ export class Zero2<B = Batch> {
   /** `options` with the ZeRO-2 hooks and the loss-weighting task (default llavaTask(model)) filled in. */
   trainerOptions(model: Module, options: TrainerOptions<B> = {}): TrainerOptions<B> {
     this.accumulation = options.gradientAccumulationSteps ?? 1;
+    this.saveTotalLimit = options.saveTotalLimit;
     const task = options.task ?? (llavaTask(model as LlavaLike) as unknown as TrainTask<B>);
     return { ...options, task: this.wrapTask(task), hooks: { ...options.hooks, ...this.hooks() } };
   }
@@ -68,7 +71,6 @@ export class Zero2<B = Batch> {
         const optimizer = new PartitionedAdamW(params, {
           ...adamw,
           collective: this.collective,
-          exchange: this.options.exchange,
           consolidate: this.options.consolidateOptimizer,
         });
         const step = optimizer.step.bind(optimizer);
@@ -80,6 +82,7 @@ export class Zero2<B = Batch> {
         this.optimizer = optimizer;
         return optimizer;
       },
+      saveCheckpoint: (trainer, outputDir) => this.saveCheckpoint(trainer, outputDir),
       reduceGradients: (grads) => this.reduceGradients(grads),
       gradSumOfSquares: (grads) => this.gradSumOfSquares(grads),
     };
@@ -133,6 +136,29 @@ export class Zero2<B = Batch> {
     await this.collective.allReduce(total, "sum");
     // No labelled token anywhere: leave the loss alone so the trainer's NaN check names the step.
     this.weights.set(batch as object, total[0] > 0 ? (N * count) / total[0] : 1);
+  }
+
+  /**
+   * Every rank writes its optimizer partition into a staging folder beside the checkpoints (a shared
+   * filesystem across machines), then rank 0 writes the model and trainer state and moves the partitions
+   * in, all under the trainer's atomic temp-and-rename: a rank failing midway leaves the last checkpoint.
+   */
+  private async saveCheckpoint(trainer: TrainingSnapshot, outputDir: string): Promise<string | undefined> {
+    const opt = this.optimizer!;
+    const staging = join(outputDir, `.zero2-staging-${trainer.globalStep}`);
+    if (this.rank === 0) {
+      rmSync(staging, { recursive: true, force: true });
+      mkdirSync(staging, { recursive: true });
+    }
+    await this.collective.barrier();
+    await opt.writePartition(staging);
+    await this.collective.barrier();
+    if (this.rank !== 0) return undefined;
+    try {
+      return await saveTrainingCheckpoint(trainer, outputDir, this.saveTotalLimit);
+    } finally {
+      rmSync(staging, { recursive: true, force: true });
+    }
   }
 
   private async reduceGradients(grads: GradientBuffer): Promise<void> {
