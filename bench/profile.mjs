@@ -1,0 +1,68 @@
+// Where the seconds of one training step go: every kernel of forward + backward timed by tf.profile,
+// summed by kernel name (and by name + shapes for the top entries), plus the trainer's own phases.
+// `node bench/profile.mjs freeze_vision|use_lora [--top 25]` (after a warm-up step).
+import { performance } from "node:perf_hooks";
+import { initBackend } from "@llava-ts/core";
+import * as tf from "@tensorflow/tfjs";
+import { LORA, benchBatch, buildBenchModel } from "./bench-model.mjs";
+
+const strategy = process.argv[2] ?? "use_lora";
+const top = Number(process.argv[process.argv.indexOf("--top") + 1]) || 25;
+await initBackend();
+const { applyStrategy, llavaTask } = await import("@llava-ts/trainer");
+const model = buildBenchModel();
+applyStrategy(model, strategy, strategy === "use_lora" ? { lora: LORA } : {});
+const vars = model.trainableParameters().map(([, v]) => v);
+const batch = benchBatch();
+const task = llavaTask(model);
+
+function step() {
+  const phases = {};
+  let t = performance.now();
+  const prepared = task.prepare(batch);
+  phases.prepare_frozen_tower = performance.now() - t;
+  t = performance.now();
+  const { value, grads } = tf.variableGrads(() => prepared.loss(), vars);
+  phases.forward_backward = performance.now() - t;
+  t = performance.now();
+  for (const g of Object.values(grads)) g.dataSync();
+  phases.read_gradients = performance.now() - t;
+  tf.dispose([value, ...Object.values(grads)]);
+  prepared.dispose();
+  return phases;
+}
+
+step(); // warm-up
+const t0 = performance.now();
+let phases;
+const info = await tf.profile(() => {
+  phases = step();
+});
+const wall = performance.now() - t0;
+const byName = new Map();
+const byShape = new Map();
+for (const k of info.kernels) {
+  const ms = await k.kernelTimeMs;
+  const n = byName.get(k.name) ?? { ms: 0, calls: 0 };
+  n.ms += ms;
+  n.calls++;
+  byName.set(k.name, n);
+  const key = `${k.name} ${JSON.stringify(k.inputShapes)}`;
+  const s = byShape.get(key) ?? { ms: 0, calls: 0 };
+  s.ms += ms;
+  s.calls++;
+  byShape.set(key, s);
+}
+const total = [...byName.values()].reduce((a, b) => a + b.ms, 0);
+console.log(
+  `${strategy}: wall ${(wall / 1000).toFixed(2)} s (profiled), kernels ${(total / 1000).toFixed(2)} s, ${info.kernels.length} kernel calls, peak ${(info.peakBytes / 2 ** 20).toFixed(0)} MiB`,
+);
+console.log("phases (ms):", Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, Math.round(v)])));
+console.log("\nby kernel:");
+for (const [name, v] of [...byName].sort((a, b) => b[1].ms - a[1].ms).slice(0, top))
+  console.log(
+    `  ${name.padEnd(24)} ${(v.ms / 1000).toFixed(3).padStart(8)} s ${((100 * v.ms) / total).toFixed(1).padStart(5)}%  ${v.calls} calls`,
+  );
+console.log("\nby kernel and input shapes:");
+for (const [key, v] of [...byShape].sort((a, b) => b[1].ms - a[1].ms).slice(0, top))
+  console.log(`  ${(v.ms / 1000).toFixed(3).padStart(8)} s ${String(v.calls).padStart(4)}×  ${key}`);
