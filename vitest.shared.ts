@@ -1,6 +1,6 @@
 // Shared vitest settings: tests import sibling packages from their sources (no build needed to test),
 // run in forked processes (tfjs keeps global state), and get the long timeouts numeric work needs.
-import { readdirSync, readFileSync, existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { defineConfig } from "vitest/config";
 

@@ -2,8 +2,8 @@
 // Shape legend: B batch, S sequence, D hidden size.
 import { Module, ModuleList, type Rng } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs";
-import type { ClipVisionConfig } from "./clip-vision-config.js";
 import { ClipEncoderLayer } from "./clip-encoder-layer.js";
+import type { ClipVisionConfig } from "./clip-vision-config.js";
 
 // A type (not an interface) so tf.tidy accepts it as a TensorContainer.
 export type EncoderOutput = {

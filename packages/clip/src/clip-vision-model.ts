@@ -1,7 +1,7 @@
 // CLIPVisionModel (modeling_clip.py): the vision tower under `vision_model.*`, loadable from a vision-only
 // checkpoint, a full CLIP checkpoint (text tower ignored) or a LLaVA checkpoint (`vision_tower.*`).
 import { join } from "node:path";
-import { loadSafetensorsWeights, Module, readJsonFile, Rng } from "@llava-ts/core";
+import { loadSafetensorsWeights, Module, Rng, readJsonFile } from "@llava-ts/core";
 import type * as tf from "@tensorflow/tfjs";
 import { type ClipVisionConfig, parseClipVisionConfig } from "./clip-vision-config.js";
 import { type ClipVisionOutput, ClipVisionTransformer } from "./clip-vision-transformer.js";

@@ -51,13 +51,15 @@ export class ConfigReader {
 
   string(key: string, fallback?: string): string {
     const v = this.json[key] ?? fallback;
-    if (typeof v !== "string") this.fail(key, v === undefined ? "is required" : `expected a string, found ${JSON.stringify(v)}`);
+    if (typeof v !== "string")
+      this.fail(key, v === undefined ? "is required" : `expected a string, found ${JSON.stringify(v)}`);
     return v;
   }
 
   boolean(key: string, fallback?: boolean): boolean {
     const v = this.json[key] ?? fallback;
-    if (typeof v !== "boolean") this.fail(key, v === undefined ? "is required" : `expected true or false, found ${JSON.stringify(v)}`);
+    if (typeof v !== "boolean")
+      this.fail(key, v === undefined ? "is required" : `expected true or false, found ${JSON.stringify(v)}`);
     return v;
   }
 

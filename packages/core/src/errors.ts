@@ -88,6 +88,8 @@ export class DataError extends LlavaError {
     readonly record?: number,
     readonly reason?: string,
   ) {
-    super(`${file ? file : ""}${record !== undefined ? `${file ? " " : ""}record ${record}` : ""}${file || record !== undefined ? ": " : ""}${message}`);
+    super(
+      `${file ? file : ""}${record !== undefined ? `${file ? " " : ""}record ${record}` : ""}${file || record !== undefined ? ": " : ""}${message}`,
+    );
   }
 }

@@ -6,8 +6,8 @@ export {
   type LlavaBatch,
   type ProcessedSample,
 } from "./collate.js";
-export { createSampleProcessor, type ProcessorSpec } from "./create-sample-processor.js";
 export { crc32 } from "./crc32.js";
+export { createSampleProcessor, type ProcessorSpec } from "./create-sample-processor.js";
 export { EpochSampler, epochPermutation, mulberry32, type SamplerOptions } from "./epoch-sampler.js";
 export {
   FolderImageSource,
@@ -18,7 +18,7 @@ export {
 } from "./image-source.js";
 export { indexJsonArray } from "./index-json-array.js";
 export { indexJsonLines } from "./index-json-lines.js";
-export { type LoaderOptions, type LoaderStats, LlavaDataLoader } from "./llava-data-loader.js";
+export { LlavaDataLoader, type LoaderOptions, type LoaderStats } from "./llava-data-loader.js";
 export {
   type DatasetSpec,
   LlavaDataset,
@@ -27,15 +27,15 @@ export {
   type SampleMode,
 } from "./llava-dataset.js";
 export { processBatch, processSample } from "./process-batch.js";
-export { RecordIndex, type RecordOffsets } from "./record-index.js";
 export {
-  DEFAULT_TEXTOCR_INSTRUCTION,
   type DatasetRecord,
+  DEFAULT_TEXTOCR_INSTRUCTION,
   type FormatOptions,
   type RecordFormat,
   type Turn,
   toRecord,
 } from "./record-formats.js";
+export { RecordIndex, type RecordOffsets } from "./record-index.js";
 export type { ImagePreprocessor, SampleProcessor, TrainingSampleBuilder } from "./sample-processor.js";
 export {
   SKIP_REASONS,
@@ -45,8 +45,8 @@ export {
   type SkipSummary,
 } from "./skip-report.js";
 export {
-  CHINESE_CAPTIONS,
   type CaptionStyle,
+  CHINESE_CAPTIONS,
   ENGLISH_CAPTIONS,
   generateSyntheticCaptions,
   type SyntheticCaptions,
@@ -55,4 +55,4 @@ export {
 } from "./synthetic-captions.js";
 export { type LlavaBatchTensors, toTensors } from "./to-tensors.js";
 export { type ZipEntry, ZipReader } from "./zip-reader.js";
-export { type ZipMethod, ZipWriter, type ZipWriterOptions, writeZip } from "./zip-writer.js";
+export { writeZip, type ZipMethod, ZipWriter, type ZipWriterOptions } from "./zip-writer.js";

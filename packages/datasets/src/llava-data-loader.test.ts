@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LlavaBatch } from "./collate.js";
 import { createSampleProcessor, type ProcessorSpec } from "./create-sample-processor.js";
 import { LlavaDataLoader } from "./llava-data-loader.js";
-import type { SampleProcessor } from "./sample-processor.js";
 import { type DatasetSpec, LlavaDataset } from "./llava-dataset.js";
+import type { SampleProcessor } from "./sample-processor.js";
 import { SHAREGPT_PREFIX, type TestFormats, writeTestFormats } from "./test-data.js";
 import { writeZip } from "./zip-writer.js";
 

@@ -4,14 +4,14 @@ import { DataError } from "@llava-ts/core";
 import { type ImageSource, type ImageSourceSpec, openImageSource } from "./image-source.js";
 import { indexJsonArray } from "./index-json-array.js";
 import { indexJsonLines } from "./index-json-lines.js";
-import { type RecordOffsets, RecordIndex } from "./record-index.js";
 import {
   type DatasetRecord,
   type FormatOptions,
   type RecordFormat,
-  toRecord,
   type Turn,
+  toRecord,
 } from "./record-formats.js";
+import { RecordIndex, type RecordOffsets } from "./record-index.js";
 import { SkipReport } from "./skip-report.js";
 
 export type OnError = "raise" | "skip";

@@ -1,8 +1,8 @@
 // Messages between the loader and its worker threads (structured-clone-able plain data).
 import type { CollateOptions, LlavaBatch } from "./collate.js";
+import type { ProcessorSpec } from "./create-sample-processor.js";
 import type { DatasetSpec } from "./llava-dataset.js";
 import type { RecordOffsets } from "./record-index.js";
-import type { ProcessorSpec } from "./create-sample-processor.js";
 
 export interface InitMessage {
   type: "init";

@@ -1,5 +1,5 @@
+export * from "./build-llava.js";
 export * from "./llava-config.js";
 export * from "./llava-model.js";
 export * from "./pretrained.js";
-export * from "./build-llava.js";
 export * from "./processor-files.js";

@@ -1,9 +1,10 @@
 // LlavaConfig as transformers 4.46's configuration_llava.py: a vision_config, a text_config and the keys
 // that tie them together. Unknown keys are ignored; inconsistent ones are rejected with the key named.
+
+import { join } from "node:path";
 import { type ClipVisionConfig, numPatches, parseClipVisionConfig } from "@llava-ts/clip";
 import { ConfigError, ConfigReader, type JsonObject, readJsonFile } from "@llava-ts/core";
 import { parseQwen2Config, type Qwen2Config } from "@llava-ts/qwen";
-import { join } from "node:path";
 
 export type FeatureSelectStrategy = "default" | "full";
 

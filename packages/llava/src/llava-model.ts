@@ -1,8 +1,9 @@
 // LlavaForConditionalGeneration (transformers 4.46 models/llava/modeling_llava.py): a CLIP vision tower,
 // a projector and a Qwen2 decoder; image features replace the embeddings of the image tokens.
 // Shape legend: B batch, T tokens, I images, L image tokens per image, Dv vision width, E text width.
-import * as tf from "@tensorflow/tfjs";
+
 import { ClipVisionModel } from "@llava-ts/clip";
+import type { WrittenCheckpoint } from "@llava-ts/core";
 import { IGNORE_INDEX, Module, ShapeError } from "@llava-ts/core";
 import { LlavaMultiModalProjector, mergeImageFeatures, selectImageFeatures } from "@llava-ts/projector";
 import {
@@ -15,7 +16,7 @@ import {
   type LogitsMode,
   Qwen2ForCausalLM,
 } from "@llava-ts/qwen";
-import type { WrittenCheckpoint } from "@llava-ts/core";
+import * as tf from "@tensorflow/tfjs";
 import type { LlavaConfig } from "./llava-config.js";
 import { loadLlava, type SaveLlavaOptions, saveLlava } from "./pretrained.js";
 

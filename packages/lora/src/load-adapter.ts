@@ -13,7 +13,6 @@ import {
   type WeightMismatch,
 } from "@llava-ts/core";
 import { type LoraConfig, readLoraConfig } from "./lora-config.js";
-import { LoraLinear } from "./lora-linear.js";
 import {
   findModulesToSave,
   layerSeed,
@@ -23,6 +22,7 @@ import {
   wrapModuleToSave,
   wrapWithLora,
 } from "./lora-layers.js";
+import { LoraLinear } from "./lora-linear.js";
 import { LoraSummary } from "./lora-summary.js";
 import { ModulesToSaveWrapper } from "./modules-to-save-wrapper.js";
 import { parseAdapterKey } from "./peft-keys.js";

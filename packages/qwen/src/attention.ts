@@ -1,9 +1,10 @@
 // Qwen2Attention (transformers/models/qwen2/modeling_qwen2.py): biased q/k/v, unbiased o, RoPE, GQA.
 // Shape legend: B batch, T new positions, S all key positions, E hidden size, H query heads,
 // K kv heads, D head dim.
+
+import { applyRotary, type Initializer, Linear, Module, scaledDotProductAttention } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs";
-import { Linear, Module, applyRotary, scaledDotProductAttention, type Initializer } from "@llava-ts/core";
-import { type Qwen2Config, headDim } from "./config.js";
+import { headDim, type Qwen2Config } from "./config.js";
 import type { KVCache } from "./kv-cache.js";
 
 /** What every decoder layer shares in one forward pass. */

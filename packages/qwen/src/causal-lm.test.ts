@@ -1,4 +1,3 @@
-import * as tf from "@tensorflow/tfjs";
 import { initBackend, ShapeError } from "@llava-ts/core";
 import {
   type Cases,
@@ -8,6 +7,7 @@ import {
   fixturePath,
   loadCases,
 } from "@llava-ts/core/testing";
+import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Qwen2ForCausalLM } from "./causal-lm.js";
 import { positionIdsFromMask } from "./inputs.js";

@@ -1,19 +1,20 @@
 // Qwen2ForCausalLM: Qwen2Model + lm_head (tied to embed_tokens when tie_word_embeddings), HF's loss.
 // Shape legend: B batch, T positions, E hidden size, V vocabulary, N labelled positions.
-import * as tf from "@tensorflow/tfjs";
+
 import {
-  Linear,
-  LlavaError,
-  Module,
-  Rng,
   causalLmLoss,
   crossEntropy,
+  Linear,
+  LlavaError,
   labelledPositions,
   linear,
+  Module,
   normalInit,
+  Rng,
   zerosInit,
 } from "@llava-ts/core";
-import { type Qwen2Config, loadQwen2Config } from "./config.js";
+import * as tf from "@tensorflow/tfjs";
+import { loadQwen2Config, type Qwen2Config } from "./config.js";
 import {
   type GenerateOptions,
   type GenerateOutput,

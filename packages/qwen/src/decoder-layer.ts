@@ -1,7 +1,8 @@
 // Qwen2DecoderLayer: pre-norm residual blocks, attention then MLP.
 // Shape legend: B batch, T positions, E hidden size.
-import * as tf from "@tensorflow/tfjs";
+
 import { type Initializer, Module, RMSNorm } from "@llava-ts/core";
+import * as tf from "@tensorflow/tfjs";
 import { type AttentionContext, Qwen2Attention } from "./attention.js";
 import type { Qwen2Config } from "./config.js";
 import { Qwen2MLP } from "./mlp.js";

@@ -1,6 +1,6 @@
-import * as tf from "@tensorflow/tfjs";
 import { ConfigError, initBackend, Rng } from "@llava-ts/core";
 import { type Cases, expectNoLeaks, fixturePath, loadCases } from "@llava-ts/core/testing";
+import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Qwen2ForCausalLM } from "./causal-lm.js";
 import { parseQwen2Config } from "./config.js";

@@ -1,8 +1,9 @@
 // Autoregressive decoding with a KV cache, as transformers' GenerationMixin._sample: prefill the prompt,
 // then one position per step; finished rows keep running but emit padTokenId.
 // Shape legend: B batch, T prompt length, S positions so far, V vocabulary.
-import type * as tf from "@tensorflow/tfjs";
+
 import { ConfigError, type Module, Rng, ShapeError } from "@llava-ts/core";
+import type * as tf from "@tensorflow/tfjs";
 import type { Qwen2Config } from "./config.js";
 import { type IntInput, intArray, intShape, positionIdsFromMask } from "./inputs.js";
 import { KVCache } from "./kv-cache.js";

@@ -1,4 +1,4 @@
-export { Qwen2Attention, type AttentionContext } from "./attention.js";
+export { type AttentionContext, Qwen2Attention } from "./attention.js";
 export {
   type CausalLMInput,
   type CausalLMOutput,
@@ -31,8 +31,8 @@ export {
   applyTopP,
   argmax,
   nextToken,
-  sampleFrom,
   type SamplingOptions,
+  sampleFrom,
 } from "./logits-processors.js";
 export { Qwen2MLP } from "./mlp.js";
 export { Qwen2Model, type Qwen2ModelInput, type Qwen2ModelOutput } from "./model.js";

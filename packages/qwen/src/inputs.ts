@@ -1,7 +1,8 @@
 // Integer inputs (ids, masks, labels, positions) arrive as tensors or JS arrays; the mask, labels and
 // positions are needed in JS anyway (bias tables, loss rows), so they are flattened to Int32Array here.
-import * as tf from "@tensorflow/tfjs";
+
 import { ShapeError } from "@llava-ts/core";
+import * as tf from "@tensorflow/tfjs";
 
 /** A [B, T] integer input: an int tensor, nested arrays, or a flat row-major array. */
 export type IntInput = tf.Tensor | readonly (readonly number[])[] | ArrayLike<number>;

@@ -1,7 +1,8 @@
 // Per-layer keys and values of past positions for incremental decoding (HF's DynamicCache).
 // Shape legend: B batch, K kv heads, S cached positions, T new positions, D head dim.
-import * as tf from "@tensorflow/tfjs";
+
 import { ShapeError } from "@llava-ts/core";
+import * as tf from "@tensorflow/tfjs";
 
 export class KVCache {
   private readonly keys: (tf.Tensor | undefined)[];

@@ -1,7 +1,8 @@
 // Qwen2MLP: down_proj(act(gate_proj(x)) · up_proj(x)), no biases.
 // Shape legend: N leading dims, E hidden size, I intermediate size.
+
+import { type Activation, getActivation, type Initializer, Linear, Module } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs";
-import { type Activation, Linear, Module, getActivation, type Initializer } from "@llava-ts/core";
 import type { Qwen2Config } from "./config.js";
 
 export class Qwen2MLP extends Module {

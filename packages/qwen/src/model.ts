@@ -1,19 +1,20 @@
 // Qwen2Model: embed_tokens → layers → norm (transformers/models/qwen2/modeling_qwen2.py).
 // Shape legend: B batch, T new positions, P cached positions, S = P + T, E hidden size.
-import * as tf from "@tensorflow/tfjs";
+
 import {
+  attentionBias,
   Embedding,
   type Initializer,
   Module,
   ModuleList,
   RMSNorm,
   ShapeError,
-  attentionBias,
 } from "@llava-ts/core";
+import * as tf from "@tensorflow/tfjs";
 import type { AttentionContext } from "./attention.js";
-import { type Qwen2Config, headDim } from "./config.js";
+import { headDim, type Qwen2Config } from "./config.js";
 import { Qwen2DecoderLayer } from "./decoder-layer.js";
-import { type IntInput, arangePositionIds, intArray, intShape } from "./inputs.js";
+import { arangePositionIds, type IntInput, intArray, intShape } from "./inputs.js";
 import type { KVCache } from "./kv-cache.js";
 import { Qwen2RotaryEmbedding } from "./rotary-embedding.js";
 

@@ -1,8 +1,9 @@
 // Qwen2RotaryEmbedding (modeling_qwen2.py): cos/sin tables computed once per length and gathered by
 // position id, so a training step or a decoding step never recomputes angles.
 // Shape legend: B batch, T positions, L table length, D head dim.
+
+import { rotaryCosSin, ShapeError } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs";
-import { ShapeError, rotaryCosSin } from "@llava-ts/core";
 
 export class Qwen2RotaryEmbedding {
   private cosTable?: tf.Tensor2D; // [L, D]

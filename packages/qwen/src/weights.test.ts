@@ -1,9 +1,9 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import * as tf from "@tensorflow/tfjs";
 import { initBackend, SafetensorsCheckpoint, saveSafetensors, WeightLoadError } from "@llava-ts/core";
 import { compareTensors, fixturePath } from "@llava-ts/core/testing";
+import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Qwen2ForCausalLM } from "./causal-lm.js";
 import { parseQwen2Config } from "./config.js";

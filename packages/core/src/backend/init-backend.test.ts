@@ -34,9 +34,15 @@ describe("initBackend", () => {
 describe("gather's gradient on wasm (UnsortedSegmentSum)", () => {
   // An embedding lookup with repeated ids: the gradient row of an id is the sum of its upstream rows.
   function embeddingGrad(): Float32Array {
-    const table = tf.tensor2d(Array.from({ length: 40 }, (_, i) => Math.sin(i)), [10, 4]);
+    const table = tf.tensor2d(
+      Array.from({ length: 40 }, (_, i) => Math.sin(i)),
+      [10, 4],
+    );
     const ids = tf.tensor2d([1, 2, 1, 9, 0, 1], [2, 3], "int32");
-    const weights = tf.tensor3d(Array.from({ length: 24 }, (_, i) => (i % 7) - 3.5), [2, 3, 4]);
+    const weights = tf.tensor3d(
+      Array.from({ length: 24 }, (_, i) => (i % 7) - 3.5),
+      [2, 3, 4],
+    );
     const g = tf.grad((t: tf.Tensor) => tf.gather(t, ids).mul(weights).sum())(table);
     const out = g.dataSync() as Float32Array;
     tf.dispose([table, ids, weights, g]);

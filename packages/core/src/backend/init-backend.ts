@@ -41,9 +41,13 @@ async function useWasm(): Promise<boolean> {
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendName> {
   const requested = options.backend ?? (process.env.LLAVA_BACKEND as BackendName | undefined);
   if (requested !== undefined && !["tensorflow", "wasm", "cpu"].includes(requested))
-    throw new ConfigError(`unknown backend "${requested}"; expected tensorflow, wasm or cpu`, "LLAVA_BACKEND");
+    throw new ConfigError(
+      `unknown backend "${requested}"; expected tensorflow, wasm or cpu`,
+      "LLAVA_BACKEND",
+    );
   const current = tf.getBackend() as BackendName | undefined;
-  if (current && (requested === undefined || requested === current) && initialised.has(current)) return current;
+  if (current && (requested === undefined || requested === current) && initialised.has(current))
+    return current;
 
   const attempts: Record<BackendName, () => Promise<boolean>> = {
     tensorflow: useTensorflow,

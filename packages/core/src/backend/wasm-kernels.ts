@@ -42,6 +42,10 @@ export function registerWasmKernels(): void {
   if (registered) return;
   const have = new Set(tf.getKernelsForBackend("wasm").map((k) => k.kernelName));
   if (!have.has("UnsortedSegmentSum"))
-    tf.registerKernel({ kernelName: "UnsortedSegmentSum", backendName: "wasm", kernelFunc: unsortedSegmentSum as never });
+    tf.registerKernel({
+      kernelName: "UnsortedSegmentSum",
+      backendName: "wasm",
+      kernelFunc: unsortedSegmentSum as never,
+    });
   registered = true;
 }

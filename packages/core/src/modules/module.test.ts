@@ -59,7 +59,8 @@ describe("Module", () => {
     const b = new Tiny();
     const dict = new Map([...a.stateDict()].map(([k, v]) => [k, v.add(1)]));
     b.loadStateDict(dict);
-    for (const [k, v] of b.stateDict()) expect(Array.from(v.dataSync())).toEqual(Array.from(dict.get(k)!.dataSync()));
+    for (const [k, v] of b.stateDict())
+      expect(Array.from(v.dataSync())).toEqual(Array.from(dict.get(k)!.dataSync()));
     tf.dispose([...dict.values()]);
     a.dispose();
     b.dispose();
@@ -82,7 +83,9 @@ describe("Module", () => {
     expect(err!.missing).toEqual(["layers.1.norm.weight"]);
     expect(err!.unexpected).toEqual(["lm_head.weight"]);
     expect(err!.mismatched).toEqual([{ key: "layers.0.q_proj.weight", expected: [2, 3], found: [3, 2] }]);
-    expect(err!.message).toMatch(/model\.safetensors: .*missing 1 key.*unexpected 1 key.*expected \[2,3\], found \[3,2\]/);
+    expect(err!.message).toMatch(
+      /model\.safetensors: .*missing 1 key.*unexpected 1 key.*expected \[2,3\], found \[3,2\]/,
+    );
     expect(Array.from(m.stateDict().get("layers.0.q_proj.bias")!.dataSync())).toEqual(Array.from(before));
     // Non-strict: missing and unexpected are reported, wrong shapes still fail.
     dict.set("layers.0.q_proj.weight", tf.ones([2, 3]));

@@ -46,7 +46,11 @@ export abstract class Module {
   }
 
   /** Creates a parameter (trainable by default) from an initializer or a tensor the module takes over. */
-  protected param(name: string, shape: readonly number[], init: Initializer | tf.Tensor = zerosInit): tf.Variable {
+  protected param(
+    name: string,
+    shape: readonly number[],
+    init: Initializer | tf.Tensor = zerosInit,
+  ): tf.Variable {
     const value = init instanceof tf.Tensor ? init : tf.tensor(init(shape), [...shape], "float32");
     const v = tf.variable(value, true);
     if (!(init instanceof tf.Tensor)) value.dispose();
@@ -139,12 +143,14 @@ export abstract class Module {
 
   /** Marks matching parameters (all when no pattern) as not trainable. */
   freeze(pattern?: NamePattern): this {
-    for (const [name, p] of this.namedParameters()) if (!pattern || matchName(pattern, name)) p.trainable = false;
+    for (const [name, p] of this.namedParameters())
+      if (!pattern || matchName(pattern, name)) p.trainable = false;
     return this;
   }
 
   unfreeze(pattern?: NamePattern): this {
-    for (const [name, p] of this.namedParameters()) if (!pattern || matchName(pattern, name)) p.trainable = true;
+    for (const [name, p] of this.namedParameters())
+      if (!pattern || matchName(pattern, name)) p.trainable = true;
     return this;
   }
 
@@ -169,7 +175,12 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
 }
 
 function isRecord(x: unknown): x is Record<string, tf.Tensor> {
-  return typeof x === "object" && x !== null && !(x instanceof Map) && typeof (x as TensorSource).keys !== "function";
+  return (
+    typeof x === "object" &&
+    x !== null &&
+    !(x instanceof Map) &&
+    typeof (x as TensorSource).keys !== "function"
+  );
 }
 
 function toSource(source: TensorSource | Map<string, tf.Tensor> | Record<string, tf.Tensor>): TensorSource {

@@ -22,7 +22,10 @@ export function attentionBias(opts: AttentionBiasOptions): tf.Tensor {
   const { batch: B, queryLength: T, pastLength: P = 0, attentionMask, causal = true } = opts;
   const S = P + T;
   if (attentionMask && attentionMask.length !== B * S)
-    throw new ShapeError(`attentionBias: mask has ${attentionMask.length} entries, expected [${B}, ${S}]`, [B, S]);
+    throw new ShapeError(`attentionBias: mask has ${attentionMask.length} entries, expected [${B}, ${S}]`, [
+      B,
+      S,
+    ]);
   const bias = new Float32Array(B * T * S);
   for (let b = 0; b < B; b++)
     for (let t = 0; t < T; t++)

@@ -17,7 +17,11 @@ export function scaledDotProductAttention(
   const [B, H, T, D] = q.shape;
   const [, K, S] = k.shape;
   if (k.rank !== 4 || v.rank !== 4 || k.shape[0] !== B || k.shape[3] !== D || v.shape[2] !== S)
-    throw new ShapeError(`attention: q [${q.shape}], k [${k.shape}], v [${v.shape}] do not fit`, [B, "K", "S", D], k.shape);
+    throw new ShapeError(
+      `attention: q [${q.shape}], k [${k.shape}], v [${v.shape}] do not fit`,
+      [B, "K", "S", D],
+      k.shape,
+    );
   if (H % K !== 0) throw new ShapeError(`attention: ${H} query heads are not a multiple of ${K} kv heads`);
   const R = H / K;
   const s = scale ?? 1 / Math.sqrt(D);

@@ -27,7 +27,8 @@ export function labelledPositions(
 /** Mean negative log-likelihood of `targets` under `logits` [N, V]; N = 0 gives NaN as torch does. */
 export function crossEntropy(logits: tf.Tensor, targets: Int32Array): tf.Tensor {
   const [N, V] = logits.shape;
-  if (N !== targets.length) throw new ShapeError(`crossEntropy: ${N} rows of logits for ${targets.length} targets`);
+  if (N !== targets.length)
+    throw new ShapeError(`crossEntropy: ${N} rows of logits for ${targets.length} targets`);
   // Pick log p(target) by flat index rather than multiplying by a one-hot [N, V] matrix: with Qwen's
   // 151,936-word vocabulary that matrix would cost ~1.2 MB per labelled token, twice.
   const flat = Int32Array.from(targets, (y, i) => i * V + y);
@@ -41,5 +42,7 @@ export function crossEntropy(logits: tf.Tensor, targets: Int32Array): tf.Tensor 
 export function causalLmLoss(logits: tf.Tensor, labels: ArrayLike<number>): tf.Tensor {
   const [B, T, V] = logits.shape;
   const { rows, targets } = labelledPositions(labels, B, T);
-  return tf.tidy(() => crossEntropy(tf.gather(logits.reshape([B * T, V]), tf.tensor1d(rows, "int32")), targets));
+  return tf.tidy(() =>
+    crossEntropy(tf.gather(logits.reshape([B * T, V]), tf.tensor1d(rows, "int32")), targets),
+  );
 }

@@ -1,6 +1,6 @@
 export * from "./activations.js";
-export * from "./attention-mask.js";
 export * from "./attention.js";
+export * from "./attention-mask.js";
 export * from "./causal-lm-loss.js";
 export * from "./embedding.js";
 export * from "./layer-norm.js";

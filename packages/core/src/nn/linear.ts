@@ -7,10 +7,11 @@ export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor): tf.Te
   const [outF, inF] = weight.shape;
   const last = x.shape[x.shape.length - 1];
   if (last !== inF)
-    throw new ShapeError(`linear: input has ${last} features, weight [${weight.shape}] expects ${inF}`, [
-      "…",
-      inF,
-    ], x.shape);
+    throw new ShapeError(
+      `linear: input has ${last} features, weight [${weight.shape}] expects ${inF}`,
+      ["…", inF],
+      x.shape,
+    );
   return tf.tidy(() => {
     const lead = x.shape.slice(0, -1);
     const x2 = x.reshape([-1, inF]); // [N, I]

@@ -4,8 +4,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../backend/init-backend.js";
 import { expectNoLeaks, expectTensorsClose } from "../testing/index.js";
 import { gelu, geluTanh, getActivation, quickGelu, silu } from "./activations.js";
-import { attentionBias, MASK_VALUE } from "./attention-mask.js";
 import { scaledDotProductAttention } from "./attention.js";
+import { attentionBias, MASK_VALUE } from "./attention-mask.js";
 import { causalLmLoss, crossEntropy, labelledPositions } from "./causal-lm-loss.js";
 import { embedding } from "./embedding.js";
 import { layerNorm } from "./layer-norm.js";
@@ -46,7 +46,10 @@ describe("linear", () => {
 
 describe("embedding", () => {
   it("gathers rows and rejects float ids", () => {
-    const table = tf.tensor2d(seq(12, (i) => i), [4, 3]);
+    const table = tf.tensor2d(
+      seq(12, (i) => i),
+      [4, 3],
+    );
     const y = embedding(tf.tensor2d([3, 0], [1, 2], "int32"), table);
     expect(y.shape).toEqual([1, 2, 3]);
     expect(Array.from(y.dataSync())).toEqual([9, 10, 11, 0, 1, 2]);
@@ -72,7 +75,11 @@ describe("norms", () => {
     const rms = Math.sqrt(v.reduce((a, x) => a + x * x, 0) / 4 + 1e-6);
     const w = [1, 2, 3, 4];
     const args = [tf.tensor2d(v, [1, 4]), tf.tensor1d(w)] as const;
-    expectTensorsClose(rmsNorm(...args, 1e-6), v.map((x, i) => (x / rms) * w[i]), { atol: 1e-6 });
+    expectTensorsClose(
+      rmsNorm(...args, 1e-6),
+      v.map((x, i) => (x / rms) * w[i]),
+      { atol: 1e-6 },
+    );
     await expectNoLeaks(() => rmsNorm(...args), "rmsNorm");
   });
 });
@@ -83,11 +90,24 @@ describe("activations", () => {
   const sig = (z: number) => 1 / (1 + Math.exp(-z));
 
   it("quick_gelu, exact gelu, tanh gelu and silu match their closed forms", async () => {
-    expectTensorsClose(quickGelu(x), xs.map((v) => v * sig(1.702 * v)), { atol: 1e-6 });
-    expectTensorsClose(gelu(x), xs.map((v) => 0.5 * v * (1 + erf(v / Math.SQRT2))), { atol: 1e-6 });
-    const tanhGelu = (v: number) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
+    expectTensorsClose(
+      quickGelu(x),
+      xs.map((v) => v * sig(1.702 * v)),
+      { atol: 1e-6 },
+    );
+    expectTensorsClose(
+      gelu(x),
+      xs.map((v) => 0.5 * v * (1 + erf(v / Math.SQRT2))),
+      { atol: 1e-6 },
+    );
+    const tanhGelu = (v: number) =>
+      0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
     expectTensorsClose(geluTanh(x), xs.map(tanhGelu), { atol: 1e-6 });
-    expectTensorsClose(silu(x), xs.map((v) => v * sig(v)), { atol: 1e-6 });
+    expectTensorsClose(
+      silu(x),
+      xs.map((v) => v * sig(v)),
+      { atol: 1e-6 },
+    );
     for (const f of [quickGelu, gelu, geluTanh, silu]) await expectNoLeaks(() => f(x), f.name);
   });
 
@@ -125,12 +145,21 @@ describe("rotary embeddings", () => {
 
   it("keeps relative positions: q·k depends only on the offset", () => {
     const D = 8;
-    const q = tf.tensor4d(seq(D, (i) => Math.cos(i)), [1, 1, 1, D]);
-    const k = tf.tensor4d(seq(D, (i) => Math.sin(i + 1)), [1, 1, 1, D]);
+    const q = tf.tensor4d(
+      seq(D, (i) => Math.cos(i)),
+      [1, 1, 1, D],
+    );
+    const k = tf.tensor4d(
+      seq(D, (i) => Math.sin(i + 1)),
+      [1, 1, 1, D],
+    );
     const dot = (pq: number, pk: number) => {
       const a = rotaryCosSin([pq], [1, 1], D, 1e6);
       const b = rotaryCosSin([pk], [1, 1], D, 1e6);
-      return applyRotary(q, a.cos, a.sin).mul(applyRotary(k, b.cos, b.sin)).sum().dataSync()[0];
+      return applyRotary(q, a.cos, a.sin)
+        .mul(applyRotary(k, b.cos, b.sin))
+        .sum()
+        .dataSync()[0];
     };
     expect(dot(7, 3)).toBeCloseTo(dot(104, 100), 4);
   });
@@ -168,7 +197,8 @@ describe("attention", () => {
         const m = Math.max(...scores);
         const e = scores.map((x) => Math.exp(x - m));
         const z = e.reduce((a, b) => a + b, 0);
-        for (let j = 0; j < D; j++) expected.push(e.reduce((a, p, s) => a + (p / z) * vv[(g * T + s) * D + j], 0));
+        for (let j = 0; j < D; j++)
+          expected.push(e.reduce((a, p, s) => a + (p / z) * vv[(g * T + s) * D + j], 0));
       }
     }
     expectTensorsClose(out, expected, { atol: 1e-6 });

@@ -9,7 +9,7 @@ import { SafetensorsCheckpoint } from "./checkpoint.js";
 import { formatIndex, type ShardIndex } from "./checkpoint-writer.js";
 import { numElements } from "./dtype.js";
 import { SafetensorsFile } from "./safetensors-file.js";
-import { fixturesDir, findFiles, tempDir } from "./test-utils.js";
+import { findFiles, fixturesDir, tempDir } from "./test-utils.js";
 import { type TensorEntry, writeSafetensors } from "./writer.js";
 
 const fixtures = fixturesDir();

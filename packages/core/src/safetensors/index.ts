@@ -44,6 +44,17 @@
  * save with the same prefix are removed.
  */
 
+export { type CheckpointOpenOptions, SafetensorsCheckpoint } from "./checkpoint.js";
+export {
+  type CheckpointWriteOptions,
+  formatIndex,
+  parseSize,
+  planShards,
+  type ShardIndex,
+  shardFileName,
+  type WrittenCheckpoint,
+  writeSafetensorsCheckpoint,
+} from "./checkpoint-writer.js";
 export { type DecodeContext, decodeTensor, type LoadedArray, type TensorData } from "./decode.js";
 export {
   dtypeSize,
@@ -58,17 +69,6 @@ export { bf16ToFloat32, f16ToFloat32, float32ToBf16, float32ToF16 } from "./half
 export { type Header, MAX_HEADER_BYTES, parseHeader, type TensorInfo } from "./header.js";
 export { type FileLayout, planFile, type TensorSpec } from "./layout.js";
 export { SafetensorsFile, type SafetensorsSource } from "./safetensors-file.js";
-export { type CheckpointOpenOptions, SafetensorsCheckpoint } from "./checkpoint.js";
-export {
-  type CheckpointWriteOptions,
-  formatIndex,
-  parseSize,
-  planShards,
-  type ShardIndex,
-  shardFileName,
-  type WrittenCheckpoint,
-  writeSafetensorsCheckpoint,
-} from "./checkpoint-writer.js";
 export {
   type EntryOptions,
   type PlainTensor,

@@ -58,13 +58,20 @@ export function compareTensors(actual: Arrayish, expected: Arrayish): CloseRepor
 }
 
 /** Throws unless shapes agree and every |a - e| ≤ atol (or ≤ rtol·|e| where |e| > 1). */
-export function expectTensorsClose(actual: Arrayish, expected: Arrayish, options: CloseOptions = {}): CloseReport {
+export function expectTensorsClose(
+  actual: Arrayish,
+  expected: Arrayish,
+  options: CloseOptions = {},
+): CloseReport {
   const atol = options.atol ?? 1e-4;
   const rtol = options.rtol ?? atol;
   const label = options.label ? `${options.label}: ` : "";
   const a = values(actual);
   const e = values(expected);
-  if (a.data.length !== e.data.length || (actual instanceof tf.Tensor && expected instanceof tf.Tensor && a.shape.join() !== e.shape.join()))
+  if (
+    a.data.length !== e.data.length ||
+    (actual instanceof tf.Tensor && expected instanceof tf.Tensor && a.shape.join() !== e.shape.join())
+  )
     throw new Error(`${label}shape [${a.shape}] differs from expected [${e.shape}]`);
   let worst = -1;
   let at = 0;

@@ -51,7 +51,11 @@ export function loadCases(sub: string): Cases {
     array: (name) => file.read(name).data as Float32Array | Int32Array,
     tensor: (name) => {
       const { data, shape } = file.read(name);
-      return tf.tensor(data as Float32Array | Int32Array, [...shape], data instanceof Float32Array ? "float32" : "int32");
+      return tf.tensor(
+        data as Float32Array | Int32Array,
+        [...shape],
+        data instanceof Float32Array ? "float32" : "int32",
+      );
     },
     close: () => file.close(),
   };

@@ -15,7 +15,10 @@ class Stack extends Module {
   constructor(seed: number) {
     super();
     const rng = new Rng(seed);
-    this.layers = this.module("layers", new ModuleList([0, 1, 2].map(() => new Linear(16, 8, { init: normalInit(1, rng) }))));
+    this.layers = this.module(
+      "layers",
+      new ModuleList([0, 1, 2].map(() => new Linear(16, 8, { init: normalInit(1, rng) }))),
+    );
   }
 }
 
@@ -50,7 +53,9 @@ describe("module weights ↔ safetensors", () => {
     expect(existsSync(join(out, "model.safetensors"))).toBe(true);
     const b = new Stack(4);
     expect(() => loadSafetensorsWeights(b, out, { rename: stripPrefix("model.") })).toThrow(WeightLoadError);
-    expect(() => loadSafetensorsWeights(b, out, { rename: stripPrefix("model.") })).toThrow(/missing 4 key\(s\): layers\.1\.weight/);
+    expect(() => loadSafetensorsWeights(b, out, { rename: stripPrefix("model.") })).toThrow(
+      /missing 4 key\(s\): layers\.1\.weight/,
+    );
     const r = loadSafetensorsWeights(b, out, { rename: stripPrefix("model."), strict: false });
     expect(r.missing).toHaveLength(4);
     expect(b.layers.at(0).weight.dataSync()).toEqual(a.layers.at(0).weight.dataSync());

@@ -15,7 +15,10 @@ import type { SafetensorsDtype } from "../safetensors/dtype.js";
  * A view of `source` under other names: `rename(checkpointKey)` gives the module key, or undefined to
  * hide the tensor (e.g. CLIP's text tower when only the vision tower is wanted).
  */
-export function renamedSource(source: TensorSource, rename: (key: string) => string | undefined): TensorSource {
+export function renamedSource(
+  source: TensorSource,
+  rename: (key: string) => string | undefined,
+): TensorSource {
   const toSource = new Map<string, string>();
   for (const k of source.keys()) {
     const mapped = rename(k);
