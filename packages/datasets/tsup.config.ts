@@ -1,11 +1,7 @@
-import { defineConfig } from "tsup";
+import { packageConfig } from "../../tsup.shared.ts";
 
-export default defineConfig({
-  // The worker is its own entry: the loader starts it as dist/loader-worker.js (see src/worker-url.ts).
-  entry: { index: "src/index.ts", "loader-worker": "src/loader-worker.ts" },
-  format: ["esm"],
-  dts: { entry: "src/index.ts" },
-  sourcemap: true,
-  clean: true,
-  target: "node20",
-});
+// The worker is its own entry: the loader starts it as dist/loader-worker.js (see src/worker-url.ts).
+export default packageConfig(
+  { index: "src/index.ts", "loader-worker": "src/loader-worker.ts" },
+  { dts: { entry: "src/index.ts" } },
+);

@@ -1,0 +1,14 @@
+// The one tsup setup every package builds with: ESM + .d.ts for Node 20; packages differ only in entries.
+import { defineConfig, type Options } from "tsup";
+
+export function packageConfig(entry: Options["entry"] = ["src/index.ts"], extra: Options = {}) {
+  return defineConfig({
+    entry,
+    format: ["esm"],
+    dts: true,
+    sourcemap: true,
+    clean: true,
+    target: "node20",
+    ...extra,
+  });
+}
