@@ -2,6 +2,8 @@
 // it an embedding cannot be trained on wasm. Implemented in JS over the wasm heap: it is a scatter-add,
 // memory-bound, and runs once per backward pass.
 import * as tf from "@tensorflow/tfjs";
+import { makeWasmBatchMatMul } from "./wasm-matmul.js";
+import { wasmIdentity, wasmTranspose } from "./wasm-transpose.js";
 
 interface WasmBackendLike {
   readSync(dataId: object): tf.backend_util.BackendValues;
@@ -38,6 +40,14 @@ function unsortedSegmentSum(args: {
 
 let registered = false;
 
+/** Swaps a kernel the wasm backend has for ours (its setup has already run at backend init). */
+function replaceKernel(name: string, make: (original: tf.KernelFunc) => tf.KernelFunc): void {
+  const original = tf.getKernel(name, "wasm");
+  if (!original) return;
+  tf.unregisterKernel(name, "wasm");
+  tf.registerKernel({ kernelName: name, backendName: "wasm", kernelFunc: make(original.kernelFunc) });
+}
+
 export function registerWasmKernels(): void {
   if (registered) return;
   const have = new Set(tf.getKernelsForBackend("wasm").map((k) => k.kernelName));
@@ -47,5 +57,9 @@ export function registerWasmKernels(): void {
       backendName: "wasm",
       kernelFunc: unsortedSegmentSum as never,
     });
+  // Speed (docs/performance.md): every product through XNNPACK, tiled transposes, copy-free Identity.
+  replaceKernel("BatchMatMul", (original) => makeWasmBatchMatMul(original as never) as never);
+  replaceKernel("Transpose", () => wasmTranspose as never);
+  replaceKernel("Identity", () => wasmIdentity as never);
   registered = true;
 }

@@ -1,0 +1,227 @@
+// BatchMatMul for the wasm backend, routed so that XNNPACK does every product. tfjs-backend-wasm sends
+// only a 2D-shaped product without transposes to XNNPACK (10–30 GFLOP/s here); transposed operands and
+// batches > 1 fall to a naive loop at 0.5–1.3 GFLOP/s — and every linear layer (x·Wᵀ), its backward
+// (dyᵀ·x) and attention (q·kᵀ over B·heads) are exactly those cases. So: transpose in JS (fast tiles),
+// split batches into 2D products, and for x·Wᵀ with a large W pick the cheaper of transposing W or
+// computing (W·xᵀ)ᵀ. Transposes of big weights are cached by data id while that data lives (a frozen
+// weight is transposed once, not every step).
+import type * as tf from "@tensorflow/tfjs";
+import { type NumericArray, transposeArray, type WasmBackendLike } from "./wasm-transpose.js";
+
+type Kernel = (args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: tf.NamedAttrMap;
+}) => tf.TensorInfo;
+
+interface Cached {
+  info: tf.TensorInfo;
+  bytes: number;
+}
+
+/**
+ * XNNPACK's packed right operand is cached by tfjs under the operand's data id alone, so the same data
+ * under a second shape (a reshape shares data) would reuse a wrong operator. Remember each right
+ * operand's [K, N] and pass a copy when it differs.
+ */
+const rightShapes = new WeakMap<object, string>();
+
+/** The original kernel on a plain [1, M, K]·[1, K, N] product; `b` is copied if its data had another shape. */
+function runPlain(
+  backend: WasmBackendLike,
+  original: Kernel,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+): tf.TensorInfo {
+  const [, K, N] = b.shape;
+  const key = `${K}x${N}`;
+  const seen = rightShapes.get(b.dataId);
+  let own: tf.TensorInfo | undefined;
+  if (seen !== undefined && seen !== key) own = operand(backend, b, 0, K, N, false);
+  else rightShapes.set(b.dataId, key);
+  const out = original({
+    inputs: { a, b: own ?? b },
+    backend,
+    attrs: { transposeA: false, transposeB: false },
+  });
+  if (own) release(backend, own);
+  return out;
+}
+
+/** Transposed copies of large right operands, keyed by the source's data id (valid while it is alive). */
+const cache = new Map<object, Cached>();
+let cachedBytes = 0;
+/** Transposes smaller than this are not cached (activations, small weights). */
+const CACHE_MIN_VALUES = 1 << 18;
+/** At most this much heap is held by cached transposes; the oldest go first. */
+const CACHE_MAX_BYTES = 768 * 2 ** 20;
+
+function sweep(backend: WasmBackendLike): void {
+  for (const [dataId, c] of cache)
+    if (!backend.dataIdMap.has(dataId)) {
+      backend.disposeData(c.info.dataId, true);
+      cachedBytes -= c.bytes;
+      cache.delete(dataId);
+    }
+}
+
+function remember(backend: WasmBackendLike, dataId: object, info: tf.TensorInfo): void {
+  const bytes = 4 * info.shape.reduce((a, b) => a * b, 1);
+  if (bytes > CACHE_MAX_BYTES) return;
+  while (cachedBytes + bytes > CACHE_MAX_BYTES && cache.size > 0) {
+    const [oldest, c] = cache.entries().next().value as [object, Cached];
+    backend.disposeData(c.info.dataId, true);
+    cachedBytes -= c.bytes;
+    cache.delete(oldest);
+  }
+  cache.set(dataId, { info, bytes }); // the cache owns `info` from here on
+  cachedBytes += bytes;
+}
+
+/** Frees every cached transpose (tests; or to give the heap back). */
+export function clearMatMulCache(backend: unknown): void {
+  const b = backend as WasmBackendLike;
+  for (const c of cache.values()) b.disposeData(c.info.dataId, true);
+  cache.clear();
+  cachedBytes = 0;
+}
+
+/** A [1, rows, cols] tensor holding `src[offset …]` transposed (`transpose`) or copied. */
+function operand(
+  backend: WasmBackendLike,
+  x: tf.TensorInfo,
+  offset: number,
+  rows: number,
+  cols: number,
+  transpose: boolean,
+): tf.TensorInfo {
+  const out = backend.makeOutput([1, rows, cols], "float32");
+  const src = backend.typedArrayFromHeap(x) as Float32Array;
+  const dst = backend.typedArrayFromHeap(out) as Float32Array;
+  if (transpose) transposeArray(src.subarray(offset, offset + rows * cols), dst, [cols, rows], [1, 0]);
+  else dst.set(src.subarray(offset, offset + rows * cols));
+  return out;
+}
+
+function release(backend: WasmBackendLike, ...infos: tf.TensorInfo[]): void {
+  for (const i of infos) backend.disposeData(i.dataId);
+}
+
+export function makeWasmBatchMatMul(original: Kernel): Kernel {
+  return (args) => {
+    const backend = args.backend as WasmBackendLike;
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
+    const ra = a.shape.length;
+    const rb = b.shape.length;
+    const M = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
+    const K = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
+    const N = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
+    const batchA = a.shape.slice(0, -2).reduce((x, y) => x * y, 1);
+    const batchB = b.shape.slice(0, -2).reduce((x, y) => x * y, 1);
+    const batch = Math.max(batchA, batchB);
+    const plain = !transposeA && !transposeB;
+    // Already XNNPACK's case, or a product with nothing to gain (or a shape error for the original to report).
+    if (M * N * K === 0 || (batchA !== batchB && batchA !== 1 && batchB !== 1)) return original(args);
+    if (plain && batch === 1) {
+      const out = runPlain(backend, original, { ...a, shape: [1, M, K] }, { ...b, shape: [1, K, N] });
+      return { ...out, shape: [...(ra >= rb ? a.shape : b.shape).slice(0, -2), M, N] };
+    }
+    sweep(backend);
+    const lead = (batchA >= batchB ? a.shape : b.shape).slice(0, -2);
+    // x·Wᵀ with one shared W: x rows can be stacked (batchB = 1) into one 2D product.
+    if (!transposeA && batchB === 1 && batch > 1) {
+      const a2 = { dataId: a.dataId, shape: [1, batchA * M, K], dtype: a.dtype };
+      const out = matMul2D(backend, original, a2, b, batchA * M, K, N, false, transposeB, 0, 0);
+      return { ...out, shape: [...lead, M, N] };
+    }
+    if (batch === 1) {
+      const out = matMul2D(backend, original, a, b, M, K, N, transposeA, transposeB, 0, 0);
+      return { ...out, shape: [...lead, M, N] };
+    }
+    // Batched: one 2D product per batch entry, written into one output.
+    const out = backend.makeOutput([...lead, M, N], "float32");
+    for (let i = 0; i < batch; i++) {
+      const r = matMul2D(
+        backend,
+        original,
+        a,
+        b,
+        M,
+        K,
+        N,
+        transposeA,
+        transposeB,
+        batchA === 1 ? 0 : i * M * K,
+        batchB === 1 ? 0 : i * K * N,
+      );
+      const dst = backend.typedArrayFromHeap(out) as Float32Array;
+      dst.set(backend.typedArrayFromHeap(r) as Float32Array, i * M * N);
+      release(backend, r);
+    }
+    return out;
+  };
+}
+
+/** One [M, K]·[K, N] product from (possibly transposed) operands at the given offsets; output [1, M, N]. */
+function matMul2D(
+  backend: WasmBackendLike,
+  original: Kernel,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  M: number,
+  K: number,
+  N: number,
+  transposeA: boolean,
+  transposeB: boolean,
+  offsetA: number,
+  offsetB: number,
+): tf.TensorInfo {
+  const aSize = a.shape.reduce((x, y) => x * y, 1);
+  const bSize = b.shape.reduce((x, y) => x * y, 1);
+  const wholeA = offsetA === 0 && aSize === M * K;
+  const wholeB = offsetB === 0 && bSize === K * N;
+  const run = (x: tf.TensorInfo, y: tf.TensorInfo) => runPlain(backend, original, x, y);
+  const as3d = (x: tf.TensorInfo, rows: number, cols: number) => ({
+    dataId: x.dataId,
+    shape: [1, rows, cols],
+    dtype: x.dtype,
+  });
+
+  let bT: tf.TensorInfo | undefined;
+  let ownB = false;
+  if (transposeB) {
+    const hit = wholeB ? cache.get(b.dataId) : undefined;
+    if (hit) bT = hit.info;
+    else if (wholeB && !transposeA && 2 * M * K + M * N < 2 * K * N) {
+      // (W·xᵀ)ᵀ: transposing x and the small output beats transposing (and packing) a large W.
+      const aT = wholeA ? operand(backend, a, 0, K, M, true) : operand(backend, a, offsetA, K, M, true);
+      const prod = run(as3d(b, N, K), aT); // [1, N, M]
+      const out = backend.makeOutput([1, M, N], "float32");
+      transposeArray(
+        backend.typedArrayFromHeap(prod) as NumericArray,
+        backend.typedArrayFromHeap(out) as NumericArray,
+        [N, M],
+        [1, 0],
+      );
+      release(backend, aT, prod);
+      return out;
+    } else {
+      bT = operand(backend, b, offsetB, K, N, true);
+      if (wholeB && K * N >= CACHE_MIN_VALUES) remember(backend, b.dataId, bT);
+      else ownB = true;
+    }
+  }
+  const bArg = bT ?? (wholeB ? as3d(b, K, N) : operand(backend, b, offsetB, K, N, false));
+  const ownBArg = ownB || (!bT && !wholeB);
+  const aArg = transposeA
+    ? operand(backend, a, offsetA, M, K, true)
+    : wholeA
+      ? as3d(a, M, K)
+      : operand(backend, a, offsetA, M, K, false);
+  const ownA = transposeA || !wholeA;
+  const out = run(aArg, bArg);
+  if (ownA) release(backend, aArg);
+  if (ownBArg) release(backend, bArg);
+  return out;
+}
