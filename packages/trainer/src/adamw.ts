@@ -1,6 +1,7 @@
 // torch.optim.AdamW (torch 1.13, single-tensor path) on flat Float32Arrays, in torch's order of
 // operations. State lives in JS memory, one (exp_avg, exp_avg_sq) pair per parameter: outside wasm's
 // 4 GB heap (2× the trainable weights), and sliceable so ZeRO-2 can keep just its partition of it.
+import { rewriteVariable } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { loadOptimizerState, OPTIMIZER_FILE, saveOptimizerState } from "./optimizer-state.js";
@@ -126,14 +127,18 @@ export class AdamW implements Optimizer {
     this.params.forEach((param, i) => {
       const g = grads[i];
       if (!g) return;
-      const p = param.variable.dataSync() as Float32Array; // a copy we update and write back
-      if (g.length !== p.length)
+      const size = param.variable.size;
+      if (g.length !== size)
         throw new TrainingError(
-          `AdamW.step: gradient of ${param.name} has ${g.length} values, expected ${p.length}`,
+          `AdamW.step: gradient of ${param.name} has ${g.length} values, expected ${size}`,
         );
-      const s = this.stateFor(param.name, p.length);
-      adamwUpdate(p, g, s.expAvg, s.expAvgSq, this.stepCount, this.hyper(lr, param.decay));
-      writeVariable(param.variable, p);
+      const s = this.stateFor(param.name, size);
+      const h = this.hyper(lr, param.decay);
+      // Computed straight into the variable's next buffer (on wasm: heap to heap, no JS copies to allocate).
+      rewriteVariable(param.variable, (next, current) => {
+        next.set(current);
+        adamwUpdate(next, g, s.expAvg, s.expAvgSq, this.stepCount, h);
+      });
     });
   }
 

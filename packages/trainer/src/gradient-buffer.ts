@@ -1,6 +1,7 @@
 // Gradients of the trainable parameters in one contiguous Float32Array (a view per parameter), summed
 // over micro-batches. Contiguous so a data-parallel reduce (ZeRO-2's reduce-scatter) can work on
 // buckets of it directly; JS memory so clipping and the optimizer need no tensors.
+import { valuesOf } from "@llava-ts/core";
 import type * as tf from "@tensorflow/tfjs";
 import { TrainingError } from "./training-error.js";
 
@@ -26,7 +27,7 @@ export class GradientBuffer {
 
   /** Adds a gradient tensor (read synchronously; the caller still owns and disposes it). */
   add(i: number, grad: tf.Tensor): void {
-    const data = grad.dataSync() as Float32Array;
+    const data = valuesOf(grad); // on wasm a view of the heap: no copy to allocate
     const view = this.views[i];
     if (data.length !== view.length)
       throw new TrainingError(`gradient ${i} has ${data.length} values, expected ${view.length}`);

@@ -143,6 +143,11 @@ export function wasmTranspose(args: {
   const { x } = args.inputs as { x: tf.TensorInfo };
   const perm = (args.attrs as { perm: number[] }).perm;
   const outShape = perm.map((a) => x.shape[a]);
+  if (simplifyPermutation(x.shape, perm).perm.length <= 1) {
+    // Only size-1 axes move (gather's gradient transposes by [0, 1, …]): same bytes, share them.
+    backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape: outShape, dtype: x.dtype };
+  }
   const out = backend.makeOutput(outShape, x.dtype);
   if (outShape.every((d) => d > 0))
     transposeArray(
