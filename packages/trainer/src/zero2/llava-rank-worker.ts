@@ -49,6 +49,7 @@ if (isRankWorker())
       setupMs,
       losses: zero.losses,
       stepMs: zero.stepMs,
+      commMs: zero.commMs,
       stateSize: trainer.optimizer.stateSize,
       trainable,
       globalStep: result.globalStep,

@@ -97,6 +97,11 @@ export class SharedMemoryCollective implements Collective {
         `reduceScatter: output has ${output.length} values, partition [${lo}, ${hi}) of ${input.length} needs ${hi - lo}`,
         this.rank,
       );
+    if (this.worldSize === 1) {
+      this.checkAbort();
+      if (output.buffer !== input.buffer || output.byteOffset !== input.byteOffset) output.set(input); // identity
+      return;
+    }
     this.chunks(input.length, this.bucket, (c0, c1) => {
       this.f32[this.rank].set(input.subarray(c0, c1));
       this.barrierSync();
@@ -108,6 +113,7 @@ export class SharedMemoryCollective implements Collective {
   }
 
   async allGather(data: Float32Array): Promise<void> {
+    if (this.worldSize === 1) return this.checkAbort(); // one rank owns everything
     const [lo, hi] = partitionRange(data.length, this.worldSize, this.rank);
     const staging = new Float32Array(this.memory.slots, 0, this.bucket * this.worldSize); // partitions are disjoint
     const size = staging.length;
@@ -123,6 +129,7 @@ export class SharedMemoryCollective implements Collective {
   }
 
   async allReduce(data: Float32Array | Float64Array, op: ReduceOp = "sum"): Promise<void> {
+    if (this.worldSize === 1) return this.checkAbort();
     const slots = data instanceof Float64Array ? this.f64 : this.f32;
     this.chunks(data.length, slots[0].length, (c0, c1) => {
       (slots[this.rank] as Float32Array).set(data.subarray(c0, c1) as Float32Array);
@@ -135,6 +142,7 @@ export class SharedMemoryCollective implements Collective {
   async broadcast(data: Float32Array | Float64Array, root = 0): Promise<void> {
     if (!Number.isInteger(root) || root < 0 || root >= this.worldSize)
       throw new CollectiveError(`broadcast: root must be in [0, ${this.worldSize}), got ${root}`, this.rank);
+    if (this.worldSize === 1) return this.checkAbort();
     const slot = data instanceof Float64Array ? this.f64[0] : this.f32[0];
     this.chunks(data.length, slot.length, (c0, c1) => {
       if (this.rank === root) (slot as Float32Array).set(data.subarray(c0, c1) as Float32Array);

@@ -78,6 +78,8 @@ describe("trainZero2 on fixtures/hf/llava: 2 ranks × 1 row = 1 rank × 2 rows",
           `state per rank ${zero.stateSizes.join(" + ")} of ${ref.stateSize}, mean step ms per rank ${ms.join(", ")}`,
       );
       expect(dLoss).toBeLessThan(1e-5);
+      // The largest difference (~8e-6, freeze_vision) is in k_proj.bias, whose true gradient is zero (softmax
+      // ignores a per-query shift): Adam turns float32 rounding noise there into updates of ~lr·g/eps.
       expect(dParam).toBeLessThan(1e-5);
       expect(zero.stateSizes.reduce((a, b) => a + b, 0)).toBe(ref.stateSize);
       expect(ref.stateSize).toBe(2 * zero.trainable);

@@ -55,6 +55,7 @@ export interface RankRunResult {
   setupMs: number;
   losses: number[];
   stepMs: number[];
+  commMs: number[];
   stateSize: number;
   trainable: number;
   globalStep: number;
@@ -67,6 +68,8 @@ export interface TrainZero2Result {
   losses: number[];
   /** stepMs[r][k]: rank r's wall time for step k (ms). */
   stepMs: number[][];
+  /** commMs[r][k]: the part of stepMs[r][k] spent in collectives (including waiting for other ranks). */
+  commMs: number[][];
   setupMs: number[];
   /** Optimizer state values held by each rank (2 × its partition). */
   stateSizes: number[];
@@ -93,6 +96,7 @@ export async function trainZero2(options: TrainZero2Options): Promise<TrainZero2
   return {
     losses: r0.losses,
     stepMs: ranks.map((r) => r.stepMs),
+    commMs: ranks.map((r) => r.commMs),
     setupMs: ranks.map((r) => r.setupMs),
     stateSizes: ranks.map((r) => r.stateSize),
     trainable: r0.trainable,

@@ -2,7 +2,7 @@
 // sources under vitest, or a user's script) is bundled once per process with esbuild (tsup's own) into
 // node_modules/.cache, with @llava-ts/* resolved to their sources and tfjs / sharp left external, so each
 // worker imports its own @tensorflow/tfjs: a fresh engine and backend per rank.
-import { existsSync, mkdirSync, unlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, statSync, unlinkSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -44,6 +44,7 @@ async function bundle(entry: string): Promise<URL> {
   }
   const outDir = join(cacheRoot, "node_modules", ".cache", "llava-ts-zero2");
   mkdirSync(outDir, { recursive: true });
+  removeStale(outDir);
   const outfile = join(outDir, `rank-${process.pid}-${Date.now()}-${bundles.size}.mjs`);
   const plugins = packagesDir
     ? [
@@ -81,6 +82,17 @@ async function bundle(entry: string): Promise<URL> {
     } catch {}
   });
   return pathToFileURL(outfile);
+}
+
+/** Bundles left by processes that were killed before their exit handler ran (e.g. test forks). */
+function removeStale(dir: string): void {
+  const dayAgo = Date.now() - 24 * 3600_000;
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    try {
+      if (name.startsWith("rank-") && statSync(path).mtimeMs < dayAgo) unlinkSync(path);
+    } catch {} // another process removed it first
+  }
 }
 
 /** The monorepo's packages/ folder when `file` lies inside it. */

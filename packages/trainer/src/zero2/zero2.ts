@@ -17,6 +17,7 @@ import type { TrainerHooks, TrainerOptions } from "../trainer-options.js";
 import { saveTrainingCheckpoint, type TrainingSnapshot } from "../training-checkpoint.js";
 import { TrainingError } from "../training-error.js";
 import type { Collective } from "./collective.js";
+import { TimedCollective } from "./timed-collective.js";
 import { PartitionedAdamW } from "./partitioned-adamw.js";
 
 export type LossWeighting = "tokens" | "mean";
@@ -32,20 +33,23 @@ export interface Zero2Options<B> {
 }
 
 export class Zero2<B = Batch> {
-  readonly collective: Collective;
+  readonly collective: TimedCollective;
   optimizer?: PartitionedAdamW;
   /** The global loss of each optimizer step (the rank-weighted mean), identical on every rank. */
   readonly losses: number[] = [];
   /** Wall time of each optimizer step on this rank (ms): first micro-batch in hand to the end of the all-gather. */
   readonly stepMs: number[] = [];
+  /** The part of each step spent in collective operations, waiting for other ranks included (ms). */
+  readonly commMs: number[] = [];
   private stepStart?: number;
+  private commAtStart = 0;
   private readonly weights = new WeakMap<object, number>();
   private pendingLoss = 0;
   private accumulation = 1;
   private saveTotalLimit?: number;
 
   constructor(readonly options: Zero2Options<B>) {
-    this.collective = options.collective;
+    this.collective = new TimedCollective(options.collective);
   }
 
   get rank(): number {
@@ -76,7 +80,10 @@ export class Zero2<B = Batch> {
         const step = optimizer.step.bind(optimizer);
         optimizer.step = async (grads, lr) => {
           await step(grads, lr);
-          if (this.stepStart !== undefined) this.stepMs.push(performance.now() - this.stepStart);
+          if (this.stepStart !== undefined) {
+            this.stepMs.push(performance.now() - this.stepStart);
+            this.commMs.push(this.collective.ms - this.commAtStart);
+          }
           this.stepStart = undefined;
         };
         this.optimizer = optimizer;
@@ -93,7 +100,7 @@ export class Zero2<B = Batch> {
     return {
       count: (batch) => inner.count(batch),
       prepare: (batch) => {
-        this.stepStart ??= performance.now();
+        this.markStepStart();
         const weight = this.weights.get(batch as object) ?? 1;
         const prepared = inner.prepare(batch);
         return {
@@ -116,7 +123,7 @@ export class Zero2<B = Batch> {
   wrapData(data: TrainData<B>): TrainData<B> {
     const weigh = async function* (this: Zero2<B>, source: AsyncIterable<B> | Iterable<B>) {
       for await (const batch of source) {
-        this.stepStart ??= performance.now();
+        this.markStepStart();
         await this.weigh(batch);
         yield batch;
       }
@@ -126,6 +133,12 @@ export class Zero2<B = Batch> {
     if (Array.isArray(data))
       return { length: data.length, epoch: (_e, start = 0) => weigh(data.slice(start)) } as EpochSource<B>;
     return { [Symbol.asyncIterator]: () => weigh(data as AsyncIterable<B>) };
+  }
+
+  private markStepStart(): void {
+    if (this.stepStart !== undefined) return;
+    this.stepStart = performance.now();
+    this.commAtStart = this.collective.ms;
   }
 
   private async weigh(batch: B): Promise<void> {

@@ -1,0 +1,42 @@
+// ZeRO-2 data parallelism: the Collective, its shared-memory implementation over worker threads, the rank
+// launcher, the partitioned AdamW, the Trainer hooks, its checkpoint format, and trainZero2 for LLaVA.
+export { type Collective, CollectiveError, partitionRange, type ReduceOp } from "./collective.js";
+export { everyNth, rankRows } from "./rank-data.js";
+export {
+  type FlatLayout,
+  type FlatParam,
+  type FlatSegment,
+  flatLayout,
+  partitionOf,
+  segmentsIn,
+} from "./flat-layout.js";
+export { type LaunchOptions, launchRanks, RankError, type RankJob } from "./launch-ranks.js";
+export { PartitionedAdamW, type PartitionedAdamWOptions } from "./partitioned-adamw.js";
+export { isRankWorker, type RankContext, runRank } from "./run-rank.js";
+export {
+  abortCollective,
+  abortedBy,
+  type CollectiveMemory,
+  createCollectiveMemory,
+  SharedMemoryCollective,
+  type SharedMemoryCollectiveOptions,
+} from "./shared-memory-collective.js";
+export {
+  type PlainTrainerOptions,
+  type RankRunResult,
+  type TrainZero2Options,
+  type TrainZero2Result,
+  trainZero2,
+} from "./train-zero2.js";
+export { TimedCollective } from "./timed-collective.js";
+export { workerEntryUrl } from "./worker-entry.js";
+export { labelledTokens, type LossWeighting, Zero2, type Zero2Options } from "./zero2.js";
+export {
+  consolidateZeroCheckpoint,
+  readZeroOptimizerState,
+  ZERO_LATEST_FILE,
+  ZERO_PARTITIONS_FILE,
+  type ZeroPartitionsJson,
+  zeroRankFile,
+  zeroStepDir,
+} from "./zero2-checkpoint.js";
