@@ -1,9 +1,10 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: ["src/index.ts"],
+  // ZeRO-2's rank worker is its own entry: trainZero2 starts dist/llava-rank-worker.js (src/zero2/worker-entry.ts).
+  entry: { index: "src/index.ts", "llava-rank-worker": "src/zero2/llava-rank-worker.ts" },
   format: ["esm"],
-  dts: true,
+  dts: { entry: "src/index.ts" },
   sourcemap: true,
   clean: true,
   target: "node20",

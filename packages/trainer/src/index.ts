@@ -71,3 +71,4 @@ export {
 } from "./training-checkpoint.js";
 export { TrainingError } from "./training-error.js";
 export { isNormModule, noDecayParameterNames } from "./weight-decay-groups.js";
+export * from "./zero2/index.js";
