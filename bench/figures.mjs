@@ -92,7 +92,7 @@ async function generateGreedy(reps) {
   for (let i = 0; i < WARMUP + reps; i++) {
     const stamps = [];
     const t0 = performance.now();
-    const out = await model.generate([ids], {
+    const out = await model.generate(ids, {
       pixelValues: pixels,
       maxNewTokens: n,
       eosTokenId: [], // random weights: never stop early

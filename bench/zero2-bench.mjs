@@ -1,13 +1,53 @@
 // train_step.zero2.N: the bench batch split over N data-parallel ranks (worker threads, one wasm backend
-// each), global batch unchanged. Needs the trainer's ZeRO-2 launcher (issue 7); skipped until it exists.
+// each — one core each), global batch unchanged, through the trainer's trainZero2 (issue 7). The bench
+// model is written once to a temporary HF folder for the ranks to load.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { LORA, benchBatch, buildBenchModel } from "./bench-model.mjs";
+import { trainStepFlops } from "./flops.mjs";
+import { median } from "./stats.mjs";
+
 export async function trainZero2Bench(N, strategy, reps, warmup) {
   const trainer = await import("@llava-ts/trainer");
-  if (typeof trainer.launchRanks !== "function" || typeof trainer.Zero2 !== "function")
-    return {
-      skipped: "@llava-ts/trainer does not export the ZeRO-2 launcher yet (issue 7)",
-      ranks: N,
+  if (typeof trainer.trainZero2 !== "function")
+    return { skipped: "@llava-ts/trainer does not export trainZero2 yet (issue 7)", ranks: N, strategy };
+  const dir = mkdtempSync(join(tmpdir(), "llava-bench-zero2-"));
+  try {
+    const model = buildBenchModel();
+    await model.savePretrained(join(dir, "model"));
+    model.dispose();
+    const batch = benchBatch();
+    const steps = warmup + reps;
+    const result = await trainer.trainZero2({
+      worldSize: N,
+      modelDir: join(dir, "model"),
       strategy,
+      lora: strategy === "use_lora" ? LORA : undefined,
+      batches: Array.from({ length: steps }, () => batch),
+      trainer: { optimizer: { lr: 1e-4, weightDecay: 0 }, maxSteps: steps, progress: false },
+    });
+    // A step ends when its slowest rank does.
+    const times = result.stepMs[0].map((_, k) => Math.max(...result.stepMs.map((r) => r[k])) / 1000).slice(warmup);
+    const comm = result.commMs[0].map((_, k) => Math.max(...result.commMs.map((r) => r[k])) / 1000).slice(warmup);
+    const s = median(times);
+    const tokens = batch.batchSize * batch.seqLength;
+    const flops = trainStepFlops(strategy);
+    return {
+      strategy,
+      ranks: N,
+      seconds_per_step: s,
+      tokens_per_second: tokens / s,
+      tokens_per_step: tokens,
+      comm_seconds: median(comm),
+      model_flops: flops.total,
+      model_flops_per_second: flops.total / s,
+      trainable: result.trainable,
+      optimizer_state_per_rank: result.stateSizes,
+      losses: result.losses,
+      samples: times,
     };
-  const { runZero2Ranks } = await import("./zero2-rank.mjs");
-  return runZero2Ranks(N, strategy, reps, warmup);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -1,5 +1,5 @@
 export * from "./backend/init-backend.js";
-export { readInto, rewriteVariable, valuesOf } from "./backend/tensor-io.js";
+export { readInto, rewriteVariable, tensorFrom, valuesOf } from "./backend/tensor-io.js";
 export * from "./config.js";
 export * from "./errors.js";
 export * from "./modules/index.js";

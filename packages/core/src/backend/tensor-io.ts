@@ -60,3 +60,16 @@ export function rewriteVariable(
   v.assign(next);
   next.dispose();
 }
+
+/** A new float32 tensor whose values `fill` writes (on wasm straight into the heap: no JS array, no copy). */
+export function tensorFrom(shape: readonly number[], fill: (values: Float32Array) => void): tf.Tensor {
+  const wasm = wasmBackend();
+  if (wasm) {
+    const info = wasm.makeOutput([...shape], "float32");
+    fill(wasm.typedArrayFromHeap(info) as Float32Array);
+    return tf.engine().makeTensorFromTensorInfo(info);
+  }
+  const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  fill(values);
+  return tf.tensor(values, [...shape], "float32");
+}

@@ -237,4 +237,28 @@ describe("causal LM loss", () => {
     expect(crossEntropy(sub, targets).dataSync()[0]).toBeCloseTo(expected, 6);
     await expectNoLeaks(() => causalLmLoss(logits, labels), "causalLmLoss");
   });
+
+  it("has the gradient of the mean NLL, (softmax − onehot)·dy/N, scaled through the graph", async () => {
+    const N = 3;
+    const V = 5;
+    const x = tf.tensor2d(
+      Array.from({ length: N * V }, (_, i) => Math.sin(i * 1.3) * 3),
+      [N, V],
+    );
+    const targets = Int32Array.from([4, 0, 2]);
+    const g = tf.grad((z: tf.Tensor) => crossEntropy(z, targets).mul(2.5))(x);
+    const z = x.arraySync() as number[][];
+    const want = z.flatMap((row, r) => {
+      const m = Math.max(...row);
+      const s = row.reduce((a, v) => a + Math.exp(v - m), 0);
+      return row.map((v, j) => ((Math.exp(v - m) / s - (j === targets[r] ? 1 : 0)) * 2.5) / N);
+    });
+    Array.from(g.dataSync()).forEach((v, i) => {
+      expect(v).toBeCloseTo(want[i], 6);
+    });
+    expect(crossEntropy(tf.zeros([0, V]), new Int32Array(0)).dataSync()[0]).toBeNaN();
+    expect(() => crossEntropy(x, Int32Array.from([0, 5, 1]))).toThrow(/outside \[0, 5\)/);
+    await expectNoLeaks(() => tf.grad((t: tf.Tensor) => crossEntropy(t, targets))(x), "crossEntropy grad");
+    tf.dispose([x, g]);
+  });
 });
