@@ -37,7 +37,13 @@ export class PartitionedAdamW implements Optimizer {
   readonly expAvgSq: Float32Array;
   private readonly base: AdamW; // hyper-parameters and their validation, shared with the plain AdamW
   private readonly collective: Collective;
+  /**
+   * All trainable values, flat; [start, end) is this rank's master copy (DeepSpeed's fp32 partition): the
+   * optimizer owns the trained values between steps, read from the variables only at the first step and
+   * after `load`.
+   */
   private gathered?: Float32Array;
+  private stale = true;
   private staged?: string;
 
   constructor(
@@ -69,12 +75,20 @@ export class PartitionedAdamW implements Optimizer {
     this.stepCount++;
     this.gathered ??= new Float32Array(this.layout.total);
     const flat = this.gathered;
-    for (const { index, start, end } of segmentsIn(this.layout, this.start, this.end)) {
+    const segments = segmentsIn(this.layout, this.start, this.end);
+    if (this.stale) {
+      for (const { index, start, end } of segments) {
+        const offset = this.layout.params[index].offset;
+        flat.set(
+          (this.params[index].variable.dataSync() as Float32Array).subarray(start - offset, end - offset),
+          start,
+        );
+      }
+      this.stale = false;
+    }
+    for (const { index, start, end } of segments) {
       const param = this.params[index];
       const offset = this.layout.params[index].offset;
-      // Current values from the variable (all ranks agree after every all-gather, and after a resume).
-      const values = param.variable.dataSync() as Float32Array;
-      flat.set(values.subarray(start - offset, end - offset), start);
       const g = grads[index];
       if (!g) continue; // no gradient anywhere: torch skips the parameter (no decay, no state change)
       adamwUpdate(
@@ -134,5 +148,6 @@ export class PartitionedAdamW implements Optimizer {
     this.expAvg.set(state.expAvg);
     this.expAvgSq.set(state.expAvgSq);
     this.stepCount = state.step;
+    this.stale = true; // the trainer loads the weights before the optimizer state
   }
 }
