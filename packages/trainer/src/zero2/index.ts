@@ -1,7 +1,6 @@
 // ZeRO-2 data parallelism: the Collective, its shared-memory implementation over worker threads, the rank
 // launcher, the partitioned AdamW, the Trainer hooks, its checkpoint format, and trainZero2 for LLaVA.
 export { type Collective, CollectiveError, partitionRange, type ReduceOp } from "./collective.js";
-export { everyNth, rankRows } from "./rank-data.js";
 export {
   type FlatLayout,
   type FlatParam,
@@ -12,6 +11,8 @@ export {
 } from "./flat-layout.js";
 export { type LaunchOptions, launchRanks, RankError, type RankJob } from "./launch-ranks.js";
 export { PartitionedAdamW, type PartitionedAdamWOptions } from "./partitioned-adamw.js";
+export { everyNth, rankRows } from "./rank-data.js";
+export { readZeroOptimizerState } from "./read-zero-optimizer-state.js";
 export { isRankWorker, type RankContext, runRank } from "./run-rank.js";
 export {
   abortCollective,
@@ -21,6 +22,7 @@ export {
   SharedMemoryCollective,
   type SharedMemoryCollectiveOptions,
 } from "./shared-memory-collective.js";
+export { TimedCollective } from "./timed-collective.js";
 export {
   type PlainTrainerOptions,
   type RankRunResult,
@@ -28,12 +30,10 @@ export {
   type TrainZero2Result,
   trainZero2,
 } from "./train-zero2.js";
-export { TimedCollective } from "./timed-collective.js";
 export { workerEntryUrl } from "./worker-entry.js";
-export { labelledTokens, type LossWeighting, Zero2, type Zero2Options } from "./zero2.js";
+export { type LossWeighting, labelledTokens, Zero2, type Zero2Options } from "./zero2.js";
 export {
   consolidateZeroCheckpoint,
-  readZeroOptimizerState,
   ZERO_LATEST_FILE,
   ZERO_PARTITIONS_FILE,
   type ZeroPartitionsJson,

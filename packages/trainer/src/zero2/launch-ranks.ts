@@ -4,7 +4,7 @@
 // and any rank still computing is terminated after a short grace, so the job never hangs.
 import { Worker } from "node:worker_threads";
 import { LlavaError } from "@llava-ts/core";
-import { type RankMessage, RANK_WORKER_KIND, type RankWorkerData } from "./rank-protocol.js";
+import { RANK_WORKER_KIND, type RankMessage, type RankWorkerData } from "./rank-protocol.js";
 import {
   abortCollective,
   abortedBy,

@@ -14,11 +14,8 @@ import {
 import { TrainingError } from "../training-error.js";
 import type { Collective } from "./collective.js";
 import { type FlatLayout, flatLayout, partitionOf, segmentsIn } from "./flat-layout.js";
-import {
-  assembleZeroOptimizerState,
-  readZeroOptimizerState,
-  writeZeroPartition,
-} from "./zero2-checkpoint.js";
+import { readZeroOptimizerState } from "./read-zero-optimizer-state.js";
+import { assembleZeroOptimizerState, writeZeroPartition } from "./zero2-checkpoint.js";
 
 export interface PartitionedAdamWOptions extends AdamWOptions {
   collective: Collective;

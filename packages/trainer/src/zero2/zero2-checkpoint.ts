@@ -105,57 +105,6 @@ export async function assembleZeroOptimizerState(
   }
 }
 
-/** This rank's state for flat range [lo, hi) of `layout`, from whichever form `dir` holds. */
-export function readZeroOptimizerState(
-  dir: string,
-  layout: FlatLayout,
-  lo: number,
-  hi: number,
-): { step: number; expAvg: Float32Array; expAvgSq: Float32Array } {
-  const expAvg = new Float32Array(hi - lo);
-  const expAvgSq = new Float32Array(hi - lo);
-  const stepDir = findStepDir(dir);
-  if (stepDir) {
-    const json = readPartitionsJson(stepDir);
-    const saved = new Map(json.params.map((p) => [p.name, p]));
-    checkSameParameters(layout, saved, join(stepDir, ZERO_PARTITIONS_FILE));
-    const files = new Map<number, StatePartition>(); // each needed rank file read once
-    const read = (a: number, b: number, key: "expAvg" | "expAvgSq") => {
-      for (const p of json.partitions)
-        if (p.start < b && a < p.end && !files.has(p.rank)) files.set(p.rank, readPartition(stepDir, p));
-      return sliceOf([...files.values()], a, b, key);
-    };
-    copyByName(layout, lo, hi, saved, read, expAvg, expAvgSq);
-    return { step: json.step, expAvg, expAvgSq };
-  }
-  const consolidated = join(dir, OPTIMIZER_FILE);
-  if (!existsSync(consolidated))
-    throw new TrainingError(
-      `${dir}: no ZeRO optimizer state (${ZERO_LATEST_FILE}, global_step*/) and no ${OPTIMIZER_FILE}`,
-    );
-  const file = SafetensorsFile.open(consolidated);
-  try {
-    const step = Number(file.metadata.step);
-    const keys = new Set(file.keys());
-    layout.params.forEach((p) => {
-      const a = Math.max(lo, p.offset);
-      const b = Math.min(hi, p.offset + p.size);
-      if (a >= b || !keys.has(`${p.name}.exp_avg`)) return; // torch-style lazy state: never stepped = zeros
-      const m = file.read(`${p.name}.exp_avg`).data as Float32Array;
-      const v = file.read(`${p.name}.exp_avg_sq`).data as Float32Array;
-      if (m.length !== p.size)
-        throw new TrainingError(
-          `${consolidated}: state of ${p.name} has ${m.length} values, the parameter ${p.size}`,
-        );
-      expAvg.set(m.subarray(a - p.offset, b - p.offset), a - lo);
-      expAvgSq.set(v.subarray(a - p.offset, b - p.offset), a - lo);
-    });
-    return { step, expAvg, expAvgSq };
-  } finally {
-    file.close();
-  }
-}
-
 /** Writes optimizer.safetensors (the non-ZeRO trainer's format) from a checkpoint's ZeRO partitions. */
 export async function consolidateZeroCheckpoint(dir: string): Promise<string> {
   const stepDir = findStepDir(dir);
@@ -167,7 +116,7 @@ export async function consolidateZeroCheckpoint(dir: string): Promise<string> {
   return out;
 }
 
-function findStepDir(dir: string): string | undefined {
+export function findStepDir(dir: string): string | undefined {
   const latest = join(dir, ZERO_LATEST_FILE);
   if (existsSync(latest)) return join(dir, readFileSync(latest, "utf8").trim());
   const steps = existsSync(dir) ? readdirSync(dir).filter((n) => /^global_step\d+$/.test(n)) : [];
@@ -176,7 +125,7 @@ function findStepDir(dir: string): string | undefined {
   return steps.length ? join(dir, steps[0]) : undefined;
 }
 
-function readPartitionsJson(stepDir: string): ZeroPartitionsJson {
+export function readPartitionsJson(stepDir: string): ZeroPartitionsJson {
   const path = join(stepDir, ZERO_PARTITIONS_FILE);
   try {
     const json = JSON.parse(readFileSync(path, "utf8")) as ZeroPartitionsJson;
@@ -187,7 +136,7 @@ function readPartitionsJson(stepDir: string): ZeroPartitionsJson {
   }
 }
 
-function readPartition(stepDir: string, p: ZeroPartitionsJson["partitions"][number]): StatePartition {
+export function readPartition(stepDir: string, p: ZeroPartitionsJson["partitions"][number]): StatePartition {
   const path = join(stepDir, p.file);
   const file = SafetensorsFile.open(path);
   try {
@@ -201,43 +150,8 @@ function readPartition(stepDir: string, p: ZeroPartitionsJson["partitions"][numb
   }
 }
 
-function checkSameParameters(layout: FlatLayout, saved: Map<string, { size: number }>, source: string): void {
-  const missing = layout.params.filter((p) => !saved.has(p.name)).map((p) => p.name);
-  const current = new Set(layout.params.map((p) => p.name));
-  const extra = [...saved.keys()].filter((n) => !current.has(n));
-  const resized = layout.params.filter((p) => saved.has(p.name) && saved.get(p.name)!.size !== p.size);
-  if (missing.length || extra.length || resized.length)
-    throw new TrainingError(
-      `${source}: the trained parameters differ from the checkpoint's: ${missing.length} new (${missing.slice(0, 3).join(", ")}), ` +
-        `${extra.length} gone (${extra.slice(0, 3).join(", ")}), ${resized.length} resized (${resized
-          .map((p) => p.name)
-          .slice(0, 3)
-          .join(", ")})`,
-    );
-}
-
-/** Copies state for current flat range [lo, hi) from saved flat ranges, matching parameters by name. */
-function copyByName(
-  layout: FlatLayout,
-  lo: number,
-  hi: number,
-  saved: Map<string, { offset: number }>,
-  read: (a: number, b: number, key: "expAvg" | "expAvgSq") => Float32Array,
-  expAvg: Float32Array,
-  expAvgSq: Float32Array,
-): void {
-  for (const p of layout.params) {
-    const a = Math.max(lo, p.offset);
-    const b = Math.min(hi, p.offset + p.size);
-    if (a >= b) continue;
-    const from = saved.get(p.name)!.offset + (a - p.offset);
-    expAvg.set(read(from, from + b - a, "expAvg"), a - lo);
-    expAvgSq.set(read(from, from + b - a, "expAvgSq"), a - lo);
-  }
-}
-
 /** Flat range [lo, hi) assembled from partitions that cover it. */
-function sliceOf(
+export function sliceOf(
   parts: readonly StatePartition[],
   lo: number,
   hi: number,

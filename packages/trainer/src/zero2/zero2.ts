@@ -17,8 +17,8 @@ import type { TrainerHooks, TrainerOptions } from "../trainer-options.js";
 import { saveTrainingCheckpoint, type TrainingSnapshot } from "../training-checkpoint.js";
 import { TrainingError } from "../training-error.js";
 import type { Collective } from "./collective.js";
-import { TimedCollective } from "./timed-collective.js";
 import { PartitionedAdamW } from "./partitioned-adamw.js";
+import { TimedCollective } from "./timed-collective.js";
 
 export type LossWeighting = "tokens" | "mean";
 
