@@ -39,10 +39,10 @@ export function crossEntropy(logits: tf.Tensor, targets: Int32Array): tf.Tensor 
   for (const y of targets)
     if (!(y >= 0 && y < V)) throw new ShapeError(`crossEntropy: target ${y} is outside [0, ${V})`);
   if (N === 0) return tf.scalar(Number.NaN);
-  const fused = tf.customGrad((x, save) => {
+  const fused = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
     let total = 0;
     const probs = tensorFrom([N, V], (p) => {
-      const z = valuesOf(x as tf.Tensor); // after the allocation: a heap view stays valid
+      const z = valuesOf(x); // after the allocation: a heap view stays valid
       for (let r = 0, o = 0; r < N; r++, o += V) {
         let max = -Infinity;
         for (let j = o; j < o + V; j++) if (z[j] > max) max = z[j];
@@ -70,7 +70,7 @@ export function crossEntropy(logits: tf.Tensor, targets: Int32Array): tf.Tensor 
         });
       },
     };
-  });
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return fused(logits);
 }
 
