@@ -104,14 +104,19 @@ describe("failures end the job with the failing rank named, without hanging", ()
     expect(error).toBeInstanceOf(RankError);
     expect(error.rank).toBe(2);
     expect(error.message).toMatch(/rank 2 of 3 failed: boom at round 3/);
-    expect(ms).toBeLessThan(5000);
+    expect(ms).toBeLessThan(15_000); // from launch: includes starting the workers on a busy machine
   });
 
   it("a rank that calls process.exit mid-run", async () => {
-    const { error, ms } = await failure(await launch(2, { script: "exit", failRank: 1 }));
+    const job = await launch(2, { script: "exit", failRank: 1 });
+    let diedAt = 0;
+    job.workers[1].once("exit", () => {
+      diedAt = Date.now();
+    });
+    const { error } = await failure(job);
     expect(error.rank).toBe(1);
     expect(error.message).toMatch(/rank 1 of 2 failed: exited with code 3 before finishing/);
-    expect(ms).toBeLessThan(5000);
+    expect(Date.now() - diedAt).toBeLessThan(3000);
   });
 
   it("a rank terminated from outside while the others wait on it", async () => {
@@ -129,7 +134,7 @@ describe("failures end the job with the failing rank named, without hanging", ()
     const { error, ms } = await failure(await launch(2, { script: "hang", failRank: 1 }, { timeoutMs: 500 }));
     expect(error.rank).toBe(0);
     expect(error.message).toMatch(/barrier timed out after 500 ms with 1 of 2 ranks arrived/);
-    expect(ms).toBeLessThan(6000);
+    expect(ms).toBeLessThan(15_000);
   });
 
   it("the launcher can abort a running job", async () => {
