@@ -10,6 +10,11 @@ import { median } from "./stats.mjs";
 
 const WARMUP = 1;
 
+function cpuSeconds() {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
 /** GFLOP/s of a 1024×1024 float32 matmul, as the backend runs it. */
 async function matmulPeak(reps) {
   const n = 1024;
@@ -35,11 +40,13 @@ async function trainStep(strategy, reps) {
   const model = buildBenchModel();
   const batch = benchBatch();
   const stamps = [];
+  const cpu = [];
   const inner = llavaTask(model);
   const task = {
     count: inner.count,
     prepare: (b) => {
       stamps.push(performance.now());
+      cpu.push(cpuSeconds());
       return inner.prepare(b);
     },
   };
@@ -54,9 +61,14 @@ async function trainStep(strategy, reps) {
   });
   const { losses } = await trainer.train(Array.from({ length: steps }, () => batch));
   stamps.push(performance.now());
+  cpu.push(cpuSeconds());
   const times = stamps
     .slice(1)
     .map((t, i) => (t - stamps[i]) / 1000)
+    .slice(WARMUP);
+  const cpuTimes = cpu
+    .slice(1)
+    .map((t, i) => t - cpu[i])
     .slice(WARMUP);
   const s = median(times);
   const tokens = batch.batchSize * batch.seqLength;
@@ -69,6 +81,8 @@ async function trainStep(strategy, reps) {
     model_flops: flops.total,
     model_flops_per_second: flops.total / s,
     ranks: 1,
+    // CPU time of this single-threaded process per step: what a step costs with a core to itself.
+    cpu_seconds_per_step: median(cpuTimes),
     trainable: trainer.summary?.trainable,
     losses,
     samples: times,

@@ -111,7 +111,7 @@ for (const [name, f] of Object.entries(figures)) {
     rows.push([
       name,
       `${f.tokens_per_second.toFixed(1)} tokens/s`,
-      `${f.seconds_per_step.toFixed(2)} s/step, ${f.ranks} rank${f.ranks > 1 ? "s" : ""}`,
+      `${f.seconds_per_step.toFixed(2)} s/step${f.cpu_seconds_per_step ? ` (cpu ${f.cpu_seconds_per_step.toFixed(2)} s)` : ""}, ${f.ranks} rank${f.ranks > 1 ? "s" : ""}`,
       ratio(f),
       mb(f),
     ]);
