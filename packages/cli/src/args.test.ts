@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import { type CommandSpec, Flags, helpText, parseFlags, UsageError } from "./args.js";
+
+const spec: CommandSpec = {
+  name: "try",
+  summary: "a test command",
+  synopsis: "--model DIR",
+  flags: {
+    model: { type: "string", value: "DIR", help: "model folder", aliases: ["model-name-or-path"] },
+    "learning-rate": { type: "string", value: "LR", help: "peak lr", default: "1e-4" },
+    merged: { type: "boolean", help: "merge" },
+  },
+};
+
+describe("parseFlags", () => {
+  it("reads flags, fills defaults, accepts HF's snake_case spellings and aliases", () => {
+    const v = parseFlags(spec, ["--model_name_or_path", "m", "--learning_rate=3e-4", "--merged"]);
+    expect(v).toMatchObject({ model: "m", "learning-rate": "3e-4", merged: true });
+    expect(parseFlags(spec, ["--model", "m"])["learning-rate"]).toBe("1e-4");
+  });
+
+  it("names an unknown flag", () => {
+    expect(() => parseFlags(spec, ["--model", "m", "--bf16", "true"])).toThrow(/unknown flag --bf16/);
+    try {
+      parseFlags(spec, ["--deepspeed", "x"]);
+    } catch (e) {
+      expect(e).toBeInstanceOf(UsageError);
+      expect((e as UsageError).flag).toBe("--deepspeed");
+    }
+  });
+
+  it("names a flag without its value and rejects stray arguments", () => {
+    expect(() => parseFlags(spec, ["--model"])).toThrow(/--model/);
+    expect(() => parseFlags(spec, ["model.bin"])).toThrow(/unexpected argument "model.bin"/);
+  });
+});
+
+describe("Flags", () => {
+  it("checks numbers, integers, choices and paths, naming the flag", () => {
+    const f = new Flags("try", { lr: "abc", n: "2.5", c: "sgd", p: "/no/such/dir", ok: "3" });
+    expect(() => f.number("lr")).toThrow(/--lr expects a number, got "abc"/);
+    expect(() => f.int("n")).toThrow(/--n expects an integer/);
+    expect(f.int("ok")).toBe(3);
+    expect(() => f.choice("c", ["adamw"])).toThrow(/--c must be one of adamw; got "sgd"/);
+    expect(() => f.existingPath("p", "model folder")).toThrow(/--p: model folder not found: \/no\/such\/dir/);
+    expect(() => f.required("missing")).toThrow(/--missing is required/);
+  });
+});
+
+describe("helpText", () => {
+  it("lists every flag with its default", () => {
+    const text = helpText(spec);
+    expect(text).toContain("Usage: llava try --model DIR");
+    expect(text).toMatch(/--learning-rate LR\s+peak lr \(default 1e-4\)/);
+    expect(text).toContain("--help");
+  });
+});

@@ -1,0 +1,178 @@
+// Flag parsing on node:util parseArgs, with errors that name the flag or the path at fault. Every command
+// declares its flags once (type, help line, default); `--help` is generated from the same table.
+import { existsSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { LlavaError } from "@llava-ts/core";
+
+/** A wrong command line: the message names the flag (or path); the CLI prints it with the usage hint. */
+export class UsageError extends LlavaError {
+  override name = "UsageError";
+  constructor(
+    message: string,
+    readonly flag?: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface FlagSpec {
+  type: "string" | "boolean";
+  /** Value name in the help ("DIR", "N"); booleans have none. */
+  value?: string;
+  help: string;
+  default?: string | boolean;
+  short?: string;
+  /** Other spellings accepted, e.g. the Python script's "model-name-or-path". */
+  aliases?: readonly string[];
+}
+
+export type FlagTable = Record<string, FlagSpec>;
+export type FlagValues = Record<string, string | boolean | undefined>;
+
+export interface CommandSpec {
+  name: string;
+  summary: string;
+  /** e.g. "--model DIR --image FILE --prompt TEXT". */
+  synopsis: string;
+  flags: FlagTable;
+  /** Extra paragraphs after the flag list. */
+  notes?: string;
+}
+
+/** Parses `argv` against the table (plus --help); unknown flags and stray positionals are UsageErrors. */
+export function parseFlags(spec: CommandSpec, argv: readonly string[]): FlagValues & { help?: boolean } {
+  const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
+    help: { type: "boolean", short: "h" },
+  };
+  for (const [name, f] of Object.entries(spec.flags))
+    options[name] = f.short ? { type: f.type, short: f.short } : { type: f.type };
+  const canonical = new Map<string, string>();
+  for (const [name, f] of Object.entries(spec.flags)) for (const a of f.aliases ?? []) canonical.set(a, name);
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: argv.map((a) => canonicalFlag(a, canonical)), options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw usageFromParseError(spec, e as Error & { code?: string });
+  }
+  if (parsed.positionals.length > 0)
+    throw new UsageError(
+      `llava ${spec.name}: unexpected argument "${parsed.positionals[0]}" (flags take the form --name VALUE)`,
+    );
+  const values: FlagValues = {};
+  for (const [name, f] of Object.entries(spec.flags)) values[name] = f.default;
+  Object.assign(values, parsed.values);
+  return values;
+}
+
+/** `--learning_rate` (HF's spelling) is `--learning-rate`; aliases map to their flag; values pass through. */
+function canonicalFlag(arg: string, aliases: Map<string, string>): string {
+  const m = /^--([A-Za-z0-9_-]+)(=.*)?$/.exec(arg);
+  if (!m) return arg;
+  const name = m[1].replaceAll("_", "-");
+  return `--${aliases.get(name) ?? name}${m[2] ?? ""}`;
+}
+
+function usageFromParseError(spec: CommandSpec, e: Error & { code?: string }): UsageError {
+  const flag = /'(-{1,2}[^' ]+)/.exec(e.message)?.[1];
+  if (e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION")
+    return new UsageError(
+      `llava ${spec.name}: unknown flag ${flag ?? e.message}; see llava ${spec.name} --help`,
+      flag,
+    );
+  if (e.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE")
+    return new UsageError(`llava ${spec.name}: ${flag ?? "a flag"} needs a value`, flag);
+  return new UsageError(`llava ${spec.name}: ${e.message}`, flag);
+}
+
+/** The generated help text. */
+export function helpText(spec: CommandSpec): string {
+  const rows = Object.entries(spec.flags).map(([name, f]) => {
+    const left = `  --${name}${f.value ? ` ${f.value}` : ""}`;
+    const def = f.default !== undefined && f.default !== false ? ` (default ${f.default})` : "";
+    return [left, `${f.help}${def}`] as const;
+  });
+  rows.push(["  -h, --help", "show this help"]);
+  const width = Math.max(...rows.map(([l]) => l.length)) + 2;
+  const lines = [
+    `llava ${spec.name} — ${spec.summary}`,
+    "",
+    `Usage: llava ${spec.name} ${spec.synopsis}`,
+    "",
+    "Flags:",
+    ...rows.map(([l, r]) => l.padEnd(width) + r),
+  ];
+  if (spec.notes) lines.push("", spec.notes);
+  return `${lines.join("\n")}\n`;
+}
+
+/** Typed reads of parsed flags; each error names the flag. */
+export class Flags {
+  constructor(
+    readonly command: string,
+    readonly values: FlagValues,
+  ) {}
+
+  has(name: string): boolean {
+    return this.values[name] !== undefined;
+  }
+
+  string(name: string): string | undefined {
+    const v = this.values[name];
+    return typeof v === "string" ? v : undefined;
+  }
+
+  required(name: string): string {
+    const v = this.string(name);
+    if (v === undefined || v === "") throw new UsageError(`llava ${this.command}: --${name} is required`, name);
+    return v;
+  }
+
+  boolean(name: string): boolean {
+    return this.values[name] === true;
+  }
+
+  number(name: string): number | undefined {
+    const v = this.string(name);
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (v.trim() === "" || !Number.isFinite(n))
+      throw new UsageError(`llava ${this.command}: --${name} expects a number, got "${v}"`, `--${name}`);
+    return n;
+  }
+
+  /** An integer ≥ min (default 1). */
+  int(name: string, min = 1): number | undefined {
+    const n = this.number(name);
+    if (n === undefined) return undefined;
+    if (!Number.isInteger(n) || n < min)
+      throw new UsageError(
+        `llava ${this.command}: --${name} expects an integer ≥ ${min}, got "${this.string(name)}"`,
+        `--${name}`,
+      );
+    return n;
+  }
+
+  choice<T extends string>(name: string, choices: readonly T[]): T | undefined {
+    const v = this.string(name);
+    if (v === undefined) return undefined;
+    if (!choices.includes(v as T))
+      throw new UsageError(
+        `llava ${this.command}: --${name} must be one of ${choices.join(", ")}; got "${v}"`,
+        `--${name}`,
+      );
+    return v as T;
+  }
+
+  /** A path that must exist; `file` names what it should hold, for the message. */
+  existingPath(name: string, what = "path"): string | undefined {
+    const v = this.string(name);
+    if (v === undefined) return undefined;
+    if (!existsSync(v)) throw new UsageError(`llava ${this.command}: --${name}: ${what} not found: ${v}`, `--${name}`);
+    return v;
+  }
+
+  requiredPath(name: string, what = "path"): string {
+    this.required(name);
+    return this.existingPath(name, what)!;
+  }
+}

@@ -1,0 +1,163 @@
+// Every command run through main() on a tiny LLaVA (real build path, real Qwen2.5 tokenizer).
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { initBackend } from "@llava-ts/core";
+import { beforeAll, describe, expect, it } from "vitest";
+import { main } from "../main.js";
+import { captureIO, type TinyFixture, tinyFixture } from "../testing/tiny-llava.js";
+
+let fx: TinyFixture;
+let image: string;
+
+beforeAll(async () => {
+  await initBackend();
+  fx = await tinyFixture();
+  image = join(fx.data.imagesDir!, fx.data.records[0].image);
+});
+
+async function run(argv: string[], stdin?: string[]) {
+  const io = captureIO(stdin);
+  const code = await main(argv, io);
+  return { code, out: io.out(), err: io.err(), writes: io.writes };
+}
+
+describe("llava (no command, --help, unknown command)", () => {
+  it("prints the command list", async () => {
+    const r = await run(["--help"]);
+    expect(r.code).toBe(0);
+    for (const c of ["build", "train", "infer", "chat", "merge", "demo"]) expect(r.out).toContain(`  ${c}`);
+    expect((await run(["fly"])).err).toMatch(/unknown command "fly"/);
+  });
+
+  it.each(["build", "train", "infer", "chat", "merge", "demo"])("%s --help", async (name) => {
+    const r = await run([name, "--help"]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(`Usage: llava ${name}`);
+  });
+});
+
+describe("llava build", () => {
+  it("builds a LLaVA from a CLIP and a Qwen2.5 folder", async () => {
+    const out = join(fx.root, "built-by-cli");
+    const r = await run(["build", "--vision", fx.clip, "--llm", fx.qwen, "--out", out, "--seed", "7"]);
+    expect(r.err).not.toMatch(/Error/);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("<image> token id 151665, pad token id 151643");
+    const config = JSON.parse(readFileSync(join(out, "config.json"), "utf8"));
+    expect(config.image_token_index).toBe(151665);
+    expect(existsSync(join(out, "tokenizer.json"))).toBe(true);
+    expect(existsSync(join(out, "preprocessor_config.json"))).toBe(true);
+  });
+
+  it("names a missing folder and an unknown flag", async () => {
+    const r = await run(["build", "--vision", "/no/clip", "--llm", fx.qwen, "--out", "x"]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("--vision: CLIP folder not found: /no/clip");
+    const u = await run(["build", "--vision", fx.clip, "--llm", fx.qwen, "--out", "x", "--fp16"]);
+    expect(u.code).toBe(2);
+    expect(u.err).toContain("unknown flag --fp16");
+    expect((await run(["build", "--vision", fx.clip, "--llm", fx.qwen])).err).toContain("--out is required");
+  });
+});
+
+describe("llava train", () => {
+  const common = () => ["--model", fx.model, "--data", fx.data.chatJson, "--images", fx.data.imagesZip!];
+
+  it.each(["use_lora", "freeze_vision", "none", "projector_only"])("--train-type %s (2 steps, one rank)", async (t) => {
+    const out = join(fx.root, `train-${t}`);
+    const r = await run([
+      "train", ...common(), "--train-type", t, "--output-dir", out, "--max-steps", "2",
+      "--per-device-train-batch-size", "2", "--learning_rate", "1e-3", "--save-strategy", "steps", "--save-steps", "1",
+      "--save-total-limit", "1", "--logging-steps", "1", "--seed", "1",
+    ]);
+    expect(r.err).not.toMatch(/Error/);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(`strategy ${t}`);
+    if (t === "use_lora") expect(existsSync(join(out, "adapter_model.safetensors"))).toBe(true);
+    else expect(existsSync(join(out, "model.safetensors"))).toBe(true);
+    expect(existsSync(join(out, "checkpoint-2"))).toBe(true);
+    expect(existsSync(join(out, "checkpoint-1"))).toBe(false); // --save-total-limit 1
+    expect(readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n")).toHaveLength(2);
+  });
+
+  it("--ranks 2 trains with ZeRO-2 and writes the adapter", async () => {
+    const out = join(fx.root, "train-zero2");
+    const r = await run([
+      "train", ...common(), "--train-type", "use_lora", "--ranks", "2", "--output-dir", out,
+      "--max-steps", "1", "--per-device-train-batch-size", "2", "--lora-r", "4", "--lora-alpha", "8",
+    ]);
+    expect(r.err).not.toMatch(/Error/);
+    expect(r.code).toBe(0);
+    expect(existsSync(join(out, "adapter_config.json"))).toBe(true);
+    expect(JSON.parse(readFileSync(join(out, "adapter_config.json"), "utf8")).r).toBe(4);
+  });
+
+  it("names bad values and paths", async () => {
+    expect((await run(["train", ...common(), "--train-type", "qlora"])).err).toContain(
+      "--train-type must be one of use_lora, freeze_vision, none, projector_only",
+    );
+    expect((await run(["train", "--model", fx.model, "--data", "/no/chat.json"])).err).toContain(
+      "--data: data file not found: /no/chat.json",
+    );
+    expect((await run(["train", ...common(), "--learning-rate", "fast"])).err).toContain(
+      '--learning-rate expects a number, got "fast"',
+    );
+  });
+});
+
+describe("llava infer, chat, merge", () => {
+  let adapter: string;
+  beforeAll(async () => {
+    adapter = join(fx.root, "adapter");
+    // A trained adapter (random LoRA B would be zero and change nothing).
+    const r = await run([
+      "train", "--model", fx.model, "--data", fx.data.chatJson, "--images", fx.data.imagesDir!,
+      "--train-type", "use_lora", "--output-dir", adapter, "--max-steps", "2", "--learning-rate", "1e-2",
+      "--per-device-train-batch-size", "2", "--save-strategy", "no",
+    ]);
+    expect(r.code).toBe(0);
+  });
+
+  it("infer streams an answer, with an adapter and merged", async () => {
+    const args = ["infer", "--model", fx.model, "--image", image, "--prompt", "Describe it.", "--max-new-tokens", "6"];
+    const base = await run(args);
+    expect(base.code).toBe(0);
+    expect(base.writes.length).toBeGreaterThan(1); // pieces arrive one by one, then the newline
+    const withAdapter = await run([...args, "--adapter", adapter]);
+    const merged = await run([...args, "--adapter", adapter, "--merged"]);
+    expect(withAdapter.code).toBe(0);
+    expect(merged.out).toBe(withAdapter.out); // greedy: folding the adapter in changes nothing
+  });
+
+  it("infer names the missing image and --merged without an adapter", async () => {
+    const r = await run(["infer", "--model", fx.model, "--image", "/no/cat.jpg", "--prompt", "?"]);
+    expect(r.err).toContain("--image: image file not found: /no/cat.jpg");
+    const m = await run(["infer", "--model", fx.model, "--image", image, "--prompt", "?", "--merged"]);
+    expect(m.err).toContain("--merged needs --adapter");
+  });
+
+  it("chat answers each line of stdin in one conversation", async () => {
+    const r = await run(
+      ["chat", "--model", fx.model, "--adapter", adapter, "--image", image, "--max-new-tokens", "4"],
+      ["What is in the picture?", "And its colour?", ""],
+    );
+    expect(r.code).toBe(0);
+    expect(r.out.match(/> /g)?.length).toBe(3); // two answered prompts, then the one that ended it
+    expect(r.err).toContain("chatting about");
+  });
+
+  it("merge writes a full model that answers as base + adapter", async () => {
+    const out = join(fx.root, "merged");
+    const r = await run(["merge", "--model", fx.model, "--adapter", adapter, "--out", out]);
+    expect(r.code).toBe(0);
+    expect(existsSync(join(out, "model.safetensors"))).toBe(true);
+    expect(existsSync(join(out, "tokenizer.json"))).toBe(true);
+    const prompt = ["--image", image, "--prompt", "Describe it.", "--max-new-tokens", "6"];
+    const merged = await run(["infer", "--model", out, ...prompt]);
+    const adapted = await run(["infer", "--model", fx.model, "--adapter", adapter, ...prompt]);
+    expect(merged.out).toBe(adapted.out);
+    expect((await run(["merge", "--model", fx.model, "--adapter", "/no/adapter", "--out", out])).err).toContain(
+      "--adapter: adapter folder not found: /no/adapter",
+    );
+  });
+});

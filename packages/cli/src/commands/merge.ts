@@ -1,0 +1,70 @@
+// llava merge: base model + LoRA adapter → a full model folder with the adapter folded into the weights
+// (PEFT's merge_and_unload + save_pretrained), loadable without the lora package.
+import { mkdirSync } from "node:fs";
+import { resolve } from "node:path";
+import { LlavaForConditionalGeneration } from "@llava-ts/llava";
+import { loadAdapter, mergeAndUnload } from "@llava-ts/lora";
+import { type CommandSpec, Flags, helpText, parseFlags, UsageError } from "../args.js";
+import type { CliIO } from "../io.js";
+import { copyModelFiles } from "../llava-session.js";
+import type { Command } from "./command.js";
+
+export const mergeSpec: CommandSpec = {
+  name: "merge",
+  summary: "fold a LoRA adapter into the base weights and save the full model",
+  synopsis: "--model DIR --adapter DIR --out DIR",
+  flags: {
+    model: { type: "string", value: "DIR", help: "base LLaVA folder" },
+    adapter: { type: "string", value: "DIR", help: "PEFT LoRA adapter folder" },
+    out: { type: "string", value: "DIR", help: "output folder (HF llava layout, with tokenizer and processor files)" },
+    "max-shard-size": { type: "string", value: "SIZE", help: 'shard limit, e.g. "5GB"', default: "5GB" },
+  },
+};
+
+export interface MergeOptions {
+  model: string;
+  adapter: string;
+  out: string;
+  maxShardSize?: string;
+}
+
+export async function runMerge(o: MergeOptions, io: CliIO): Promise<void> {
+  if (resolve(o.out) === resolve(o.model))
+    throw new UsageError("llava merge: --out must differ from --model (the base weights are not overwritten)", "--out");
+  const model = LlavaForConditionalGeneration.fromPretrained(o.model);
+  try {
+    const summary = loadAdapter(model, o.adapter);
+    mergeAndUnload(model);
+    mkdirSync(o.out, { recursive: true });
+    const written = await model.savePretrained(o.out, { maxShardSize: o.maxShardSize });
+    const copied = copyModelFiles(o.model, o.out);
+    io.stdout.write(
+      `merged ${o.adapter} into ${o.model}: ${summary.toString().split("\n")[0]}\n` +
+        `wrote ${o.out}: ${written.files.length} weight file(s), config.json, ${copied.join(", ")}\n`,
+    );
+  } finally {
+    model.dispose();
+  }
+}
+
+export const mergeCommand: Command = {
+  spec: mergeSpec,
+  async run(argv, io) {
+    const values = parseFlags(mergeSpec, argv);
+    if (values.help) {
+      io.stdout.write(helpText(mergeSpec));
+      return 0;
+    }
+    const f = new Flags("merge", values);
+    await runMerge(
+      {
+        model: f.requiredPath("model", "model folder"),
+        adapter: f.requiredPath("adapter", "adapter folder"),
+        out: f.required("out"),
+        maxShardSize: f.string("max-shard-size"),
+      },
+      io,
+    );
+    return 0;
+  },
+};

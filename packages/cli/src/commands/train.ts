@@ -1,0 +1,115 @@
+// llava train: the tutorial's run.py + run_zero2.sh. Flags keep HF TrainingArguments' names and meaning
+// (--learning_rate and --learning-rate both work); --ranks N runs ZeRO-2 over N worker threads.
+import { STRATEGIES, type Strategy } from "@llava-ts/trainer";
+import { type CommandSpec, Flags, helpText, parseFlags } from "../args.js";
+import type { CliIO } from "../io.js";
+import { type TrainOptions, runTrain } from "../train/run-train.js";
+import type { Command } from "./command.js";
+
+export const trainSpec: CommandSpec = {
+  name: "train",
+  summary: "train a LLaVA (use_lora, freeze_vision, none, projector_only), on one rank or with ZeRO-2",
+  synopsis: "--model DIR --data FILE --images DIR|ZIP --output-dir DIR [--train-type T] [flags]",
+  flags: {
+    model: { type: "string", value: "DIR", help: "LLaVA folder to start from (llava build output)", aliases: ["model-name-or-path"] },
+    data: { type: "string", value: "FILE", help: "chat.json (LLaVA / CC3M list) or .jsonl (ShareGPT-4o, TextOCR)", aliases: ["data-path"] },
+    images: { type: "string", value: "DIR|ZIP", help: "image folder or .zip (read in place)" },
+    "image-prefix": { type: "string", value: "PATH", help: "prefix of the image names inside the zip/folder" },
+    format: { type: "string", value: "F", help: "llava | sharegpt4o | textocr (default from the file name)" },
+    "on-error": { type: "string", value: "P", help: "bad records: raise | skip (skips are counted and reported)", default: "raise" },
+    "train-type": { type: "string", value: "T", help: `strategy: ${STRATEGIES.join(" | ")}`, default: "use_lora" },
+    "output-dir": { type: "string", value: "DIR", help: "checkpoints, metrics.jsonl, loss-curve.png and the final model/adapter" },
+    ranks: { type: "string", value: "N", help: "ZeRO-2 ranks (worker threads, one core each on wasm)", default: "1" },
+    "learning-rate": { type: "string", value: "LR", help: "AdamW peak learning rate", default: "1e-4" },
+    "weight-decay": { type: "string", value: "WD", help: "AdamW decoupled weight decay (not on biases/norms)", default: "0" },
+    "adam-beta1": { type: "string", value: "B1", help: "AdamW beta1", default: "0.9" },
+    "adam-beta2": { type: "string", value: "B2", help: "AdamW beta2", default: "0.999" },
+    "adam-epsilon": { type: "string", value: "EPS", help: "AdamW epsilon", default: "1e-8" },
+    "lr-scheduler-type": { type: "string", value: "S", help: "constant | linear | cosine", default: "linear" },
+    "warmup-ratio": { type: "string", value: "R", help: "warmup as a fraction of the steps", default: "0" },
+    "warmup-steps": { type: "string", value: "N", help: "warmup steps (wins over --warmup-ratio)" },
+    "max-grad-norm": { type: "string", value: "X", help: "clip the global gradient norm (0 = off)", default: "1" },
+    "num-train-epochs": { type: "string", value: "N", help: "passes over the data", default: "1" },
+    "max-steps": { type: "string", value: "N", help: "optimizer steps (wins over epochs)" },
+    "per-device-train-batch-size": { type: "string", value: "N", help: "micro-batch per rank", default: "8" },
+    "gradient-accumulation-steps": { type: "string", value: "N", help: "micro-batches per optimizer step", default: "1" },
+    "dataloader-num-workers": { type: "string", value: "N", help: "image decoding threads (single rank)", default: "0" },
+    "save-strategy": { type: "string", value: "S", help: "steps | epoch | no", default: "steps" },
+    "save-steps": { type: "string", value: "N", help: "checkpoint every N steps (--save-strategy steps)", default: "500" },
+    "save-total-limit": { type: "string", value: "N", help: "keep the newest N checkpoints" },
+    "logging-steps": { type: "string", value: "N", help: "log every N steps", default: "1" },
+    seed: { type: "string", value: "N", help: "seed (data order, LoRA init, dropout)", default: "42" },
+    "resume-from-checkpoint": { type: "string", value: "DIR", help: 'a checkpoint folder, or "latest" in --output-dir' },
+    "lora-r": { type: "string", value: "N", help: "LoRA rank", default: "8" },
+    "lora-alpha": { type: "string", value: "N", help: "LoRA alpha (scaling alpha / r)", default: "16" },
+    "lora-dropout": { type: "string", value: "P", help: "LoRA dropout", default: "0.05" },
+    "lora-target-modules": {
+      type: "string",
+      value: "LIST",
+      help: "comma-separated suffixes, or a regex",
+      default: "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
+    },
+    "freeze-projector": { type: "boolean", help: "use_lora: keep the projector frozen (default: it trains)" },
+  },
+  notes:
+    "Without --output-dir nothing is written. The final model (or adapter, for use_lora) goes to --output-dir;\n" +
+    "checkpoints to --output-dir/checkpoint-<step>. With --ranks N > 1 the global batch is N × the per-device\n" +
+    "batch, as with DeepSpeed.",
+};
+
+export const trainCommand: Command = {
+  spec: trainSpec,
+  async run(argv, io) {
+    const values = parseFlags(trainSpec, argv);
+    if (values.help) {
+      io.stdout.write(helpText(trainSpec));
+      return 0;
+    }
+    await runTrain(trainOptionsFromFlags(new Flags("train", values)), io);
+    return 0;
+  },
+};
+
+export function trainOptionsFromFlags(f: Flags): TrainOptions {
+  const ranks = f.int("ranks")!;
+  const format = f.choice("format", ["llava", "sharegpt4o", "textocr"] as const);
+  const saveStrategy = f.choice("save-strategy", ["steps", "epoch", "no"] as const)!;
+  const targets = f.string("lora-target-modules")!;
+  return {
+    model: f.requiredPath("model", "model folder"),
+    data: f.requiredPath("data", "data file"),
+    images: f.existingPath("images", "image folder or zip"),
+    imagePrefix: f.string("image-prefix"),
+    format,
+    onError: f.choice("on-error", ["raise", "skip"] as const),
+    strategy: f.choice("train-type", STRATEGIES) as Strategy,
+    outputDir: f.string("output-dir"),
+    ranks,
+    learningRate: f.number("learning-rate")!,
+    weightDecay: f.number("weight-decay")!,
+    betas: [f.number("adam-beta1")!, f.number("adam-beta2")!],
+    eps: f.number("adam-epsilon")!,
+    scheduler: f.choice("lr-scheduler-type", ["constant", "linear", "cosine"] as const)!,
+    warmupRatio: f.number("warmup-ratio")!,
+    warmupSteps: f.int("warmup-steps", 0),
+    maxGradNorm: f.number("max-grad-norm")!,
+    epochs: f.int("num-train-epochs")!,
+    maxSteps: f.int("max-steps"),
+    batchSize: f.int("per-device-train-batch-size")!,
+    gradientAccumulationSteps: f.int("gradient-accumulation-steps")!,
+    numWorkers: f.int("dataloader-num-workers", 0)!,
+    saveStrategy,
+    saveSteps: f.int("save-steps")!,
+    saveTotalLimit: f.int("save-total-limit"),
+    loggingSteps: f.int("logging-steps")!,
+    seed: f.int("seed", 0)!,
+    resumeFrom: f.string("resume-from-checkpoint"),
+    lora: {
+      r: f.int("lora-r")!,
+      alpha: f.number("lora-alpha")!,
+      dropout: f.number("lora-dropout")!,
+      targetModules: /[\\^$|()[\]*+?]/.test(targets) ? targets : targets.split(",").map((t) => t.trim()).filter(Boolean),
+      freezeProjector: f.boolean("freeze-projector"),
+    },
+  };
+}

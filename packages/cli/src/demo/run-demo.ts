@@ -1,0 +1,206 @@
+// `pnpm demo`: the whole tutorial in miniature, with nothing downloaded. A synthetic CC3M-style captioning
+// set is drawn; random tiny CLIP and Qwen2.5 checkpoints (with the real Qwen2.5 tokenizer) are built into a
+// LLaVA by buildLlava; the model is trained from scratch with ZeRO-2 on every core (strategy "none"), then
+// fine-tuned with use_lora to Chinese captions; held-out images are captioned by both.
+import { copyFileSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { join, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import { initBackend } from "@llava-ts/core";
+import { buildLlava } from "@llava-ts/llava";
+import { type CliIO, formatSeconds } from "../io.js";
+import { copyModelFiles, isWeightFile, LlavaSession } from "../llava-session.js";
+import { captionSet, trainingBatches } from "./caption-batches.js";
+import { type DemoSettings, FULL_DEMO, QUICK_DEMO } from "./demo-settings.js";
+import { writeTinyClip, writeTinyQwen } from "./tiny-checkpoints.js";
+import { trainDemoPhase } from "./train-phase.js";
+
+export interface DemoOptions {
+  /** Working folder (wiped first). Default ".demo". */
+  out?: string;
+  quick?: boolean;
+  /** Default: 2 when the machine has two cores or more, else 1. */
+  ranks?: number;
+  seed?: number;
+  settings?: DemoSettings;
+  /** Images listed in the caption table. Default 8. */
+  show?: number;
+}
+
+export interface DemoResult {
+  baseAccuracy: number;
+  adapterAccuracy: number;
+  baseLossCurve: string;
+  loraLossCurve: string;
+  seconds: number;
+}
+
+/** LoRA on every linear layer of the language model, the projector trained in full (the tutorial's). */
+const LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
+
+export async function runDemo(options: DemoOptions, io: CliIO): Promise<DemoResult> {
+  const t0 = performance.now();
+  const s = options.settings ?? (options.quick ? QUICK_DEMO : FULL_DEMO);
+  const seed = options.seed ?? 0;
+  const ranks = options.ranks ?? Math.min(2, availableParallelism());
+  const out = resolve(options.out ?? ".demo");
+  const elapsed = () => formatSeconds((performance.now() - t0) / 1000);
+  const say = (line: string) => io.stdout.write(`[${elapsed()}] ${line}\n`);
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  const backend = await initBackend();
+  say(`llava-ts demo in ${out} (backend ${backend}, ${ranks} rank${ranks > 1 ? "s" : ""}, seed ${seed})`);
+
+  // 1. Data: the same drawing rules, two caption styles; held-out images come from another seed.
+  say(`drawing ${s.trainImages} training + ${s.heldOutImages} held-out images per caption style…`);
+  const size = s.sizes.imageSize;
+  const en = await captionSet({ out: join(out, "data/en"), count: s.trainImages, imageSize: size, seed: seed + 1, style: "en" });
+  const zh = await captionSet({ out: join(out, "data/zh"), count: s.trainImages, imageSize: size, seed: seed + 2, style: "zh" });
+  const heldEn = await captionSet({ out: join(out, "data/held-out-en"), count: s.heldOutImages, imageSize: size, seed: seed + 1000, style: "en" });
+  const heldZh = await captionSet({ out: join(out, "data/held-out-zh"), count: s.heldOutImages, imageSize: size, seed: seed + 1000, style: "zh" });
+  say(`  ${en.chatJson} (+ images.zip), e.g. "${en.records[0].conversations[1].value}" / "${zh.records[0].conversations[1].value}"`);
+
+  // 2. Build: random checkpoints in the Hub's layouts → buildLlava, as for the real models.
+  const clipDir = join(out, "checkpoints/tiny-clip");
+  const qwenDir = join(out, "checkpoints/tiny-qwen2.5");
+  await writeTinyClip(clipDir, s.sizes, seed + 10);
+  await writeTinyQwen(qwenDir, s.sizes, seed + 20);
+  const builtDir = join(out, "llava-built");
+  const built = await buildLlava({ vision: clipDir, llm: qwenDir, out: builtDir, seed });
+  say(
+    `built ${builtDir}: <image> = ${built.imageTokenIndex}, pad = ${built.padTokenId}, vocabulary ${built.resize.newRows}`,
+  );
+
+  // 3. Train from scratch (every parameter) on every core.
+  const baseBatches = await trainingBatches(en, builtDir, {
+    batchSize: s.base.batchSize,
+    steps: s.base.steps,
+    seed,
+    padTokenId: built.padTokenId,
+  });
+  say(`training from scratch: freeze_vision (the random CLIP tower and token embeddings stay fixed), ${s.base.steps} steps × ${s.base.batchSize} images, ZeRO-2 on ${ranks} rank(s)…`);
+  const baseRun = join(out, "runs/base");
+  const base = await trainDemoPhase(ranks, {
+    modelDir: builtDir,
+    strategy: "freeze_vision",
+    freezeEmbeddings: true,
+    batches: baseBatches,
+    trainer: {
+      outputDir: baseRun,
+      optimizer: { lr: s.base.lr, weightDecay: 0 },
+      schedule: { type: "cosine", warmupSteps: s.base.warmupSteps },
+      maxSteps: s.base.steps,
+      loggingSteps: 1,
+      seed,
+      progress: true,
+    },
+  });
+  const baseDir = join(out, "llava-base");
+  modelFromCheckpoint(base.checkpoint!, builtDir, baseDir);
+  say(`  loss ${first(base.losses)} → ${last(base.losses)}; model in ${baseDir}`);
+
+  // 4. LoRA fine-tune to the second caption style.
+  const loraBatches = await trainingBatches(zh, baseDir, {
+    batchSize: s.lora.batchSize,
+    steps: s.lora.steps,
+    seed: seed + 1,
+    padTokenId: built.padTokenId,
+  });
+  say(`fine-tuning with use_lora (r ${s.lora.r}, alpha ${s.lora.alpha}) to Chinese captions, ${s.lora.steps} steps…`);
+  const loraRun = join(out, "runs/lora-zh");
+  const lora = await trainDemoPhase(ranks, {
+    modelDir: baseDir,
+    strategy: "use_lora",
+    freezeEmbeddings: true,
+    lora: {
+      r: s.lora.r,
+      lora_alpha: s.lora.alpha,
+      target_modules: LORA_TARGETS,
+      modules_to_save: ["multi_modal_projector"],
+    },
+    batches: loraBatches,
+    trainer: {
+      outputDir: loraRun,
+      optimizer: { lr: s.lora.lr, weightDecay: 0 },
+      schedule: { type: "cosine", warmupSteps: s.lora.warmupSteps },
+      maxSteps: s.lora.steps,
+      loggingSteps: 1,
+      seed,
+      progress: true,
+    },
+  });
+  const adapterDir = join(out, "adapter-zh");
+  mkdirSync(adapterDir, { recursive: true });
+  for (const f of ["adapter_config.json", "adapter_model.safetensors"])
+    copyFileSync(join(lora.checkpoint!, f), join(adapterDir, f));
+  say(`  loss ${first(lora.losses)} → ${last(lora.losses)}; adapter in ${adapterDir}`);
+
+  // 5. Held-out images: the base model's English captions and the adapter's Chinese ones.
+  say(`captioning ${s.heldOutImages} held-out images…`);
+  const baseAccuracy = await evaluate(baseDir, undefined, heldEn);
+  const adapterAccuracy = await evaluate(baseDir, adapterDir, heldZh);
+  const show = Math.min(options.show ?? 8, s.heldOutImages);
+  io.stdout.write(`\n${"image".padEnd(26)}${"base model".padEnd(40)}base + adapter-zh\n`);
+  for (let i = 0; i < show; i++) {
+    const mark = (ok: boolean) => (ok ? "✓" : "✗");
+    const b = baseAccuracy.captions[i];
+    const z = adapterAccuracy.captions[i];
+    io.stdout.write(
+      `${heldEn.records[i].image.padEnd(26)}${`${mark(b.ok)} ${b.text}`.padEnd(40)}${mark(z.ok)} ${z.text}\n`,
+    );
+  }
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const result: DemoResult = {
+    baseAccuracy: baseAccuracy.accuracy,
+    adapterAccuracy: adapterAccuracy.accuracy,
+    baseLossCurve: join(baseRun, "loss-curve.png"),
+    loraLossCurve: join(loraRun, "loss-curve.png"),
+    seconds: (performance.now() - t0) / 1000,
+  };
+  io.stdout.write(
+    [
+      "",
+      `exact match on ${s.heldOutImages} held-out images:`,
+      `  base model (English captions):        ${pct(result.baseAccuracy)}`,
+      `  base + LoRA adapter (Chinese captions): ${pct(result.adapterAccuracy)}`,
+      `loss curves: ${result.baseLossCurve}`,
+      `             ${result.loraLossCurve}`,
+      `metrics:     ${join(baseRun, "metrics.jsonl")}, ${join(loraRun, "metrics.jsonl")}`,
+      `try it:      node packages/cli/dist/bin.js infer --model ${baseDir} --adapter ${adapterDir} --image ${join(heldZh.chatJson, "..")}/<image> --prompt "请简要描述这张图片。"`,
+      `done in ${formatSeconds(result.seconds)}`,
+      "",
+    ].join("\n"),
+  );
+  return result;
+
+  async function evaluate(modelDir: string, adapter: string | undefined, set: typeof heldEn) {
+    const session = await LlavaSession.load(modelDir, { adapter });
+    try {
+      const { ZipReader } = await import("@llava-ts/datasets");
+      const zip = ZipReader.open(set.imagesZip!);
+      const pixels: Float32Array[] = [];
+      try {
+        for (const r of set.records) pixels.push((await session.imageProcessor.preprocess(zip.read(r.image))).data);
+      } finally {
+        zip.close();
+      }
+      const prompt = set.records[0].conversations[0].value;
+      const texts = await session.captionBatch(pixels, prompt, { maxNewTokens: 24 });
+      const captions = texts.map((text, i) => ({ text, ok: text === set.records[i].conversations[1].value }));
+      return { captions, accuracy: captions.filter((c) => c.ok).length / captions.length };
+    } finally {
+      session.dispose();
+    }
+  }
+}
+
+/** A usable model folder: the checkpoint's config + weights, and the build's tokenizer/processor files. */
+function modelFromCheckpoint(checkpoint: string, builtDir: string, dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  for (const f of readdirSync(checkpoint))
+    if (isWeightFile(f) || f === "config.json") copyFileSync(join(checkpoint, f), join(dir, f));
+  copyModelFiles(builtDir, dir);
+}
+
+const first = (xs: number[]) => (xs.length ? xs[0].toFixed(3) : "–");
+const last = (xs: number[]) => (xs.length ? xs[xs.length - 1].toFixed(3) : "–");
