@@ -13,6 +13,8 @@ import type { TrainingSnapshot } from "./training-checkpoint.js";
 export interface TrainerHooks {
   /** After the micro-batches' gradients are summed, before clipping: e.g. reduce-scatter and average. */
   reduceGradients?(grads: GradientBuffer, step: number): void | Promise<void>;
+  /** The step's loss to log and return; ZeRO-2 gives the global one (its reduceGradients all-reduces it). */
+  stepLoss?(localLoss: number, step: number): number;
   /** Global Σ g² for clipping and grad_norm; default: over the local buffer (ZeRO-2 all-reduces shards). */
   gradSumOfSquares?(grads: GradientBuffer): number | Promise<number>;
   /** Builds the optimizer over the trainable parameters (default AdamW); ZeRO-2 returns a partitioned one. */

@@ -2,14 +2,15 @@
 // gradients → (data-parallel reduce hook) → clip → AdamW with the scheduled lr → log → checkpoint.
 // Every step's inputs (weights, optimizer state, lr, data position, RNG) are checkpointed, so a resumed
 // run computes exactly what the uninterrupted one would have.
-import { performance } from "node:perf_hooks";
+
 import { join } from "node:path";
+import { performance } from "node:perf_hooks";
 import { type Module, Rng } from "@llava-ts/core";
+import { accumulateGradients } from "./accumulate-gradients.js";
 import { AdamW, type Optimizer, type OptimizerParam } from "./adamw.js";
 import { applyStrategy, type StrategySummary } from "./apply-strategy.js";
 import { epochLength, positionedBatches, type TrainData } from "./batch-stream.js";
 import { latestCheckpoint } from "./checkpoint-dir.js";
-import { accumulateGradients } from "./accumulate-gradients.js";
 import { clipGradNorm, GradientBuffer } from "./gradient-buffer.js";
 import { type LlavaLike, llavaTask } from "./llava-task.js";
 import { writeLossCurve } from "./loss-curve.js";
@@ -19,8 +20,8 @@ import { defaultSaver, type ModelSaver } from "./model-saver.js";
 import { ProgressBar } from "./progress-bar.js";
 import type { Batch, BatchCounts, TrainTask } from "./train-task.js";
 import type { TrainerOptions } from "./trainer-options.js";
-import { type RunInfo, resumeTraining, saveTrainingCheckpoint } from "./training-checkpoint.js";
 import type { DataPosition, LogEntry } from "./trainer-state.js";
+import { type RunInfo, resumeTraining, saveTrainingCheckpoint } from "./training-checkpoint.js";
 import { TrainingError } from "./training-error.js";
 import { noDecayParameterNames } from "./weight-decay-groups.js";
 
@@ -140,6 +141,7 @@ export class Trainer<B = Batch> {
         }
         if (micro === 0) break; // the data is exhausted
         const gradNorm = await this.reduceAndClip(step);
+        loss = o.hooks?.stepLoss?.(loss, step) ?? loss;
         const lr = schedule.lr(this.globalStep);
         await this.optimizer.step(this.grads.gradients(), lr);
         this.globalStep = step;

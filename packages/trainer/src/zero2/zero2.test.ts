@@ -131,6 +131,8 @@ describe("Trainer with Zero2 (tiny token model, uneven labelled tokens per row)"
     expect(d.loss).toBeLessThan(1e-6);
     expect(d.param).toBeLessThan(1e-6);
     expect(ranks[0].losses).toEqual(ranks[1].losses); // the global loss is the same on every rank
+    // …and it is what each rank's Trainer returns and logs (stepLoss hook), not the rank's own share.
+    for (const r of ranks) expect(r.localLosses).toEqual(r.losses);
     // Each rank's optimizer state is half of the single-rank AdamW's (113 values: 56 + 57).
     expect(ref.stateSize).toBe(2 * ref.trainable);
     const half = Math.floor(ref.trainable / 2);

@@ -92,6 +92,8 @@ export class Zero2<B = Batch> {
       saveCheckpoint: (trainer, outputDir) => this.saveCheckpoint(trainer, outputDir),
       reduceGradients: (grads) => this.reduceGradients(grads),
       gradSumOfSquares: (grads) => this.gradSumOfSquares(grads),
+      // Every rank logs and returns the global loss that reduceGradients just agreed on.
+      stepLoss: () => this.losses[this.losses.length - 1],
     };
   }
 
