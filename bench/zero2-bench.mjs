@@ -28,8 +28,12 @@ export async function trainZero2Bench(N, strategy, reps, warmup) {
       trainer: { optimizer: { lr: 1e-4, weightDecay: 0 }, maxSteps: steps, progress: false },
     });
     // A step ends when its slowest rank does.
-    const times = result.stepMs[0].map((_, k) => Math.max(...result.stepMs.map((r) => r[k])) / 1000).slice(warmup);
-    const comm = result.commMs[0].map((_, k) => Math.max(...result.commMs.map((r) => r[k])) / 1000).slice(warmup);
+    const times = result.stepMs[0]
+      .map((_, k) => Math.max(...result.stepMs.map((r) => r[k])) / 1000)
+      .slice(warmup);
+    const comm = result.commMs[0]
+      .map((_, k) => Math.max(...result.commMs.map((r) => r[k])) / 1000)
+      .slice(warmup);
     const s = median(times);
     const tokens = batch.batchSize * batch.seqLength;
     const flops = trainStepFlops(strategy);
