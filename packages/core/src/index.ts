@@ -6,3 +6,4 @@ export * from "./modules/index.js";
 export * from "./nn/index.js";
 export * from "./safetensors/index.js";
 export * from "./weights/module-weights.js";
+export * from "./workers/worker-entry-url.js";

@@ -1,5 +1,7 @@
 // ZeRO-2 data parallelism: the Collective, its shared-memory implementation over worker threads, the rank
 // launcher, the partitioned AdamW, the Trainer hooks, its checkpoint format, and trainZero2 for LLaVA.
+
+export { workerEntryUrl } from "@llava-ts/core";
 export { type Collective, CollectiveError, partitionRange, type ReduceOp } from "./collective.js";
 export {
   type FlatLayout,
@@ -30,7 +32,6 @@ export {
   type TrainZero2Result,
   trainZero2,
 } from "./train-zero2.js";
-export { workerEntryUrl } from "./worker-entry.js";
 export { type LossWeighting, labelledTokens, Zero2, type Zero2Options } from "./zero2.js";
 export {
   consolidateZeroCheckpoint,

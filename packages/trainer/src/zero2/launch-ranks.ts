@@ -3,7 +3,7 @@
 // terminated sets the abort word (itself, or here on 'exit'); the others wake from their waits and stop,
 // and any rank still computing is terminated after a short grace, so the job never hangs.
 import { Worker } from "node:worker_threads";
-import { LlavaError } from "@llava-ts/core";
+import { LlavaError, workerEntryUrl } from "@llava-ts/core";
 import { RANK_WORKER_KIND, type RankMessage, type RankWorkerData } from "./rank-protocol.js";
 import {
   abortCollective,
@@ -12,7 +12,6 @@ import {
   createCollectiveMemory,
   type SharedMemoryCollectiveOptions,
 } from "./shared-memory-collective.js";
-import { workerEntryUrl } from "./worker-entry.js";
 
 export interface LaunchOptions<A> {
   worldSize: number;

@@ -1,6 +1,6 @@
 // The rank entry trainZero2 starts: loads the LLaVA checkpoint on this rank's own TensorFlow.js backend,
 // applies the strategy (and LoRA), and trains its rows of each global batch under ZeRO-2. Built as its own
-// tsup entry (dist/llava-rank-worker.js); from the sources it is bundled on the fly (worker-entry.ts).
+// tsup entry (dist/llava-rank-worker.js); from the sources it is bundled on the fly (core's workerEntryUrl).
 import { performance } from "node:perf_hooks";
 import { initBackend } from "@llava-ts/core";
 import { LlavaForConditionalGeneration } from "@llava-ts/llava";

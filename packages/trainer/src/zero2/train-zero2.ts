@@ -1,13 +1,13 @@
 // Runs ZeRO-2 training of a LLaVA checkpoint on N worker-thread ranks of this process and returns the
 // global losses and per-rank step times: the entry point for the CLI, examples and `pnpm bench`.
 import type { BackendName } from "@llava-ts/core";
+import { siblingEntry } from "@llava-ts/core";
 import type { LoraConfigInput } from "@llava-ts/lora";
 import type { Strategy } from "../apply-strategy.js";
 import type { Batch } from "../train-task.js";
 import type { TrainerOptions } from "../trainer-options.js";
 import { TrainingError } from "../training-error.js";
 import { launchRanks } from "./launch-ranks.js";
-import { siblingEntry } from "./worker-entry.js";
 import type { LossWeighting } from "./zero2.js";
 
 /** Trainer options that can cross into a worker (no functions). */

@@ -1,12 +1,12 @@
-// Turns a rank entry into something a Worker can start. A built .js entry is used as is. A .ts entry (the
-// sources under vitest, or a user's script) is bundled once per process with esbuild (tsup's own) into
-// node_modules/.cache, with @llava-ts/* resolved to their sources and tfjs / sharp left external, so each
-// worker imports its own @tensorflow/tfjs: a fresh engine and backend per rank.
+// Turns a worker entry (a ZeRO-2 rank, a data-loader worker) into something a Worker can start. A built .js
+// entry is used as is. A .ts entry (the sources under vitest, or a user's script) is bundled once per process
+// with esbuild (tsup's own) into node_modules/.cache, with @llava-ts/* resolved to their sources and tfjs /
+// sharp left external, so each worker imports its own @tensorflow/tfjs: a fresh engine and backend.
 import { existsSync, mkdirSync, readdirSync, statSync, unlinkSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { TrainingError } from "../training-error.js";
+import { LlavaError } from "../errors.js";
 
 const bundles = new Map<string, Promise<URL>>();
 
@@ -14,7 +14,7 @@ const bundles = new Map<string, Promise<URL>>();
 export function workerEntryUrl(entry: URL | string): Promise<URL> {
   const url = typeof entry === "string" && !entry.startsWith("file:") ? pathToFileURL(entry) : new URL(entry);
   const path = fileURLToPath(url);
-  if (!existsSync(path)) return Promise.reject(new TrainingError(`rank entry ${path} does not exist`));
+  if (!existsSync(path)) return Promise.reject(new LlavaError(`worker entry ${path} does not exist`));
   if (!/\.(mts|ts)$/.test(path)) return Promise.resolve(url);
   let bundled = bundles.get(path);
   if (!bundled) {
@@ -32,20 +32,21 @@ export function siblingEntry(name: string, base: string): URL {
 
 async function bundle(entry: string): Promise<URL> {
   const packagesDir = findPackagesDir(entry);
-  const cacheRoot = packagesDir ? join(packagesDir, "trainer") : dirname(entry);
+  // The bundle sits in the entry's own package so its external imports (tfjs, sharp) resolve from there.
+  const cacheRoot = packageRoot(entry);
   let esbuild: { build(options: Record<string, unknown>): Promise<unknown> };
   try {
     const req = createRequire(createRequire(join(cacheRoot, "package.json")).resolve("tsup"));
     esbuild = req("esbuild");
   } catch (err) {
-    throw new TrainingError(
-      `starting a rank from ${entry} needs esbuild (via tsup) to bundle it: ${(err as Error).message}`,
+    throw new LlavaError(
+      `starting a worker from ${entry} needs esbuild (via tsup) to bundle it: ${(err as Error).message}`,
     );
   }
-  const outDir = join(cacheRoot, "node_modules", ".cache", "llava-ts-zero2");
+  const outDir = join(cacheRoot, "node_modules", ".cache", "llava-ts-workers");
   mkdirSync(outDir, { recursive: true });
   removeStale(outDir);
-  const outfile = join(outDir, `rank-${process.pid}-${Date.now()}-${bundles.size}.mjs`);
+  const outfile = join(outDir, `worker-${process.pid}-${Date.now()}-${bundles.size}.mjs`);
   const plugins = packagesDir
     ? [
         {
@@ -90,16 +91,23 @@ function removeStale(dir: string): void {
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
     try {
-      if (name.startsWith("rank-") && statSync(path).mtimeMs < dayAgo) unlinkSync(path);
+      if (name.startsWith("worker-") && statSync(path).mtimeMs < dayAgo) unlinkSync(path);
     } catch {} // another process removed it first
   }
+}
+
+/** The nearest folder above `file` with a package.json (else the file's folder). */
+function packageRoot(file: string): string {
+  for (let dir = dirname(file); dir !== dirname(dir); dir = dirname(dir))
+    if (existsSync(join(dir, "package.json"))) return dir;
+  return dirname(file);
 }
 
 /** The monorepo's packages/ folder when `file` lies inside it. */
 function findPackagesDir(file: string): string | undefined {
   let dir = dirname(file);
   while (dir !== dirname(dir)) {
-    if (existsSync(join(dir, "trainer", "package.json")) && existsSync(join(dir, "core", "package.json")))
+    if (existsSync(join(dir, "core", "package.json")) && existsSync(join(dir, "core", "src", "workers")))
       return resolve(dir);
     dir = dirname(dir);
   }
