@@ -1,0 +1,91 @@
+// Chapter 2 of the tutorial: train the built LLaVA with one of the four strategies (--train-type).
+//
+//   node train.mjs --model my-llava --data chat.json --images images.zip --train-type use_lora --output-dir out
+//
+// Without --model it builds a tiny LLaVA and draws a tiny dataset, then trains each strategy for a few steps.
+// (`llava train` is the same with every run_zero2.sh flag, and --ranks N for ZeRO-2.)
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { pathToFileURL } from "node:url";
+import { initBackend } from "@llava-ts/core";
+import { generateSyntheticCaptions, LlavaDataLoader, LlavaDataset } from "@llava-ts/datasets";
+import { LlavaForConditionalGeneration, readLlavaConfig } from "@llava-ts/llava";
+import { applyLora, saveAdapter } from "@llava-ts/lora";
+import { formatStrategySummary, STRATEGIES, Trainer } from "@llava-ts/trainer";
+import { main as buildModel } from "../01-build-model/build-model.mjs";
+
+/** The tutorial's LoRA: every linear layer of the language model, the projector trained in full. */
+export const LORA = {
+  r: 8,
+  lora_alpha: 16,
+  lora_dropout: 0.05,
+  target_modules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+  modules_to_save: ["multi_modal_projector"],
+};
+
+export async function train({ model: modelDir, data, images, strategy, outputDir, steps, lr = 1e-4, batchSize = 2 }) {
+  const config = readLlavaConfig(modelDir);
+  const loader = new LlavaDataLoader({
+    dataset: LlavaDataset.open({ file: data, images }),
+    processor: { tokenizer: modelDir, imageProcessor: modelDir, llava: { imageSeqLength: config.image_seq_length } },
+    batchSize,
+    collate: { padTokenId: config.pad_token_id },
+    seed: 42,
+  });
+  const model = LlavaForConditionalGeneration.fromPretrained(modelDir);
+  const trainer = new Trainer(model, {
+    strategy,
+    strategyOptions: { lora: (m) => applyLora(m, LORA) },
+    optimizer: { lr },
+    schedule: { type: "cosine", warmupRatio: 0.03 },
+    maxSteps: steps,
+    outputDir,
+    progress: false,
+  });
+  console.log(formatStrategySummary(trainer.summary));
+  const { losses } = await trainer.train(loader);
+  await loader.close();
+  // The final weights, as the tutorial's trainer.save_model(): an adapter for use_lora, else the full model.
+  if (strategy === "use_lora") await saveAdapter(model, outputDir);
+  else await model.savePretrained(outputDir);
+  model.dispose();
+  console.log(`${strategy}: losses ${losses.map((l) => l.toFixed(3)).join(" ")} → ${outputDir}`);
+  return losses;
+}
+
+export async function main(argv = []) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: "string" },
+      data: { type: "string" },
+      images: { type: "string" },
+      "train-type": { type: "string" },
+      "output-dir": { type: "string" },
+      "max-steps": { type: "string", default: "2" },
+      "learning-rate": { type: "string", default: "1e-3" },
+    },
+  });
+  await initBackend();
+  const root = mkdtempSync(join(tmpdir(), "llava-train-"));
+  const model = values.model ?? (await buildModel(["--out", join(root, "llava")]));
+  let { data, images } = values;
+  if (!data) ({ chatJson: data, imagesZip: images } = await generateSyntheticCaptions({ out: join(root, "data"), count: 8, size: 28 }));
+  const strategies = values["train-type"] ? [values["train-type"]] : STRATEGIES;
+  const results = {};
+  for (const strategy of strategies)
+    results[strategy] = await train({
+      model,
+      data,
+      images,
+      strategy,
+      outputDir: values["output-dir"] ?? join(root, `out-${strategy}`),
+      steps: Number(values["max-steps"]),
+      lr: Number(values["learning-rate"]),
+    });
+  return results;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main(process.argv.slice(2));
