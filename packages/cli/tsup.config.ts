@@ -1,10 +1,8 @@
-import { defineConfig } from "tsup";
+import { packageConfig } from "../../tsup.shared.ts";
 
-export default defineConfig({
-  entry: ["src/index.ts", "src/bin.ts"],
-  format: ["esm"],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: "node20",
+// The demo's ZeRO-2 rank worker is its own entry: launchRanks starts dist/demo-rank-worker.js.
+export default packageConfig({
+  index: "src/index.ts",
+  bin: "src/bin.ts",
+  "demo-rank-worker": "src/demo/demo-rank-worker.ts",
 });
