@@ -9,8 +9,8 @@ import type { KVCache } from "./kv-cache.js";
 
 /** What every decoder layer shares in one forward pass. */
 export interface AttentionContext {
-  cos: tf.Tensor; // [B, T, D]
-  sin: tf.Tensor; // [B, T, D]
+  cos: tf.Tensor; // [B, 1, T, D] (or [B, T, D])
+  sin: tf.Tensor; // [B, 1, T, D] (or [B, T, D])
   bias: tf.Tensor | null; // [B, 1, T, S], null = no masking needed (one query, nothing padded)
   cache?: KVCache;
 }

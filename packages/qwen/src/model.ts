@@ -90,7 +90,10 @@ export class Qwen2Model extends Module {
         : intArray(input.positionIds, B, T, "positionIds");
 
     return tf.tidy(() => {
-      const { cos, sin } = this.rotary_emb.forward(positions, B, T); // [B, T, D]
+      const tables = this.rotary_emb.forward(positions, B, T); // [B, T, D]
+      // Expanded once here rather than in every layer's q and k rotation.
+      const cos = tables.cos.expandDims(1); // [B, 1, T, D]
+      const sin = tables.sin.expandDims(1); // [B, 1, T, D]
       // Without padding the bias is the same for every row ([1, 1, T, S]); one query needs none.
       const bias = padded
         ? attentionBias({ batch: B, queryLength: T, pastLength: P, attentionMask: mask })

@@ -82,6 +82,27 @@ describe("norms", () => {
     );
     await expectNoLeaks(() => rmsNorm(...args), "rmsNorm");
   });
+
+  it("rmsNorm's fused gradient equals autodiff through the composed ops", async () => {
+    const x = tf.tensor3d(
+      Array.from({ length: 2 * 3 * 8 }, (_, i) => Math.sin(i * 0.7) * 2),
+      [2, 3, 8],
+    );
+    const w = tf.tensor1d(Array.from({ length: 8 }, (_, i) => 0.5 + i * 0.1));
+    const up = tf.tensor3d(
+      Array.from({ length: 48 }, (_, i) => Math.cos(i * 1.1)),
+      [2, 3, 8],
+    );
+    const composed = (a: tf.Tensor, b: tf.Tensor) =>
+      a.mul(a.square().mean(-1, true).add(1e-6).rsqrt()).mul(b).mul(up).sum();
+    const fused = (a: tf.Tensor, b: tf.Tensor) => rmsNorm(a, b, 1e-6).mul(up).sum();
+    const [gx, gw] = tf.grads(composed)([x, w]);
+    const [fx, fw] = tf.grads(fused)([x, w]);
+    expectTensorsClose(fx, gx.dataSync(), { atol: 1e-5 });
+    expectTensorsClose(fw, gw.dataSync(), { atol: 1e-5 });
+    await expectNoLeaks(() => tf.grads(fused)([x, w]), "rmsNorm grads");
+    tf.dispose([x, w, up, gx, gw, fx, fw]);
+  });
 });
 
 describe("activations", () => {

@@ -45,11 +45,32 @@ export function rotateHalf(x: tf.Tensor): tf.Tensor {
   });
 }
 
-/** x · cos + rotate_half(x) · sin for x [B, H, T, D] and tables [B, T, D]. */
+/** R with x·R = rotate_half(x) along the last axis: R[j + D/2, j] = −1, R[j, j + D/2] = 1. */
+const rotations = new Map<number, tf.Tensor>();
+function rotationMatrix(D: number): tf.Tensor {
+  let r = rotations.get(D);
+  if (!r || r.isDisposed) {
+    const half = D / 2;
+    const m = new Float32Array(D * D);
+    for (let j = 0; j < half; j++) {
+      m[(j + half) * D + j] = -1;
+      m[j * D + j + half] = 1;
+    }
+    r = tf.keep(tf.tensor2d(m, [D, D]));
+    rotations.set(D, r);
+  }
+  return r;
+}
+
+/**
+ * x · cos + rotate_half(x) · sin for x [B, H, T, D] and tables [B, T, D] (or already [B, 1, T, D]).
+ * rotate_half is one product with a ±1 permutation matrix (exact: one non-zero term per output) instead
+ * of split + neg + concat: fewer ops per layer, which is what a decoding step pays for.
+ */
 export function applyRotary(x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
-    const c = cos.expandDims(1); // [B, 1, T, D]
-    const s = sin.expandDims(1); // [B, 1, T, D]
-    return x.mul(c).add(rotateHalf(x).mul(s));
+    const c = cos.rank === 3 ? cos.expandDims(1) : cos; // [B, 1, T, D]
+    const s = sin.rank === 3 ? sin.expandDims(1) : sin; // [B, 1, T, D]
+    return x.mul(c).add(tf.matMul(x, rotationMatrix(x.shape[x.rank - 1])).mul(s));
   });
 }
