@@ -50,7 +50,12 @@ export function parseFlags(spec: CommandSpec, argv: readonly string[]): FlagValu
   for (const [name, f] of Object.entries(spec.flags)) for (const a of f.aliases ?? []) canonical.set(a, name);
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: argv.map((a) => canonicalFlag(a, canonical)), options, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: argv.map((a) => canonicalFlag(a, canonical)),
+      options,
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (e) {
     throw usageFromParseError(spec, e as Error & { code?: string });
   }
@@ -123,7 +128,8 @@ export class Flags {
 
   required(name: string): string {
     const v = this.string(name);
-    if (v === undefined || v === "") throw new UsageError(`llava ${this.command}: --${name} is required`, name);
+    if (v === undefined || v === "")
+      throw new UsageError(`llava ${this.command}: --${name} is required`, name);
     return v;
   }
 
@@ -167,7 +173,8 @@ export class Flags {
   existingPath(name: string, what = "path"): string | undefined {
     const v = this.string(name);
     if (v === undefined) return undefined;
-    if (!existsSync(v)) throw new UsageError(`llava ${this.command}: --${name}: ${what} not found: ${v}`, `--${name}`);
+    if (!existsSync(v))
+      throw new UsageError(`llava ${this.command}: --${name}: ${what} not found: ${v}`, `--${name}`);
     return v;
   }
 

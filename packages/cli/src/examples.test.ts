@@ -1,6 +1,5 @@
 // Each example of examples/ run as is (its main(), on tiny generated models and data), and with paths.
-import { existsSync } from "node:fs";
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initBackend } from "@llava-ts/core";
@@ -31,8 +30,21 @@ describe("examples", () => {
     expect((await main([])).records).toBe(16);
     const build = await load("01-build-model/build-model.mjs");
     const model = await build.main([]);
-    const set = await generateSyntheticCaptions({ out: mkdtempSync(join(tmpdir(), "ex02-")), count: 6, size: 28 });
-    const r = await main(["--model", model, "--data", set.chatJson, "--images", set.imagesZip!, "--batch-size", "4"]);
+    const set = await generateSyntheticCaptions({
+      out: mkdtempSync(join(tmpdir(), "ex02-")),
+      count: 6,
+      size: 28,
+    });
+    const r = await main([
+      "--model",
+      model,
+      "--data",
+      set.chatJson,
+      "--images",
+      set.imagesZip!,
+      "--batch-size",
+      "4",
+    ]);
     expect(r).toEqual({ records: 6, batches: 2 });
   });
 

@@ -1,16 +1,17 @@
 // @llava-ts/cli: the `llava` command, and each subcommand as a function for scripts and tests.
-export { COMMANDS, main, usage } from "./main.js";
+
 export { type CommandSpec, type FlagSpec, helpText, parseFlags, UsageError } from "./args.js";
-export type { CliIO, TextSink } from "./io.js";
+export { qwenTokenizerDir } from "./assets.js";
 export { type BuildOptions, buildSpec, runBuild } from "./commands/build.js";
 export { type ChatOptions, chatSpec, runChat } from "./commands/chat.js";
 export { type InferOptions, inferSpec, runInfer } from "./commands/infer.js";
 export { type MergeOptions, mergeSpec, runMerge } from "./commands/merge.js";
 export { trainOptionsFromFlags, trainSpec } from "./commands/train.js";
-export { loraConfigInput, runTrain, type TrainOptions, type TrainOutcome } from "./train/run-train.js";
-export { type DemoOptions, type DemoResult, runDemo } from "./demo/run-demo.js";
-export { FULL_DEMO, QUICK_DEMO, type DemoSettings } from "./demo/demo-settings.js";
-export { type TinySizes, writeTinyClip, writeTinyQwen } from "./demo/tiny-checkpoints.js";
 export { captionSet, trainingBatches } from "./demo/caption-batches.js";
-export { LlavaSession, copyModelFiles } from "./llava-session.js";
-export { qwenTokenizerDir } from "./assets.js";
+export { type DemoSettings, FULL_DEMO, QUICK_DEMO } from "./demo/demo-settings.js";
+export { type DemoOptions, type DemoResult, runDemo } from "./demo/run-demo.js";
+export { type TinySizes, writeTinyClip, writeTinyQwen } from "./demo/tiny-checkpoints.js";
+export type { CliIO, TextSink } from "./io.js";
+export { copyModelFiles, LlavaSession } from "./llava-session.js";
+export { COMMANDS, main, usage } from "./main.js";
+export { loraConfigInput, runTrain, type TrainOptions, type TrainOutcome } from "./train/run-train.js";

@@ -4,7 +4,7 @@ import { copyFileSync, existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { LlavaForConditionalGeneration } from "@llava-ts/llava";
 import { loadAdapter, mergeAndUnload } from "@llava-ts/lora";
-import { ClipImageProcessor, type ImageInput, type LlavaTurn, LlavaProcessor } from "@llava-ts/processor";
+import { ClipImageProcessor, type ImageInput, LlavaProcessor, type LlavaTurn } from "@llava-ts/processor";
 import { Tokenizer } from "@llava-ts/tokenizer";
 import * as tf from "@tensorflow/tfjs";
 
@@ -110,7 +110,9 @@ export class LlavaSession {
     for (let i = 0; i < pixelValues.length; i += batchSize) {
       const rows = pixelValues.slice(i, i + batchSize);
       const px = new Float32Array(rows.length * plane);
-      rows.forEach((p, k) => px.set(p, k * plane));
+      rows.forEach((p, k) => {
+        px.set(p, k * plane);
+      });
       const pv = tf.tensor4d(px, [rows.length, 3, S, S]);
       const input = tf.tensor2d(
         rows.flatMap(() => ids),

@@ -56,7 +56,9 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     const err = e as Error;
     // Library errors carry their context (file, key, record) in the message; others get their stack.
     io.stderr.write(
-      e instanceof LlavaError ? `llava ${name}: ${err.name}: ${err.message}\n` : `llava ${name}: ${err.stack ?? err}\n`,
+      e instanceof LlavaError
+        ? `llava ${name}: ${err.name}: ${err.message}\n`
+        : `llava ${name}: ${err.stack ?? err}\n`,
     );
     return 1;
   }

@@ -1,6 +1,6 @@
 // llava build: a CLIP checkpoint + a Qwen2 / Qwen2.5 checkpoint → an HF llava folder (buildLlava).
 import { join } from "node:path";
-import { buildLlava, type BuildLlavaResult } from "@llava-ts/llava";
+import { type BuildLlavaResult, buildLlava } from "@llava-ts/llava";
 import { type CommandSpec, Flags, helpText, parseFlags } from "../args.js";
 import type { CliIO } from "../io.js";
 import type { Command } from "./command.js";
@@ -10,7 +10,11 @@ export const buildSpec: CommandSpec = {
   summary: "build a LLaVA from a CLIP vision checkpoint and a Qwen2.5 checkpoint",
   synopsis: "--vision DIR --llm DIR --out DIR [--seed N] [--tokenizer DIR]",
   flags: {
-    vision: { type: "string", value: "DIR", help: "CLIP folder (vision-only or full CLIP), e.g. clip-vit-large-patch14-336" },
+    vision: {
+      type: "string",
+      value: "DIR",
+      help: "CLIP folder (vision-only or full CLIP), e.g. clip-vit-large-patch14-336",
+    },
     llm: { type: "string", value: "DIR", help: "Qwen2 / Qwen2.5 folder, e.g. Qwen2.5-3B-Instruct" },
     out: { type: "string", value: "DIR", help: "output folder (HF llava layout)" },
     seed: { type: "string", value: "N", help: "seed of the projector's initialisation", default: "0" },

@@ -63,12 +63,36 @@ describe("llava build", () => {
 describe("llava train", () => {
   const common = () => ["--model", fx.model, "--data", fx.data.chatJson, "--images", fx.data.imagesZip!];
 
-  it.each(["use_lora", "freeze_vision", "none", "projector_only"])("--train-type %s (2 steps, one rank)", async (t) => {
+  it.each([
+    "use_lora",
+    "freeze_vision",
+    "none",
+    "projector_only",
+  ])("--train-type %s (2 steps, one rank)", async (t) => {
     const out = join(fx.root, `train-${t}`);
     const r = await run([
-      "train", ...common(), "--train-type", t, "--output-dir", out, "--max-steps", "2",
-      "--per-device-train-batch-size", "2", "--learning_rate", "1e-3", "--save-strategy", "steps", "--save-steps", "1",
-      "--save-total-limit", "1", "--logging-steps", "1", "--seed", "1",
+      "train",
+      ...common(),
+      "--train-type",
+      t,
+      "--output-dir",
+      out,
+      "--max-steps",
+      "2",
+      "--per-device-train-batch-size",
+      "2",
+      "--learning_rate",
+      "1e-3",
+      "--save-strategy",
+      "steps",
+      "--save-steps",
+      "1",
+      "--save-total-limit",
+      "1",
+      "--logging-steps",
+      "1",
+      "--seed",
+      "1",
     ]);
     expect(r.err).not.toMatch(/Error/);
     expect(r.code).toBe(0);
@@ -83,8 +107,22 @@ describe("llava train", () => {
   it("--ranks 2 trains with ZeRO-2 and writes the adapter", async () => {
     const out = join(fx.root, "train-zero2");
     const r = await run([
-      "train", ...common(), "--train-type", "use_lora", "--ranks", "2", "--output-dir", out,
-      "--max-steps", "1", "--per-device-train-batch-size", "2", "--lora-r", "4", "--lora-alpha", "8",
+      "train",
+      ...common(),
+      "--train-type",
+      "use_lora",
+      "--ranks",
+      "2",
+      "--output-dir",
+      out,
+      "--max-steps",
+      "1",
+      "--per-device-train-batch-size",
+      "2",
+      "--lora-r",
+      "4",
+      "--lora-alpha",
+      "8",
     ]);
     expect(r.err).not.toMatch(/Error/);
     expect(r.code).toBe(0);
@@ -111,16 +149,43 @@ describe("llava infer, chat, merge", () => {
     adapter = join(fx.root, "adapter");
     // A trained adapter (random LoRA B would be zero and change nothing).
     const r = await run([
-      "train", "--model", fx.model, "--data", fx.data.chatJson, "--images", fx.data.imagesDir!,
-      "--train-type", "use_lora", "--output-dir", adapter, "--max-steps", "2", "--learning-rate", "1e-2",
-      "--per-device-train-batch-size", "2", "--save-strategy", "no",
+      "train",
+      "--model",
+      fx.model,
+      "--data",
+      fx.data.chatJson,
+      "--images",
+      fx.data.imagesDir!,
+      "--train-type",
+      "use_lora",
+      "--output-dir",
+      adapter,
+      "--max-steps",
+      "2",
+      "--learning-rate",
+      "1e-2",
+      "--per-device-train-batch-size",
+      "2",
+      "--save-strategy",
+      "no",
     ]);
     expect(r.code).toBe(0);
   });
 
   it("infer streams an answer, with an adapter and merged", async () => {
-    const args = ["infer", "--model", fx.model, "--image", image, "--prompt", "Describe it.", "--max-new-tokens", "6"];
+    const args = [
+      "infer",
+      "--model",
+      fx.model,
+      "--image",
+      image,
+      "--prompt",
+      "Describe it.",
+      "--max-new-tokens",
+      "6",
+    ];
     const base = await run(args);
+    expect(base.err).toBe("");
     expect(base.code).toBe(0);
     expect(base.writes.length).toBeGreaterThan(1); // pieces arrive one by one, then the newline
     const withAdapter = await run([...args, "--adapter", adapter]);
@@ -156,8 +221,8 @@ describe("llava infer, chat, merge", () => {
     const merged = await run(["infer", "--model", out, ...prompt]);
     const adapted = await run(["infer", "--model", fx.model, "--adapter", adapter, ...prompt]);
     expect(merged.out).toBe(adapted.out);
-    expect((await run(["merge", "--model", fx.model, "--adapter", "/no/adapter", "--out", out])).err).toContain(
-      "--adapter: adapter folder not found: /no/adapter",
-    );
+    expect(
+      (await run(["merge", "--model", fx.model, "--adapter", "/no/adapter", "--out", out])).err,
+    ).toContain("--adapter: adapter folder not found: /no/adapter");
   });
 });

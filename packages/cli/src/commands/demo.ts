@@ -11,7 +11,10 @@ export const demoSpec: CommandSpec = {
     out: { type: "string", value: "DIR", help: "working folder, wiped first", default: ".demo" },
     ranks: { type: "string", value: "N", help: "ZeRO-2 ranks (default: 2 when there are two cores, else 1)" },
     seed: { type: "string", value: "N", help: "seed of everything (data, weights, order)", default: "0" },
-    quick: { type: "boolean", help: "a few steps of each stage (checks the plumbing; captions will be wrong)" },
+    quick: {
+      type: "boolean",
+      help: "a few steps of each stage (checks the plumbing; captions will be wrong)",
+    },
   },
 };
 

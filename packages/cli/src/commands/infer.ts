@@ -9,11 +9,19 @@ export const inferSpec: CommandSpec = {
   summary: "answer a prompt about an image (streamed)",
   synopsis: "--model DIR [--adapter DIR [--merged]] --image FILE --prompt TEXT",
   flags: {
-    model: { type: "string", value: "DIR", help: "LLaVA folder (llava build, training output, or llava merge)" },
+    model: {
+      type: "string",
+      value: "DIR",
+      help: "LLaVA folder (llava build, training output, or llava merge)",
+    },
     adapter: { type: "string", value: "DIR", help: "PEFT LoRA adapter folder to apply" },
     merged: { type: "boolean", help: "fold the adapter into the weights before generating (as llava merge)" },
     image: { type: "string", value: "FILE", help: "image file (JPEG, PNG, WebP, …)" },
-    prompt: { type: "string", value: "TEXT", help: 'the question; "<image>\\n" is put in front unless it has one' },
+    prompt: {
+      type: "string",
+      value: "TEXT",
+      help: 'the question; "<image>\\n" is put in front unless it has one',
+    },
     "max-new-tokens": { type: "string", value: "N", help: "longest answer in tokens", default: "256" },
   },
 };
@@ -34,7 +42,8 @@ export async function runInfer(o: InferOptions, io: CliIO): Promise<string> {
     const pixels = await session.pixels(o.image);
     try {
       const text = await session.answer(
-        [{ from: "human", value: o.prompt }],
+        // LLaVA's prompts put the image first: "<image>\nQuestion".
+        [{ from: "human", value: o.prompt.includes("<image>") ? o.prompt : `<image>\n${o.prompt}` }],
         pixels,
         (piece) => io.stdout.write(piece),
         { maxNewTokens: o.maxNewTokens },
@@ -59,7 +68,10 @@ export const inferCommand: Command = {
     }
     const f = new Flags("infer", values);
     if (f.boolean("merged") && !f.has("adapter"))
-      throw new UsageError("llava infer: --merged needs --adapter DIR (a merged folder is used with --model alone)", "--merged");
+      throw new UsageError(
+        "llava infer: --merged needs --adapter DIR (a merged folder is used with --model alone)",
+        "--merged",
+      );
     await runInfer(
       {
         model: f.requiredPath("model", "model folder"),

@@ -16,7 +16,11 @@ export const mergeSpec: CommandSpec = {
   flags: {
     model: { type: "string", value: "DIR", help: "base LLaVA folder" },
     adapter: { type: "string", value: "DIR", help: "PEFT LoRA adapter folder" },
-    out: { type: "string", value: "DIR", help: "output folder (HF llava layout, with tokenizer and processor files)" },
+    out: {
+      type: "string",
+      value: "DIR",
+      help: "output folder (HF llava layout, with tokenizer and processor files)",
+    },
     "max-shard-size": { type: "string", value: "SIZE", help: 'shard limit, e.g. "5GB"', default: "5GB" },
   },
 };
@@ -30,7 +34,10 @@ export interface MergeOptions {
 
 export async function runMerge(o: MergeOptions, io: CliIO): Promise<void> {
   if (resolve(o.out) === resolve(o.model))
-    throw new UsageError("llava merge: --out must differ from --model (the base weights are not overwritten)", "--out");
+    throw new UsageError(
+      "llava merge: --out must differ from --model (the base weights are not overwritten)",
+      "--out",
+    );
   const model = LlavaForConditionalGeneration.fromPretrained(o.model);
   try {
     const summary = loadAdapter(model, o.adapter);

@@ -2,8 +2,7 @@
 // (--learning_rate and --learning-rate both work); --ranks N runs ZeRO-2 over N worker threads.
 import { STRATEGIES, type Strategy } from "@llava-ts/trainer";
 import { type CommandSpec, Flags, helpText, parseFlags } from "../args.js";
-import type { CliIO } from "../io.js";
-import { type TrainOptions, runTrain } from "../train/run-train.js";
+import { runTrain, type TrainOptions } from "../train/run-train.js";
 import type { Command } from "./command.js";
 
 export const trainSpec: CommandSpec = {
@@ -11,35 +10,102 @@ export const trainSpec: CommandSpec = {
   summary: "train a LLaVA (use_lora, freeze_vision, none, projector_only), on one rank or with ZeRO-2",
   synopsis: "--model DIR --data FILE --images DIR|ZIP --output-dir DIR [--train-type T] [flags]",
   flags: {
-    model: { type: "string", value: "DIR", help: "LLaVA folder to start from (llava build output)", aliases: ["model-name-or-path"] },
-    data: { type: "string", value: "FILE", help: "chat.json (LLaVA / CC3M list) or .jsonl (ShareGPT-4o, TextOCR)", aliases: ["data-path"] },
+    model: {
+      type: "string",
+      value: "DIR",
+      help: "LLaVA folder to start from (llava build output)",
+      aliases: ["model-name-or-path"],
+    },
+    data: {
+      type: "string",
+      value: "FILE",
+      help: "chat.json (LLaVA / CC3M list) or .jsonl (ShareGPT-4o, TextOCR)",
+      aliases: ["data-path"],
+    },
     images: { type: "string", value: "DIR|ZIP", help: "image folder or .zip (read in place)" },
-    "image-prefix": { type: "string", value: "PATH", help: "prefix of the image names inside the zip/folder" },
+    "image-prefix": {
+      type: "string",
+      value: "PATH",
+      help: "prefix of the image names inside the zip/folder",
+    },
     format: { type: "string", value: "F", help: "llava | sharegpt4o | textocr (default from the file name)" },
-    "on-error": { type: "string", value: "P", help: "bad records: raise | skip (skips are counted and reported)", default: "raise" },
-    "train-type": { type: "string", value: "T", help: `strategy: ${STRATEGIES.join(" | ")}`, default: "use_lora" },
-    "output-dir": { type: "string", value: "DIR", help: "checkpoints, metrics.jsonl, loss-curve.png and the final model/adapter" },
-    ranks: { type: "string", value: "N", help: "ZeRO-2 ranks (worker threads, one core each on wasm)", default: "1" },
+    "on-error": {
+      type: "string",
+      value: "P",
+      help: "bad records: raise | skip (skips are counted and reported)",
+      default: "raise",
+    },
+    "train-type": {
+      type: "string",
+      value: "T",
+      help: `strategy: ${STRATEGIES.join(" | ")}`,
+      default: "use_lora",
+    },
+    "output-dir": {
+      type: "string",
+      value: "DIR",
+      help: "checkpoints, metrics.jsonl, loss-curve.png and the final model/adapter",
+    },
+    ranks: {
+      type: "string",
+      value: "N",
+      help: "ZeRO-2 ranks (worker threads, one core each on wasm)",
+      default: "1",
+    },
     "learning-rate": { type: "string", value: "LR", help: "AdamW peak learning rate", default: "1e-4" },
-    "weight-decay": { type: "string", value: "WD", help: "AdamW decoupled weight decay (not on biases/norms)", default: "0" },
+    "weight-decay": {
+      type: "string",
+      value: "WD",
+      help: "AdamW decoupled weight decay (not on biases/norms)",
+      default: "0",
+    },
     "adam-beta1": { type: "string", value: "B1", help: "AdamW beta1", default: "0.9" },
     "adam-beta2": { type: "string", value: "B2", help: "AdamW beta2", default: "0.999" },
     "adam-epsilon": { type: "string", value: "EPS", help: "AdamW epsilon", default: "1e-8" },
-    "lr-scheduler-type": { type: "string", value: "S", help: "constant | linear | cosine", default: "linear" },
+    "lr-scheduler-type": {
+      type: "string",
+      value: "S",
+      help: "constant | linear | cosine",
+      default: "linear",
+    },
     "warmup-ratio": { type: "string", value: "R", help: "warmup as a fraction of the steps", default: "0" },
     "warmup-steps": { type: "string", value: "N", help: "warmup steps (wins over --warmup-ratio)" },
-    "max-grad-norm": { type: "string", value: "X", help: "clip the global gradient norm (0 = off)", default: "1" },
+    "max-grad-norm": {
+      type: "string",
+      value: "X",
+      help: "clip the global gradient norm (0 = off)",
+      default: "1",
+    },
     "num-train-epochs": { type: "string", value: "N", help: "passes over the data", default: "1" },
     "max-steps": { type: "string", value: "N", help: "optimizer steps (wins over epochs)" },
     "per-device-train-batch-size": { type: "string", value: "N", help: "micro-batch per rank", default: "8" },
-    "gradient-accumulation-steps": { type: "string", value: "N", help: "micro-batches per optimizer step", default: "1" },
-    "dataloader-num-workers": { type: "string", value: "N", help: "image decoding threads (single rank)", default: "0" },
+    "gradient-accumulation-steps": {
+      type: "string",
+      value: "N",
+      help: "micro-batches per optimizer step",
+      default: "1",
+    },
+    "dataloader-num-workers": {
+      type: "string",
+      value: "N",
+      help: "image decoding threads (single rank)",
+      default: "0",
+    },
     "save-strategy": { type: "string", value: "S", help: "steps | epoch | no", default: "steps" },
-    "save-steps": { type: "string", value: "N", help: "checkpoint every N steps (--save-strategy steps)", default: "500" },
+    "save-steps": {
+      type: "string",
+      value: "N",
+      help: "checkpoint every N steps (--save-strategy steps)",
+      default: "500",
+    },
     "save-total-limit": { type: "string", value: "N", help: "keep the newest N checkpoints" },
     "logging-steps": { type: "string", value: "N", help: "log every N steps", default: "1" },
     seed: { type: "string", value: "N", help: "seed (data order, LoRA init, dropout)", default: "42" },
-    "resume-from-checkpoint": { type: "string", value: "DIR", help: 'a checkpoint folder, or "latest" in --output-dir' },
+    "resume-from-checkpoint": {
+      type: "string",
+      value: "DIR",
+      help: 'a checkpoint folder, or "latest" in --output-dir',
+    },
     "lora-r": { type: "string", value: "N", help: "LoRA rank", default: "8" },
     "lora-alpha": { type: "string", value: "N", help: "LoRA alpha (scaling alpha / r)", default: "16" },
     "lora-dropout": { type: "string", value: "P", help: "LoRA dropout", default: "0.05" },
@@ -108,7 +174,12 @@ export function trainOptionsFromFlags(f: Flags): TrainOptions {
       r: f.int("lora-r")!,
       alpha: f.number("lora-alpha")!,
       dropout: f.number("lora-dropout")!,
-      targetModules: /[\\^$|()[\]*+?]/.test(targets) ? targets : targets.split(",").map((t) => t.trim()).filter(Boolean),
+      targetModules: /[\\^$|()[\]*+?]/.test(targets)
+        ? targets
+        : targets
+            .split(",")
+            .map((t) => t.trim())
+            .filter(Boolean),
       freezeProjector: f.boolean("freeze-projector"),
     },
   };

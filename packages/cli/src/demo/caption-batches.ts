@@ -20,6 +20,8 @@ export interface CaptionSetOptions {
   imageSize: number;
   seed: number;
   style: "en" | "zh" | CaptionStyle;
+  /** Default "zip" (training reads the zip); held-out sets also keep the files, to try `llava infer` on. */
+  images?: "zip" | "both";
 }
 
 export function captionSet(o: CaptionSetOptions): Promise<SyntheticCaptions> {
@@ -29,7 +31,7 @@ export function captionSet(o: CaptionSetOptions): Promise<SyntheticCaptions> {
     size: o.imageSize,
     seed: o.seed,
     style: o.style,
-    images: "zip",
+    images: o.images ?? "zip",
   });
 }
 

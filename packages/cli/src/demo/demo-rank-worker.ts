@@ -50,7 +50,10 @@ if (isRankWorker())
     // No strategy here: the trainer trains exactly what is trainable now.
     const trainer = new Trainer(
       model,
-      zero.trainerOptions(model, { ...args.trainer, progress: rank === 0 && (args.trainer.progress ?? false) }),
+      zero.trainerOptions(model, {
+        ...args.trainer,
+        progress: rank === 0 && (args.trainer.progress ?? false),
+      }),
     );
     const setupMs = performance.now() - t0;
     const result = await trainer.train(zero.wrapData(args.batches.map((b) => rankRows(b, rank, worldSize))));

@@ -1,6 +1,5 @@
 // The demo's plumbing end to end with tiny settings (the full run is `pnpm demo`, minutes long).
-import { existsSync, readFileSync } from "node:fs";
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initBackend } from "@llava-ts/core";

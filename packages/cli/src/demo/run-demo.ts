@@ -54,11 +54,40 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<DemoResu
   // 1. Data: the same drawing rules, two caption styles; held-out images come from another seed.
   say(`drawing ${s.trainImages} training + ${s.heldOutImages} held-out images per caption style…`);
   const size = s.sizes.imageSize;
-  const en = await captionSet({ out: join(out, "data/en"), count: s.trainImages, imageSize: size, seed: seed + 1, style: "en" });
-  const zh = await captionSet({ out: join(out, "data/zh"), count: s.trainImages, imageSize: size, seed: seed + 2, style: "zh" });
-  const heldEn = await captionSet({ out: join(out, "data/held-out-en"), count: s.heldOutImages, imageSize: size, seed: seed + 1000, style: "en" });
-  const heldZh = await captionSet({ out: join(out, "data/held-out-zh"), count: s.heldOutImages, imageSize: size, seed: seed + 1000, style: "zh" });
-  say(`  ${en.chatJson} (+ images.zip), e.g. "${en.records[0].conversations[1].value}" / "${zh.records[0].conversations[1].value}"`);
+  const en = await captionSet({
+    out: join(out, "data/en"),
+    count: s.trainImages,
+    imageSize: size,
+    seed: seed + 1,
+    style: "en",
+  });
+  const zh = await captionSet({
+    out: join(out, "data/zh"),
+    count: s.trainImages,
+    imageSize: size,
+    seed: seed + 2,
+    style: "zh",
+  });
+  const heldEn = await captionSet({
+    out: join(out, "data/held-out-en"),
+    count: s.heldOutImages,
+    imageSize: size,
+    seed: seed + 1000,
+    style: "en",
+    images: "both",
+  });
+  // The same held-out images (same seed), captioned in the second style.
+  const heldZh = await captionSet({
+    out: join(out, "data/held-out-zh"),
+    count: s.heldOutImages,
+    imageSize: size,
+    seed: seed + 1000,
+    style: "zh",
+    images: "both",
+  });
+  say(
+    `  ${en.chatJson} (+ images.zip), e.g. "${en.records[0].conversations[1].value}" / "${zh.records[0].conversations[1].value}"`,
+  );
 
   // 2. Build: random checkpoints in the Hub's layouts → buildLlava, as for the real models.
   const clipDir = join(out, "checkpoints/tiny-clip");
@@ -78,7 +107,9 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<DemoResu
     seed,
     padTokenId: built.padTokenId,
   });
-  say(`training from scratch: freeze_vision (the random CLIP tower and token embeddings stay fixed), ${s.base.steps} steps × ${s.base.batchSize} images, ZeRO-2 on ${ranks} rank(s)…`);
+  say(
+    `training from scratch: freeze_vision (the random CLIP tower and token embeddings stay fixed), ${s.base.steps} steps × ${s.base.batchSize} images, ZeRO-2 on ${ranks} rank(s)…`,
+  );
   const baseRun = join(out, "runs/base");
   const base = await trainDemoPhase(ranks, {
     modelDir: builtDir,
@@ -106,7 +137,9 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<DemoResu
     seed: seed + 1,
     padTokenId: built.padTokenId,
   });
-  say(`fine-tuning with use_lora (r ${s.lora.r}, alpha ${s.lora.alpha}) to Chinese captions, ${s.lora.steps} steps…`);
+  say(
+    `fine-tuning with use_lora (r ${s.lora.r}, alpha ${s.lora.alpha}) to Chinese captions, ${s.lora.steps} steps…`,
+  );
   const loraRun = join(out, "runs/lora-zh");
   const lora = await trainDemoPhase(ranks, {
     modelDir: baseDir,
@@ -140,7 +173,7 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<DemoResu
   const baseAccuracy = await evaluate(baseDir, undefined, heldEn);
   const adapterAccuracy = await evaluate(baseDir, adapterDir, heldZh);
   const show = Math.min(options.show ?? 8, s.heldOutImages);
-  io.stdout.write(`\n${"image".padEnd(26)}${"base model".padEnd(40)}base + adapter-zh\n`);
+  io.stdout.write(`\n${"held-out image".padEnd(26)}${"base model".padEnd(40)}base + adapter-zh\n`);
   for (let i = 0; i < show; i++) {
     const mark = (ok: boolean) => (ok ? "✓" : "✗");
     const b = baseAccuracy.captions[i];
@@ -166,7 +199,7 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<DemoResu
       `loss curves: ${result.baseLossCurve}`,
       `             ${result.loraLossCurve}`,
       `metrics:     ${join(baseRun, "metrics.jsonl")}, ${join(loraRun, "metrics.jsonl")}`,
-      `try it:      node packages/cli/dist/bin.js infer --model ${baseDir} --adapter ${adapterDir} --image ${join(heldZh.chatJson, "..")}/<image> --prompt "请简要描述这张图片。"`,
+      `try it:      node packages/cli/dist/bin.js infer --model ${baseDir} --adapter ${adapterDir} --image ${join(heldZh.imagesDir!, heldZh.records[0].image)} --prompt "请简要描述这张图片。"`,
       `done in ${formatSeconds(result.seconds)}`,
       "",
     ].join("\n"),
@@ -180,7 +213,8 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<DemoResu
       const zip = ZipReader.open(set.imagesZip!);
       const pixels: Float32Array[] = [];
       try {
-        for (const r of set.records) pixels.push((await session.imageProcessor.preprocess(zip.read(r.image))).data);
+        for (const r of set.records)
+          pixels.push((await session.imageProcessor.preprocess(zip.read(r.image))).data);
       } finally {
         zip.close();
       }

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { ClipVisionModel, parseClipVisionConfig } from "@llava-ts/clip";
 import { type JsonObject, saveSafetensorsWeights } from "@llava-ts/core";
 import { parseQwen2Config, Qwen2ForCausalLM } from "@llava-ts/qwen";
+import * as tf from "@tensorflow/tfjs";
 import { qwenTokenizerDir } from "../assets.js";
 
 export interface TinySizes {
@@ -23,6 +24,11 @@ export interface TinySizes {
    * so small that Adam's first bias steps drown the image in a constant.
    */
   initializerRange: number;
+  /**
+   * Std of the (tied) token embedding; default initializerRange. The demo keeps these rows frozen as the
+   * output layer, so they need a norm that lets one row win a softmax over 151,936 (≈ 0.5 at width 64).
+   */
+  embeddingStd?: number;
 }
 
 /** CLIP's normalisation (openai/clip-vit-*), as in their preprocessor_config.json. */
@@ -110,6 +116,10 @@ export async function writeTinyClip(dir: string, s: TinySizes, seed: number): Pr
 export async function writeTinyQwen(dir: string, s: TinySizes, seed: number): Promise<void> {
   const model = new Qwen2ForCausalLM(parseQwen2Config(tinyQwenConfig(s)), { seed });
   try {
+    if (s.embeddingStd !== undefined) {
+      const w = model.model.embed_tokens.weight;
+      w.assign(tf.tidy(() => w.mul(s.embeddingStd! / s.initializerRange)));
+    }
     await model.savePretrained(dir);
   } finally {
     model.dispose();

@@ -6,7 +6,6 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { initBackend } from "@llava-ts/core";
 import {
-  createSampleProcessor,
   LlavaDataLoader,
   LlavaDataset,
   type OnError,
@@ -160,7 +159,8 @@ export async function runTrain(o: TrainOptions, io: CliIO): Promise<TrainOutcome
     if (o.outputDir && result.checkpoint) outcome.saved = finalFromCheckpoint(result.checkpoint, o);
   }
   report(dataset, io);
-  if (outcome.saved) io.stdout.write(`saved ${o.strategy === "use_lora" ? "adapter" : "model"} to ${outcome.saved}\n`);
+  if (outcome.saved)
+    io.stdout.write(`saved ${o.strategy === "use_lora" ? "adapter" : "model"} to ${outcome.saved}\n`);
   return outcome;
 }
 
@@ -229,5 +229,6 @@ function finalFromCheckpoint(checkpoint: string, o: TrainOptions): string {
 
 function report(dataset: LlavaDataset, io: CliIO): void {
   const summary = dataset.report.summary();
-  if (summary.total > 0) io.stdout.write(`skipped ${summary.total} bad record(s): ${JSON.stringify(summary.byReason)}\n`);
+  if (summary.total > 0)
+    io.stdout.write(`skipped ${summary.total} bad record(s): ${JSON.stringify(summary.byReason)}\n`);
 }
