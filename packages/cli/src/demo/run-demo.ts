@@ -176,10 +176,11 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<DemoResu
   io.stdout.write(`\n${"held-out image".padEnd(26)}${"base model".padEnd(40)}base + adapter-zh\n`);
   for (let i = 0; i < show; i++) {
     const mark = (ok: boolean) => (ok ? "✓" : "✗");
+    const clip = (t: string) => (t.length > 34 ? `${t.slice(0, 33)}…` : t);
     const b = baseAccuracy.captions[i];
     const z = adapterAccuracy.captions[i];
     io.stdout.write(
-      `${heldEn.records[i].image.padEnd(26)}${`${mark(b.ok)} ${b.text}`.padEnd(40)}${mark(z.ok)} ${z.text}\n`,
+      `${heldEn.records[i].image.padEnd(26)}${`${mark(b.ok)} ${clip(b.text)}`.padEnd(40)}${mark(z.ok)} ${clip(z.text)}\n`,
     );
   }
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;

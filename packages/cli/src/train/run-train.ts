@@ -125,7 +125,7 @@ export async function runTrain(o: TrainOptions, io: CliIO): Promise<TrainOutcome
   const processorSpec = {
     tokenizer: o.model,
     imageProcessor: o.model,
-    llava: { imageSeqLength: config.image_seq_length as number },
+    llava: { imageSeqLength: config.image_seq_length },
   };
   let outcome: TrainOutcome;
   if (world === 1) outcome = await trainHere(o, dataset, processorSpec, padTokenId, trainer, lora, io);
@@ -139,12 +139,22 @@ export async function runTrain(o: TrainOptions, io: CliIO): Promise<TrainOutcome
       seed: o.seed,
       numWorkers: o.numWorkers,
     });
+    // Processed once in a seeded order; every epoch replays it (the ranks take batches in memory).
     const batches: Batch[] = [];
+    let dropped = 0;
     try {
-      for await (const b of loader.epoch(0)) if (b.batchSize % world === 0) batches.push(b);
+      for await (const b of loader.epoch(0)) {
+        // Every rank needs the same number of rows: a last batch that does not split evenly is left out.
+        if (b.batchSize % world === 0) batches.push(b);
+        else dropped += b.batchSize;
+      }
     } finally {
       await loader.close();
     }
+    if (dropped > 0)
+      io.stdout.write(
+        `left out the last ${dropped} record(s): they do not split evenly over ${world} ranks\n`,
+      );
     const result = await trainZero2({
       worldSize: world,
       modelDir: o.model,
