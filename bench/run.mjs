@@ -2,7 +2,7 @@
 // is that figure's own), as a table and as bench-results.json at the repo root.
 //   pnpm bench [-- --only <figure>[,<figure>…]] [--reps N] [--out file.json]
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -51,7 +51,13 @@ if (opt("--only")) {
 }
 
 const tmp = mkdtempSync(join(tmpdir(), "llava-bench-"));
+// With --only, the other figures of an earlier results file are kept (and marked with their date).
 const figures = {};
+if (opt("--only") && existsSync(outFile)) {
+  const earlier = JSON.parse(readFileSync(outFile, "utf8"));
+  for (const [name, f] of Object.entries(earlier.figures ?? {}))
+    figures[name] = { ...f, date: f.date ?? earlier.date };
+}
 const started = new Date();
 for (const name of selected) {
   process.stderr.write(`bench: ${name} (${reps} reps after a warm-up) …`);
@@ -70,7 +76,7 @@ for (const name of selected) {
     process.stderr.write(` failed (${child.status ?? child.signal})\n`);
     continue;
   }
-  figures[name] = JSON.parse(readFileSync(out, "utf8"));
+  figures[name] = { ...JSON.parse(readFileSync(out, "utf8")), date: new Date().toISOString() };
   process.stderr.write(` ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
 }
 rmSync(tmp, { recursive: true, force: true });
