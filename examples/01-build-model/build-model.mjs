@@ -7,8 +7,8 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
 import { writeTinyClip, writeTinyQwen } from "@llava-ts/cli";
 import { initBackend } from "@llava-ts/core";
 import { buildLlava, LlavaForConditionalGeneration } from "@llava-ts/llava";
@@ -54,4 +54,5 @@ export async function main(argv = []) {
   return out;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main(process.argv.slice(2));
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href)
+  await main(process.argv.slice(2));

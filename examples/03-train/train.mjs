@@ -7,8 +7,8 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
 import { initBackend } from "@llava-ts/core";
 import { generateSyntheticCaptions, LlavaDataLoader, LlavaDataset } from "@llava-ts/datasets";
 import { LlavaForConditionalGeneration, readLlavaConfig } from "@llava-ts/llava";
@@ -25,11 +25,24 @@ export const LORA = {
   modules_to_save: ["multi_modal_projector"],
 };
 
-export async function train({ model: modelDir, data, images, strategy, outputDir, steps, lr = 1e-4, batchSize = 2 }) {
+export async function train({
+  model: modelDir,
+  data,
+  images,
+  strategy,
+  outputDir,
+  steps,
+  lr = 1e-4,
+  batchSize = 2,
+}) {
   const config = readLlavaConfig(modelDir);
   const loader = new LlavaDataLoader({
     dataset: LlavaDataset.open({ file: data, images }),
-    processor: { tokenizer: modelDir, imageProcessor: modelDir, llava: { imageSeqLength: config.image_seq_length } },
+    processor: {
+      tokenizer: modelDir,
+      imageProcessor: modelDir,
+      llava: { imageSeqLength: config.image_seq_length },
+    },
     batchSize,
     collate: { padTokenId: config.pad_token_id },
     seed: 42,
@@ -72,7 +85,12 @@ export async function main(argv = []) {
   const root = mkdtempSync(join(tmpdir(), "llava-train-"));
   const model = values.model ?? (await buildModel(["--out", join(root, "llava")]));
   let { data, images } = values;
-  if (!data) ({ chatJson: data, imagesZip: images } = await generateSyntheticCaptions({ out: join(root, "data"), count: 8, size: 28 }));
+  if (!data)
+    ({ chatJson: data, imagesZip: images } = await generateSyntheticCaptions({
+      out: join(root, "data"),
+      count: 8,
+      size: 28,
+    }));
   const strategies = values["train-type"] ? [values["train-type"]] : STRATEGIES;
   const results = {};
   for (const strategy of strategies)
@@ -88,4 +106,5 @@ export async function main(argv = []) {
   return results;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main(process.argv.slice(2));
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href)
+  await main(process.argv.slice(2));

@@ -7,8 +7,8 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
 import { initBackend } from "@llava-ts/core";
 import { generateSyntheticCaptions } from "@llava-ts/datasets";
 import { LlavaForConditionalGeneration } from "@llava-ts/llava";
@@ -28,7 +28,11 @@ export async function answer(model, modelDir, image, prompt, maxNewTokens = 32) 
   const { data, shape } = await imageProcessor.preprocess(image);
   const pixelValues = tf.tensor4d(data, [1, ...shape]);
   const ids = [];
-  for await (const step of model.stream(inputIds, { pixelValues, maxNewTokens, eosTokenId: tokenizer.eosTokenId })) {
+  for await (const step of model.stream(inputIds, {
+    pixelValues,
+    maxNewTokens,
+    eosTokenId: tokenizer.eosTokenId,
+  })) {
     if (step.tokens[0] === tokenizer.eosTokenId) break;
     ids.push(step.tokens[0]);
   }
@@ -51,9 +55,22 @@ export async function main(argv = []) {
   if (!modelDir) {
     const root = mkdtempSync(join(tmpdir(), "llava-infer-"));
     modelDir = await buildModel(["--out", join(root, "llava")]);
-    const set = await generateSyntheticCaptions({ out: join(root, "data"), count: 8, size: 28, images: "folder" });
+    const set = await generateSyntheticCaptions({
+      out: join(root, "data"),
+      count: 8,
+      size: 28,
+      images: "folder",
+    });
     adapter = join(root, "adapter");
-    await train({ model: modelDir, data: set.chatJson, images: set.imagesDir, strategy: "use_lora", outputDir: adapter, steps: 2, lr: 1e-2 });
+    await train({
+      model: modelDir,
+      data: set.chatJson,
+      images: set.imagesDir,
+      strategy: "use_lora",
+      outputDir: adapter,
+      steps: 2,
+      lr: 1e-2,
+    });
     image = join(set.imagesDir, set.records[0].image);
   }
   const model = LlavaForConditionalGeneration.fromPretrained(modelDir);
@@ -70,4 +87,5 @@ export async function main(argv = []) {
   return { withAdapter, merged };
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main(process.argv.slice(2));
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href)
+  await main(process.argv.slice(2));
