@@ -33,8 +33,8 @@ export const FULL_DEMO: DemoSettings = {
   },
   trainImages: 1000,
   heldOutImages: 50,
-  base: { steps: 450, batchSize: 8, lr: 3e-3, warmupSteps: 20 },
-  lora: { steps: 150, batchSize: 8, lr: 3e-3, warmupSteps: 10, r: 16, alpha: 32 },
+  base: { steps: 600, batchSize: 8, lr: 3e-3, warmupSteps: 20 },
+  lora: { steps: 260, batchSize: 8, lr: 3e-3, warmupSteps: 10, r: 16, alpha: 32 },
 };
 
 /** A few steps of everything: for tests and a first look (the captions will be wrong). */
