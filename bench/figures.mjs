@@ -4,7 +4,7 @@ import { writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { initBackend } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs";
-import { IMAGE_TOKEN, LORA, SPEC, benchBatch, buildBenchModel, imageTokens } from "./bench-model.mjs";
+import { benchBatch, buildBenchModel, IMAGE_TOKEN, imageTokens, LORA, SPEC } from "./bench-model.mjs";
 import { trainStepFlops } from "./flops.mjs";
 import { median } from "./stats.mjs";
 

@@ -8,7 +8,7 @@
 //   attention: 2·B·H·T·S·D for q·kᵀ and again for p·v (the full T×S square, as computed), doubled
 //             again in the backward when gradients pass through it;
 //   lm_head:  only at the N labelled positions (the logits the loss needs), tied weight [V, E].
-import { SPEC, imageTokens } from "./bench-model.mjs";
+import { imageTokens, SPEC } from "./bench-model.mjs";
 
 /** @param {"freeze_vision" | "use_lora"} strategy; `rows` samples per step. */
 export function trainStepFlops(strategy, rows = SPEC.batch.size) {

@@ -4,7 +4,7 @@
 import { performance } from "node:perf_hooks";
 import { initBackend } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs";
-import { LORA, benchBatch, buildBenchModel } from "./bench-model.mjs";
+import { benchBatch, buildBenchModel, LORA } from "./bench-model.mjs";
 
 const strategy = process.argv[2] ?? "use_lora";
 const top = Number(process.argv[process.argv.indexOf("--top") + 1]) || 25;

@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LORA, benchBatch, buildBenchModel } from "./bench-model.mjs";
+import { benchBatch, buildBenchModel, LORA } from "./bench-model.mjs";
 import { trainStepFlops } from "./flops.mjs";
 import { median } from "./stats.mjs";
 

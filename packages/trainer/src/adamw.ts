@@ -1,9 +1,10 @@
 // torch.optim.AdamW (torch 1.13, single-tensor path) on flat Float32Arrays, in torch's order of
 // operations. State lives in JS memory, one (exp_avg, exp_avg_sq) pair per parameter: outside wasm's
 // 4 GB heap (2× the trainable weights), and sliceable so ZeRO-2 can keep just its partition of it.
+
+import { join } from "node:path";
 import { rewriteVariable } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs";
-import { join } from "node:path";
 import { loadOptimizerState, OPTIMIZER_FILE, saveOptimizerState } from "./optimizer-state.js";
 import { TrainingError } from "./training-error.js";
 

@@ -1,5 +1,7 @@
 // @llava-ts/trainer: the four LLaVA training strategies, AdamW as torch, HF's LR schedules, gradient
 // accumulation and clipping, atomic checkpoints with exact resume, metrics, progress and a loss curve.
+
+export { accumulateGradients, type MicroBatchInfo } from "./accumulate-gradients.js";
 export {
   type AdamState,
   AdamW,
@@ -37,7 +39,6 @@ export {
   TRAINER_STATE_FILE,
   writeCheckpointAtomically,
 } from "./checkpoint-dir.js";
-export { accumulateGradients, type MicroBatchInfo } from "./accumulate-gradients.js";
 export { clipGradNorm, GradientBuffer } from "./gradient-buffer.js";
 export { type LlavaLike, llavaTask } from "./llava-task.js";
 export { type CurveOptions, type CurvePoint, lossCurveSvg, niceTicks, writeLossCurve } from "./loss-curve.js";
@@ -54,7 +55,7 @@ export {
 export { loadOptimizerState, OPTIMIZER_FILE, saveOptimizerState } from "./optimizer-state.js";
 export { formatDuration, ProgressBar, type ProgressStream, type ProgressUpdate } from "./progress-bar.js";
 export { type Batch, type BatchCounts, countBatch, type PreparedStep, type TrainTask } from "./train-task.js";
-export { type TrainResult, Trainer } from "./trainer.js";
+export { Trainer, type TrainResult } from "./trainer.js";
 export type { TrainerHooks, TrainerOptions } from "./trainer-options.js";
 export {
   type DataPosition,

@@ -10,10 +10,10 @@ import { fullModelSaver } from "./model-saver.js";
 import {
   concatBatches,
   snapshot,
+  type TinyBatch,
   TinyModel,
   tinyBatches,
   tinyTask,
-  type TinyBatch,
 } from "./test-helpers/tiny-model.js";
 import { Trainer } from "./trainer.js";
 import type { TrainerOptions } from "./trainer-options.js";
