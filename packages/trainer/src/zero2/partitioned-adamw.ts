@@ -3,14 +3,8 @@
 // float32 operations as the unpartitioned AdamW), then all-gathers the updated partitions so every rank
 // holds the full new parameters. Expects the gradient of its partition to be reduced already (Zero2's
 // reduceGradients hook); the rest of the gradient buffer is not read.
-import {
-  AdamW,
-  type AdamWOptions,
-  adamwUpdate,
-  type Optimizer,
-  type OptimizerParam,
-  writeVariable,
-} from "../adamw.js";
+import { rewriteVariable } from "@llava-ts/core";
+import { AdamW, type AdamWOptions, adamwUpdate, type Optimizer, type OptimizerParam } from "../adamw.js";
 import { TrainingError } from "../training-error.js";
 import type { Collective } from "./collective.js";
 import { type FlatLayout, flatLayout, partitionOf, segmentsIn } from "./flat-layout.js";
@@ -101,7 +95,8 @@ export class PartitionedAdamW implements Optimizer {
     this.params.forEach((param, i) => {
       if (!grads[i]) return;
       const { offset, size } = this.layout.params[i];
-      writeVariable(param.variable, flat.slice(offset, offset + size)); // a copy: the backend may keep it
+      // Straight into the variable's next buffer: no per-step JS copy of e.g. the 78M-value embedding.
+      rewriteVariable(param.variable, (next) => next.set(flat.subarray(offset, offset + size)));
     });
   }
 
