@@ -11,6 +11,7 @@ import { loadAdapter } from "@llava-ts/lora";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyStrategy, type Strategy } from "./apply-strategy.js";
+import { fixtureBatch } from "./test-helpers/fixture-batch.js";
 import { snapshot } from "./test-helpers/tiny-model.js";
 import type { Batch } from "./train-task.js";
 import { Trainer } from "./trainer.js";
@@ -29,16 +30,7 @@ const uninterrupted = new Map<Strategy, number[]>();
 beforeAll(async () => {
   await initBackend();
   cases = loadCases("hf/llava");
-  const [B, T] = cases.shape("input_ids");
-  batch = {
-    batchSize: B,
-    seqLength: T,
-    inputIds: cases.array("input_ids") as Int32Array,
-    attentionMask: cases.array("attention_mask") as Int32Array,
-    labels: cases.array("labels") as Int32Array,
-    pixelValues: cases.array("pixel_values") as Float32Array,
-    pixelShape: cases.shape("pixel_values") as [number, number, number, number],
-  };
+  batch = fixtureBatch(cases);
 });
 afterAll(() => {
   cases?.close();

@@ -6,6 +6,7 @@ import { LlavaForConditionalGeneration } from "@llava-ts/llava";
 import { loadAdapter } from "@llava-ts/lora";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Strategy } from "../apply-strategy.js";
+import { fixtureBatch } from "../test-helpers/fixture-batch.js";
 import type { Batch } from "../train-task.js";
 import { Trainer } from "../trainer.js";
 import { type PlainTrainerOptions, trainZero2 } from "./train-zero2.js";
@@ -15,16 +16,7 @@ let batch: Batch;
 beforeAll(async () => {
   await initBackend(); // the ranks pick the same backend (wasm here)
   cases = loadCases("hf/llava");
-  const [B, T] = cases.shape("input_ids");
-  batch = {
-    batchSize: B,
-    seqLength: T,
-    inputIds: cases.array("input_ids") as Int32Array,
-    attentionMask: cases.array("attention_mask") as Int32Array,
-    labels: cases.array("labels") as Int32Array,
-    pixelValues: cases.array("pixel_values") as Float32Array,
-    pixelShape: cases.shape("pixel_values") as [number, number, number, number],
-  };
+  batch = fixtureBatch(cases);
 });
 afterAll(() => cases?.close());
 
