@@ -1,5 +1,6 @@
 export * from "./backend/init-backend.js";
 export { readInto, rewriteVariable, tensorFrom, valuesOf } from "./backend/tensor-io.js";
+export { registerThreadedWasm, wasmThreads } from "./backend/wasm-threads.js";
 export * from "./config.js";
 export * from "./errors.js";
 export * from "./modules/index.js";

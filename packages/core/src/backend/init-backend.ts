@@ -1,13 +1,22 @@
 // Backend selection: native TensorFlow when its optional package is installed, else wasm, else cpu.
+import { availableParallelism } from "node:os";
+import { isMainThread } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError } from "../errors.js";
 import { registerWasmKernels } from "./wasm-kernels.js";
+import { registerThreadedWasm } from "./wasm-threads.js";
 
 export type BackendName = "tensorflow" | "wasm" | "cpu";
 
 export interface InitBackendOptions {
   /** Force a backend; defaults to the LLAVA_BACKEND environment variable, then the best available. */
   backend?: BackendName;
+  /**
+   * Threads for the wasm backend's matmuls and convolutions (XNNPACK): default the LLAVA_THREADS environment
+   * variable, else every core on the main thread and 1 in a worker thread (a ZeRO-2 rank is one core).
+   * Fixed by the first call that initialises wasm in a process.
+   */
+  threads?: number;
 }
 
 const NATIVE_PACKAGES = ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"] as const;
@@ -26,9 +35,26 @@ async function useTensorflow(): Promise<boolean> {
   return false;
 }
 
-async function useWasm(): Promise<boolean> {
+/** LLAVA_THREADS, else all cores on the main thread and one in a worker thread. */
+function defaultThreads(): number {
+  const env = process.env.LLAVA_THREADS;
+  if (env !== undefined && env !== "") {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 1)
+      throw new ConfigError(`LLAVA_THREADS must be a positive integer, got "${env}"`, "LLAVA_THREADS");
+    return n;
+  }
+  return isMainThread ? availableParallelism() : 1;
+}
+
+let wasmThreadsChosen: number | undefined;
+
+async function useWasm(threads: number): Promise<boolean> {
   // The wasm binaries sit beside the package's JS in node_modules; tfjs finds them there without a network.
   if (!(await tryImport("@tensorflow/tfjs-backend-wasm"))) return false;
+  if (wasmThreadsChosen === undefined) {
+    wasmThreadsChosen = threads > 1 && (await registerThreadedWasm(threads)) ? threads : 1;
+  }
   if (!(await tf.setBackend("wasm"))) return false;
   registerWasmKernels();
   return true;
@@ -40,18 +66,21 @@ async function useWasm(): Promise<boolean> {
  */
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendName> {
   const requested = options.backend ?? (process.env.LLAVA_BACKEND as BackendName | undefined);
+  if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 1))
+    throw new ConfigError(`threads must be a positive integer, got ${options.threads}`, "threads");
   if (requested !== undefined && !["tensorflow", "wasm", "cpu"].includes(requested))
     throw new ConfigError(
       `unknown backend "${requested}"; expected tensorflow, wasm or cpu`,
       "LLAVA_BACKEND",
     );
+  const threads = options.threads ?? defaultThreads();
   const current = tf.getBackend() as BackendName | undefined;
   if (current && (requested === undefined || requested === current) && initialised.has(current))
     return current;
 
   const attempts: Record<BackendName, () => Promise<boolean>> = {
     tensorflow: useTensorflow,
-    wasm: useWasm,
+    wasm: () => useWasm(threads),
     cpu: () => tf.setBackend("cpu"),
   };
   // PROD silences tfjs' console banners ("install our node backend"), which would only confuse users here.

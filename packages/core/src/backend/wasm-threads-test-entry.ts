@@ -1,0 +1,41 @@
+// Test entry for wasm-threads.test.ts, run as a worker thread (single-threaded wasm) or as a child
+// process (the threaded build on its main thread): initialises the backend, computes fixed products and
+// reports them — posted to the parent thread, or printed as JSON. A child process must then exit by
+// itself: the thread pool may not keep it alive.
+import { parentPort, workerData } from "node:worker_threads";
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "./init-backend.js";
+import { wasmThreads } from "./wasm-threads.js";
+
+export interface ThreadsReport {
+  threads: number;
+  /** [64, 300]·[300, 200] and a [2, 16, 16, 3] * [3, 3, 3, 8] convolution, flattened. */
+  product: number[];
+  conv: number[];
+}
+
+export function seededValues(n: number, seed: number): Float32Array {
+  return Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 + seed));
+}
+
+export function compute(): Omit<ThreadsReport, "threads"> {
+  return tf.tidy(() => {
+    const a = tf.tensor(seededValues(64 * 300, 1), [64, 300]);
+    const b = tf.tensor(seededValues(300 * 200, 2), [300, 200]);
+    const x = tf.tensor(seededValues(2 * 16 * 16 * 3, 3), [2, 16, 16, 3]);
+    const k = tf.tensor(seededValues(3 * 3 * 3 * 8, 4), [3, 3, 3, 8]);
+    return {
+      product: Array.from(tf.matMul(a, b).dataSync()),
+      conv: Array.from(tf.conv2d(x as tf.Tensor4D, k as tf.Tensor4D, 1, "same").dataSync()),
+    };
+  });
+}
+
+const asWorker = parentPort !== null && workerData?.llavaThreadsTest === true;
+const asProcess = process.env.LLAVA_THREADS_TEST_ENTRY === "1";
+if (asWorker || asProcess) {
+  await initBackend({ backend: "wasm" });
+  const report: ThreadsReport = { threads: wasmThreads(), ...compute() };
+  if (asWorker) parentPort!.postMessage(report);
+  else process.stdout.write(JSON.stringify(report));
+}

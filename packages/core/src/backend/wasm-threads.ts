@@ -1,0 +1,118 @@
+// The wasm backend on more than one core. tfjs-backend-wasm ships a multi-threaded SIMD build (XNNPACK on
+// a pthread pool) but never picks it under Node: its WASM_HAS_MULTITHREAD_SUPPORT flag is hard-wired to
+// false there (tensorflow/tfjs#3830), and its C++ start-up takes half the logical core count (it assumes
+// hyper-threads), so a 2-vCPU machine would get one thread anyway. Here the "wasm" backend is registered
+// on the threaded build with the number of threads asked for. Everything else — kernels, BackendWasm, the
+// heap — is tfjs' own; the heap becomes a SharedArrayBuffer, which our kernels read like any other.
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import * as tf from "@tensorflow/tfjs";
+
+interface EmscriptenWorker {
+  unref(): void;
+}
+
+interface ThreadedModule {
+  cwrap(name: string, ret: string | null, args: string[]): (...a: number[]) => number;
+  PThread: { runningWorkers: EmscriptenWorker[] };
+  tfjs?: Record<string, unknown>;
+}
+
+type Factory = (config: Record<string, unknown>) => Promise<ThreadedModule>;
+
+/** The part of the WebAssembly global used here (the project's TypeScript lib has no DOM types). */
+const WebAssemblyApi = (
+  globalThis as unknown as {
+    WebAssembly: {
+      instantiate(bytes: Uint8Array, imports: object): Promise<{ instance: unknown; module: unknown }>;
+    };
+  }
+).WebAssembly;
+
+interface WasmPackage {
+  BackendWasm: new (module: unknown) => tf.KernelBackend;
+  setThreadsCount(n: number): void;
+}
+
+/** Emscripten's pthread worker as a file Node can start (its source ships as a string in the package). */
+function workerFile(contents: string): string {
+  // Like tfjs' Blob for browsers, the template string's newlines inside string literals go back to \n.
+  const source = contents.replace(/\n/g, "\\n");
+  const hash = createHash("sha256").update(source).digest("hex").slice(0, 16);
+  const file = join(tmpdir(), `llava-ts-tfjs-wasm-${hash}.worker.cjs`);
+  if (!existsSync(file)) {
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, source);
+    renameSync(tmp, file); // atomic: concurrent processes never see half a file
+  }
+  return file;
+}
+
+/**
+ * Registers tfjs' "wasm" backend on the threaded XNNPACK build with `threads` threads. Call before the
+ * backend is first set; returns false (leaving the single-threaded backend) when the build is missing.
+ */
+export async function registerThreadedWasm(threads: number): Promise<boolean> {
+  const require = createRequire(import.meta.url);
+  let pkgDir: string;
+  try {
+    pkgDir = dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json"));
+  } catch {
+    return false;
+  }
+  const out = join(pkgDir, "wasm-out");
+  const wasmFile = join(out, "tfjs-backend-wasm-threaded-simd.wasm");
+  if (!existsSync(wasmFile)) return false;
+  const factory = require(join(out, "tfjs-backend-wasm-threaded-simd.js")) as Factory;
+  const { wasmWorkerContents } = require(join(out, "tfjs-backend-wasm-threaded-simd.worker.js")) as {
+    wasmWorkerContents: string;
+  };
+  const worker = workerFile(wasmWorkerContents);
+  const binary = readFileSync(wasmFile);
+  const module = await factory({
+    locateFile: (path: string, prefix: string) =>
+      path.endsWith(".worker.js") ? worker : path.endsWith(".wasm") ? wasmFile : prefix + path,
+    // The C++ side sizes its pool as logical cores / 2 (capped by the threads asked for): report 2·threads.
+    instantiateWasm(
+      info: { env: Record<string, unknown> },
+      receive: (instance: unknown, module: unknown) => void,
+    ) {
+      info.env.emscripten_num_logical_cores = () => 2 * threads;
+      WebAssemblyApi.instantiate(binary, info).then(({ instance, module }) => receive(instance, module));
+      return {};
+    },
+  });
+  // The same bindings tfjs' own init() adds.
+  module.tfjs = {
+    init: module.cwrap("init", null, []),
+    initWithThreadsCount: module.cwrap("init_with_threads_count", null, ["number"]),
+    getThreadsCount: module.cwrap("get_threads_count", "number", []),
+    registerTensor: module.cwrap("register_tensor", null, ["number", "number", "number"]),
+    disposeData: module.cwrap("dispose_data", null, ["number"]),
+    dispose: module.cwrap("dispose", null, []),
+  };
+  const wasm = (await import("@tensorflow/tfjs-backend-wasm")) as unknown as WasmPackage;
+  wasm.setThreadsCount(threads);
+  if (tf.findBackendFactory("wasm")) tf.removeBackend("wasm");
+  tf.registerBackend(
+    "wasm",
+    () => {
+      const backend = new wasm.BackendWasm(module);
+      // The pool's threads idle on a futex between kernels; they must not keep the process alive.
+      for (const w of module.PThread.runningWorkers) w.unref();
+      return backend;
+    },
+    2,
+  );
+  return true;
+}
+
+/** XNNPACK threads of the current wasm backend (1 on the single-threaded build). */
+export function wasmThreads(): number {
+  if (tf.getBackend() !== "wasm") return 0;
+  const b = tf.backend() as unknown as { wasm: { tfjs: { getThreadsCount(): number } } };
+  return Math.max(1, b.wasm.tfjs.getThreadsCount());
+}
