@@ -98,6 +98,29 @@ describe("wasm BatchMatMul / Transpose / Identity replacements", () => {
       expect(tf.memory().numTensors).toBe(before);
     });
 
+  // K ≥ 16384: summed over K blocks, packing the narrower side (M < N: the transposed product).
+  for (const [M, K, N] of [
+    [24, 20000, 40],
+    [40, 20000, 24],
+    [17, 16384, 17],
+  ])
+    it(`long K: [${M}, ${K}]·[${K}, ${N}] in blocks equals the plain sum`, () => {
+      const av = seeded(M * K, 11);
+      const bv = seeded(K * N, 12);
+      const a = tf.tensor(av, [M, K]);
+      const b = tf.tensor(bv, [K, N]);
+      const before = tf.memory().numTensors;
+      const y = tf.matMul(a, b);
+      expect(y.shape).toEqual([M, N]);
+      const want = naiveMatMul(av, [M, K], bv, [K, N], false, false);
+      const got = y.dataSync();
+      // Sums of 20000 products of magnitude ≤ 4, rounded in float32 in a different order.
+      for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i])).toBeLessThan(2e-3);
+      y.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([a, b]);
+    });
+
   it("caches the transpose of a large weight only while its data lives", () => {
     const W = tf.variable(tf.tensor(seeded(600 * 512, 3), [600, 512])); // ≥ 2^18 values: cached
     const x = tf.tensor(seeded(700 * 512, 4), [700, 512]); // many rows: W is transposed (and cached)

@@ -129,6 +129,10 @@ export function makeWasmBatchMatMul(original: Kernel): Kernel {
     const plain = !transposeA && !transposeB;
     // Already XNNPACK's case, or a product with nothing to gain (or a shape error for the original to report).
     if (M * N * K === 0 || (batchA !== batchB && batchA !== 1 && batchB !== 1)) return original(args);
+    if (plain && batch === 1 && K >= LONG_K && Math.min(M, N) >= 16) {
+      const out = longKMatMul(backend, original, a, b, M, K, N);
+      return { ...out, shape: [...(ra >= rb ? a.shape : b.shape).slice(0, -2), M, N] };
+    }
     if (plain && batch === 1) {
       const out = runPlain(backend, original, { ...a, shape: [1, M, K] }, { ...b, shape: [1, K, N] });
       return { ...out, shape: [...(ra >= rb ? a.shape : b.shape).slice(0, -2), M, N] };
@@ -167,6 +171,73 @@ export function makeWasmBatchMatMul(original: Kernel): Kernel {
     }
     return out;
   };
+}
+
+/**
+ * Past this K a plain product is split along K. XNNPACK does not block K: it streams the whole packed
+ * right operand once per few rows of the left one, so [128, 151936]·[151936, 512] (the tied lm_head's
+ * input gradient) read its 311 MB packed weight ~32 times and packed all of it first: 1.0–1.5 s. In
+ * blocks of K the packed block stays in cache and the smaller of the two operands is the one packed.
+ */
+const LONG_K = 16384;
+
+/** [M, K]·[K, N], both whole and untransposed, as a sum over K blocks; output [1, M, N]. */
+function longKMatMul(
+  backend: WasmBackendLike,
+  original: Kernel,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  M: number,
+  K: number,
+  N: number,
+): tf.TensorInfo {
+  // XNNPACK packs its right operand: make that the side with the fewer columns. Packing M (a's rows)
+  // means computing the transposed product, outᵀ[N, M] = Σ b[Kj, :]ᵀ · a[:, Kj]ᵀ.
+  const packA = M < N;
+  const P = packA ? M : N; // columns of each block product
+  const Q = packA ? N : M; // rows of each block product
+  const c = Math.max(512, Math.min(8192, Math.floor(2 ** 18 / P / 64) * 64)); // ~1 MB packed per block
+  const acc = new Float32Array(M * N);
+  for (let k0 = 0; k0 < K; k0 += c) {
+    const w = Math.min(c, K - k0);
+    const left = backend.makeOutput([1, Q, w], "float32");
+    const right = backend.makeOutput([1, w, P], "float32");
+    const A = backend.typedArrayFromHeap(a) as Float32Array;
+    const B = backend.typedArrayFromHeap(b) as Float32Array;
+    const L = backend.typedArrayFromHeap(left) as Float32Array;
+    const R = backend.typedArrayFromHeap(right) as Float32Array;
+    if (packA) {
+      transposeArray(B.subarray(k0 * N, (k0 + w) * N), L, [w, N], [1, 0]); // b[Kj, :]ᵀ: [N, w]
+      columnsTransposed(A, M, K, k0, w, R); // a[:, Kj]ᵀ: [w, M]
+    } else {
+      for (let i = 0; i < M; i++) L.set(A.subarray(i * K + k0, i * K + k0 + w), i * w); // a[:, Kj]: [M, w]
+      R.set(B.subarray(k0 * N, (k0 + w) * N)); // b[Kj, :]: [w, N]
+    }
+    const prod = runPlain(backend, original, left, right); // [1, Q, P]
+    const out = backend.typedArrayFromHeap(prod) as Float32Array;
+    for (let i = 0; i < acc.length; i++) acc[i] += out[i];
+    release(backend, left, right, prod);
+  }
+  const result = backend.makeOutput([1, M, N], "float32");
+  const dst = backend.typedArrayFromHeap(result) as Float32Array;
+  if (packA) transposeArray(acc, dst, [N, M], [1, 0]);
+  else dst.set(acc);
+  return result;
+}
+
+/** dst [w, rows] = src[:, k0 : k0 + w]ᵀ for src [rows, cols] row-major. */
+function columnsTransposed(
+  src: Float32Array,
+  rows: number,
+  cols: number,
+  k0: number,
+  w: number,
+  dst: Float32Array,
+): void {
+  for (let i = 0; i < rows; i++) {
+    const from = i * cols + k0;
+    for (let k = 0; k < w; k++) dst[k * rows + i] = src[from + k];
+  }
 }
 
 /** One [M, K]·[K, N] product from (possibly transposed) operands at the given offsets; output [1, M, N]. */
