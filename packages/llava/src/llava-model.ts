@@ -31,6 +31,12 @@ export interface LlavaInput {
   pixelValues?: tf.Tensor;
   /** Precomputed projector output [I, L, E] instead of pixel values (a frozen tower runs once, outside autograd). */
   imageFeatures?: tf.Tensor;
+  /**
+   * [B, T, E] token embeddings of `inputIds`, looked up by the caller (the trainer gathers them outside the
+   * gradient tape and scatters their gradient into embed_tokens' rows itself); image features still replace
+   * the image tokens' rows.
+   */
+  textEmbeds?: tf.Tensor;
   /** [B, T]; -100 ignored; positions with attention mask 0 are ignored too, as HF's llava loss does. */
   labels?: tf.Tensor | IntArrayLike;
   logitsMode?: LogitsMode;
@@ -79,10 +85,23 @@ export class LlavaForConditionalGeneration extends Module {
   }
 
   /** Token embeddings with the image features scattered in at the image tokens: [B, T, E]. */
-  embedInputs(inputIds: Int32Array, shape: [number, number], imageFeatures?: tf.Tensor): tf.Tensor {
+  embedInputs(
+    inputIds: Int32Array,
+    shape: [number, number],
+    imageFeatures?: tf.Tensor,
+    textEmbeds?: tf.Tensor,
+  ): tf.Tensor {
     const [B, T] = shape;
+    const E = this.config.text_config.hidden_size;
+    if (textEmbeds && textEmbeds.shape.join() !== [B, T, E].join())
+      throw new ShapeError(
+        `textEmbeds must be [${B}, ${T}, ${E}] (the input ids' [B, T] and the text width), got [${textEmbeds.shape}]`,
+        [B, T, E],
+        textEmbeds.shape,
+      );
     return tf.tidy(() => {
-      const embeds = this.language_model.model.embed_tokens.forward(tf.tensor2d(inputIds, [B, T], "int32")); // [B, T, E]
+      const embeds =
+        textEmbeds ?? this.language_model.model.embed_tokens.forward(tf.tensor2d(inputIds, [B, T], "int32")); // [B, T, E]
       const imageToken = this.config.image_token_index;
       if (!imageFeatures) {
         const n = inputIds.reduce((a, id) => a + (id === imageToken ? 1 : 0), 0);
@@ -134,7 +153,7 @@ export class LlavaForConditionalGeneration extends Module {
     const embeds = tf.tidy(() => {
       const features =
         input.imageFeatures ?? (input.pixelValues ? this.getImageFeatures(input.pixelValues) : undefined);
-      return this.embedInputs(ids, [B, T], features);
+      return this.embedInputs(ids, [B, T], features, input.textEmbeds);
     });
     try {
       return this.language_model.forward({
@@ -145,7 +164,7 @@ export class LlavaForConditionalGeneration extends Module {
         logitsMode: input.logitsMode,
       });
     } finally {
-      embeds.dispose();
+      if (embeds !== input.textEmbeds) embeds.dispose(); // the caller's own tensor when nothing was merged in
     }
   }
 }

@@ -1,5 +1,7 @@
 // One micro-batch's backward pass: the loss (divided by the accumulation steps, as HF Trainer does)
-// under a gradient tape over the trainable variables only, its gradients added into the flat buffer.
+// under a gradient tape over the trainable variables only, its gradients added into the flat buffer —
+// dense ones whole, those of lookups made outside the tape (PreparedStep.rowGradients) row by row.
+import { valuesOf } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs";
 import type { OptimizerParam } from "./adamw.js";
 import type { GradientBuffer } from "./gradient-buffer.js";
@@ -26,10 +28,18 @@ export function accumulateGradients(
 ): number {
   try {
     const vars = params.map((p) => p.variable);
-    const { value, grads } = tf.variableGrads(() => {
-      const l = prepared.loss();
-      return (accum > 1 ? l.div(accum) : l) as tf.Scalar;
-    }, vars);
+    const rowGrads = (prepared.rowGradients ?? []).filter((r) => vars.includes(r.variable));
+    // The lookups' outputs are differentiated like the variables (they were made before the tape started).
+    const xs = [...vars, ...rowGrads.map((r) => r.input)];
+    const { value, grads } = tf.engine().gradients(
+      () => {
+        const l = prepared.loss();
+        return (accum > 1 ? l.div(accum) : l) as tf.Scalar;
+      },
+      xs,
+      undefined,
+      true,
+    );
     try {
       const v = value.dataSync()[0];
       if (!Number.isFinite(v)) {
@@ -39,13 +49,17 @@ export function accumulateGradients(
           step,
         );
       }
-      params.forEach((p, i) => {
-        const g = grads[p.variable.name];
+      params.forEach((_, i) => {
+        const g = grads[i];
         if (g) buffer.add(i, g);
+      });
+      rowGrads.forEach((r, k) => {
+        const g = grads[vars.length + k];
+        if (g) buffer.addRows(vars.indexOf(r.variable), r.rows, valuesOf(g));
       });
       return v;
     } finally {
-      tf.dispose([value, ...Object.values(grads).filter((g): g is tf.Tensor => g != null)]);
+      tf.dispose([value, ...grads.filter((g): g is tf.Tensor => g != null)]);
     }
   } finally {
     prepared.dispose();

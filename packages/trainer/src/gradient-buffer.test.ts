@@ -23,6 +23,33 @@ describe("GradientBuffer", () => {
   });
 });
 
+describe("GradientBuffer.addRows (a lookup's gradient)", () => {
+  it("adds each position's row into its row of the table, repeated rows summed", () => {
+    const buf = new GradientBuffer([3, 8]); // parameter 1: a [4, 2] table
+    const rows = Int32Array.of(2, 0, 2);
+    buf.addRows(1, rows, Float32Array.of(1, 2, 3, 4, 5, 6));
+    expect([...buf.views[1]]).toEqual([3, 4, 0, 0, 6, 8, 0, 0]);
+    expect(buf.present).toEqual([false, true]);
+    // On top of a dense gradient already there.
+    const dense = tf.tensor1d([1, 1, 1, 1, 1, 1, 1, 1]);
+    buf.zero();
+    buf.add(1, dense);
+    buf.addRows(1, Int32Array.of(3), Float32Array.of(10, 20));
+    expect([...buf.views[1]]).toEqual([1, 1, 1, 1, 1, 1, 11, 21]);
+    dense.dispose();
+  });
+
+  it("names the row that is outside the table, and a size that does not divide", () => {
+    const buf = new GradientBuffer([8]);
+    expect(() => buf.addRows(0, Int32Array.of(1, 4), Float32Array.of(1, 2, 3, 4))).toThrow(
+      /row 4 at position 1 is outside \[0, 4\)/,
+    );
+    expect(() => buf.addRows(0, Int32Array.of(1, 2), Float32Array.of(1, 2, 3))).toThrow(
+      /3 values for 2 rows do not divide its 8/,
+    );
+  });
+});
+
 describe("clipGradNorm (torch.nn.utils.clip_grad_norm_)", () => {
   it("scales by max_norm / (norm + 1e-6) when the norm is above max_norm", () => {
     const buf = new GradientBuffer([2, 1]);

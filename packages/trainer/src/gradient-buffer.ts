@@ -39,6 +39,34 @@ export class GradientBuffer {
     for (let k = 0; k < view.length; k++) view[k] += data[k];
   }
 
+  /**
+   * Adds `values` ([rows.length, rowSize]) into rows `rows` of parameter i's gradient, seen as
+   * [size / rowSize, rowSize]: the gradient of a lookup of those rows. Repeated rows add up.
+   */
+  addRows(i: number, rows: Int32Array, values: Float32Array): void {
+    const view = this.views[i];
+    const rowSize = rows.length === 0 ? 0 : values.length / rows.length;
+    if (!Number.isInteger(rowSize) || (rowSize > 0 && view.length % rowSize !== 0))
+      throw new TrainingError(
+        `row gradient for parameter ${i}: ${values.length} values for ${rows.length} rows do not divide its ${view.length}`,
+      );
+    const count = rowSize === 0 ? 0 : view.length / rowSize;
+    if (!this.present[i]) {
+      view.fill(0);
+      this.present[i] = true;
+    }
+    for (let p = 0; p < rows.length; p++) {
+      const r = rows[p];
+      if (r < 0 || r >= count)
+        throw new TrainingError(
+          `row gradient for parameter ${i}: row ${r} at position ${p} is outside [0, ${count})`,
+        );
+      const to = r * rowSize;
+      const from = p * rowSize;
+      for (let j = 0; j < rowSize; j++) view[to + j] += values[from + j];
+    }
+  }
+
   zero(): void {
     this.flat.fill(0);
     this.present.fill(false);

@@ -10,7 +10,10 @@ import { LlavaForConditionalGeneration } from "@llava-ts/llava";
 import { loadAdapter } from "@llava-ts/lora";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { accumulateGradients } from "./accumulate-gradients.js";
 import { applyStrategy, type Strategy } from "./apply-strategy.js";
+import { GradientBuffer } from "./gradient-buffer.js";
+import { llavaTask } from "./llava-task.js";
 import { fixtureBatch } from "./test-helpers/fixture-batch.js";
 import { snapshot } from "./test-helpers/tiny-model.js";
 import type { Batch } from "./train-task.js";
@@ -127,6 +130,41 @@ describe("exact resume: stop after step 3, resume from the checkpoint", () => {
       second.dispose();
     });
   }
+});
+
+describe("a trained embedding's gradient arrives row by row", () => {
+  it("freeze_vision: the buffer equals the dense lookup gradient (tied lm_head + gather) within 1e-6", () => {
+    const model = load("freeze_vision");
+    applyStrategy(model, "freeze_vision");
+    const params = model.trainableParameters().map(([name, variable]) => ({ name, variable, decay: true }));
+    const table = model.language_model.model.embed_tokens.weight;
+    const index = params.findIndex((p) => p.variable === table);
+    expect(index).toBeGreaterThanOrEqual(0);
+    const info = { accum: 1, step: 1, micro: 0 };
+    // llavaTask looks the ids up outside the tape and hands the lookup back as a RowGradient.
+    const rowWise = new GradientBuffer(params.map((p) => p.variable.size));
+    const prepared = llavaTask(model).prepare(batch);
+    expect(prepared.rowGradients?.[0].variable).toBe(table);
+    const lossRows = accumulateGradients(prepared, params, rowWise, info);
+    // The same loss with the lookup inside the tape (a frozen-looking table at prepare time): tfjs' dense
+    // gather gradient, added to the tied lm_head's.
+    table.trainable = false;
+    const inTape = llavaTask(model).prepare(batch);
+    table.trainable = true;
+    expect(inTape.rowGradients).toBeUndefined();
+    const dense = new GradientBuffer(params.map((p) => p.variable.size));
+    const lossDense = accumulateGradients(inTape, params, dense, info);
+    expect(lossRows).toBe(lossDense);
+    const maxDiff = (a: GradientBuffer, b: GradientBuffer) =>
+      a.flat.reduce((m, x, i) => Math.max(m, Math.abs(x - b.flat[i])), 0);
+    console.log(`row-wise vs dense embedding gradient: max |Δ| ${maxDiff(dense, rowWise).toExponential(2)}`);
+    expect(maxDiff(dense, rowWise)).toBeLessThanOrEqual(1e-6);
+    // Not vacuous: dropping the row gradients loses the lookup's share of the table's gradient.
+    const lost = new GradientBuffer(params.map((p) => p.variable.size));
+    accumulateGradients({ ...llavaTask(model).prepare(batch), rowGradients: undefined }, params, lost, info);
+    expect(maxDiff(dense, lost)).toBeGreaterThan(1e-4);
+    model.dispose();
+  });
 });
 
 describe("applyStrategy on the LLaVA fixture", () => {

@@ -1,5 +1,6 @@
 // The LLaVA loss for training: a frozen vision tower runs forward only, before the gradient tape starts,
-// so it costs no tape memory and no backward kernels; logits are computed only where labels are set.
+// so it costs no tape memory and no backward kernels; logits are computed only where labels are set; a
+// trained embedding table is looked up before the tape too, its gradient added row by row.
 import type { Module } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs";
 import { type Batch, countBatch, type TrainTask } from "./train-task.js";
@@ -16,9 +17,18 @@ export interface LlavaLike extends Module {
     attentionMask?: tf.Tensor | ArrayLike<number>;
     pixelValues?: tf.Tensor;
     imageFeatures?: tf.Tensor;
+    textEmbeds?: tf.Tensor;
     labels?: tf.Tensor | ArrayLike<number>;
     logitsMode?: "all" | "labelled";
   }): { logits: tf.Tensor; loss?: tf.Scalar };
+}
+
+/** The text embedding table, where the model has the usual layout (language_model.model.embed_tokens). */
+function embeddingTable(model: LlavaLike): tf.Variable | undefined {
+  const lm = (model as unknown as { language_model?: { model?: { embed_tokens?: { weight?: unknown } } } })
+    .language_model;
+  const w = lm?.model?.embed_tokens?.weight;
+  return w instanceof tf.Variable ? w : undefined;
 }
 
 function frozen(m: Module): boolean {
@@ -44,7 +54,13 @@ export function llavaTask(model: LlavaLike): TrainTask<Batch> {
           const v = model.visionFeatures(pixels!); // [I, L, Dv]
           return projectorFrozen ? model.multi_modal_projector.forward(v) : v; // [I, L, E] or [I, L, Dv]
         });
+      // A trained embedding: its lookup is done here, outside the tape, and its gradient reaches the table
+      // row by row (RowGradient) instead of as a dense [V, E] tensor added to the tied lm_head's.
+      const table = embeddingTable(model);
+      const textEmbeds = table?.trainable ? tf.gather(table, inputIds) : undefined; // [B, T, E]
       return {
+        rowGradients:
+          textEmbeds && table ? [{ input: textEmbeds, variable: table, rows: batch.inputIds }] : undefined,
         loss() {
           let imageFeatures: tf.Tensor | undefined;
           if (fixed) imageFeatures = projectorFrozen ? fixed : model.multi_modal_projector.forward(fixed); // [I, L, E]
@@ -54,13 +70,14 @@ export function llavaTask(model: LlavaLike): TrainTask<Batch> {
             labels: batch.labels,
             pixelValues: towerFrozen ? undefined : pixels,
             imageFeatures,
+            textEmbeds,
             logitsMode: "labelled",
           });
           if (!out.loss) throw new TrainingError("the model returned no loss (are all labels -100?)");
           return out.loss;
         },
         dispose() {
-          tf.dispose([inputIds, pixels, fixed].filter((t): t is tf.Tensor => t !== undefined));
+          tf.dispose([inputIds, pixels, fixed, textEmbeds].filter((t): t is tf.Tensor => t !== undefined));
         },
       };
     },

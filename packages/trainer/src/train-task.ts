@@ -13,10 +13,24 @@ export interface Batch {
   pixelShape?: readonly [number, number, number, number];
 }
 
+/**
+ * Rows of a variable looked up outside the tape (`input` = variable[rows], [n, ...row]): the trainer takes
+ * the gradient of `input` and adds its rows into the variable's gradient. For an embedding that is also
+ * the tied lm_head this replaces a dense [V, E] lookup gradient, and the [V, E] sum of the two, with n rows.
+ */
+export interface RowGradient {
+  input: tf.Tensor;
+  variable: tf.Variable;
+  /** The looked-up row of each of input's leading positions. */
+  rows: Int32Array;
+}
+
 /** One micro-batch, prepared outside the tape. */
 export interface PreparedStep {
   /** Called inside the gradient scope: the mean loss of the micro-batch (scalar). */
   loss(): tf.Scalar;
+  /** Lookups done in prepare() whose gradients go into their variables' rows (see RowGradient). */
+  rowGradients?: RowGradient[];
   /** Frees what prepare() made. */
   dispose(): void;
 }

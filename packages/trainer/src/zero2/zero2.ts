@@ -112,6 +112,7 @@ export class Zero2<B = Batch> {
             this.pendingLoss += Math.fround(scaled.dataSync()[0] / this.accumulation); // as the trainer divides
             return scaled;
           },
+          rowGradients: prepared.rowGradients,
           dispose: () => prepared.dispose(),
         };
       },
