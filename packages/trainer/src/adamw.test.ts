@@ -79,6 +79,30 @@ describe("adamwUpdate", () => {
   });
 });
 
+describe("adamwUpdate with clipping folded in (gradScale) and a separate source", () => {
+  it("equals scaling the gradients in float32 first, bit for bit, and leaves the source alone", () => {
+    const n = 1000;
+    const g = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 3);
+    const coef = 0.37 / (12.5 + 1e-6);
+    const h = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1 };
+    // torch: grad.mul_(clip_coef) in float32, then the update.
+    const scaled = Float32Array.from(g, (x) => x * Math.fround(coef));
+    const p1 = Float32Array.from({ length: n }, (_, i) => Math.cos(i));
+    const [m1, v1] = [new Float32Array(n), new Float32Array(n)];
+    adamwUpdate(p1, scaled, m1, v1, 1, h);
+    // Folded: the scale applied as each gradient is read, the update written into a fresh array.
+    const source = Float32Array.from({ length: n }, (_, i) => Math.cos(i));
+    const before = Float32Array.from(source);
+    const p2 = new Float32Array(n);
+    const [m2, v2] = [new Float32Array(n), new Float32Array(n)];
+    adamwUpdate(p2, g, m2, v2, 1, { ...h, gradScale: coef }, 0, n, source);
+    expect(p2).toEqual(p1);
+    expect(m2).toEqual(m1);
+    expect(v2).toEqual(v1);
+    expect(source).toEqual(before);
+  });
+});
+
 describe("AdamW", () => {
   it("writes the update into the variables, skips parameters without a gradient and decays only `decay` ones", () => {
     const a = tf.variable(tf.tensor1d([1, 2]));

@@ -23,6 +23,11 @@ export interface AdamWHyper {
   beta2: number;
   eps: number;
   weightDecay: number;
+  /**
+   * Multiplies every gradient value first, rounded to float32 as torch's in-place `grad.mul_(clip_coef)`
+   * does: gradient clipping folded into the update instead of a separate pass over the gradients.
+   */
+  gradScale?: number;
 }
 
 /**
@@ -31,6 +36,7 @@ export interface AdamWHyper {
  *        p -= lr/(1-β1^t) · m / (√v / √(1-β2^t) + eps).
  * Each value is computed in double and rounded once when stored: within an ulp of torch's float32
  * arithmetic and twice as fast as rounding every intermediate (measured in bench/adamw-update.bench.ts).
+ * The parameters are read from `source` (default `p` itself), so an update can go straight into a new buffer.
  */
 export function adamwUpdate(
   p: Float32Array,
@@ -41,6 +47,7 @@ export function adamwUpdate(
   h: AdamWHyper,
   from = 0,
   to = p.length,
+  source: Float32Array = p,
 ): void {
   const decay = 1 - h.lr * h.weightDecay;
   const { beta1: b1, beta2: b2, eps } = h;
@@ -48,13 +55,14 @@ export function adamwUpdate(
   const a2 = 1 - b2;
   const stepSize = h.lr / (1 - b1 ** step);
   const bc2Sqrt = Math.sqrt(1 - b2 ** step);
+  const scale = Math.fround(h.gradScale ?? 1);
   for (let i = from; i < to; i++) {
-    const gi = g[i];
+    const gi = Math.fround(g[i] * scale); // exact when scale is 1
     const mi = b1 * m[i] + a1 * gi;
     const vi = b2 * v[i] + a2 * gi * gi;
     m[i] = mi;
     v[i] = vi;
-    p[i] = p[i] * decay - (stepSize * mi) / (Math.sqrt(vi) / bc2Sqrt + eps);
+    p[i] = source[i] * decay - (stepSize * mi) / (Math.sqrt(vi) / bc2Sqrt + eps);
   }
 }
 
@@ -78,8 +86,11 @@ export interface OptimizerParam {
 export interface Optimizer {
   /** Optimizer steps taken so far. */
   stepCount: number;
-  /** One update; `grads[i]` belongs to the i-th trainable parameter (undefined = it got no gradient). */
-  step(grads: readonly (Float32Array | undefined)[], lr: number): void | Promise<void>;
+  /**
+   * One update; `grads[i]` belongs to the i-th trainable parameter (undefined = it got no gradient).
+   * `gradScale` (default 1) multiplies every gradient first: the trainer's clipping coefficient.
+   */
+  step(grads: readonly (Float32Array | undefined)[], lr: number, gradScale?: number): void | Promise<void>;
   /** Writes this optimizer's state into checkpoint folder `dir`; `load` reads it back. */
   save(dir: string): Promise<void>;
   load(dir: string): void | Promise<void>;
@@ -121,7 +132,7 @@ export class AdamW implements Optimizer {
    * Applies one update with learning rate `lr` (the schedule's value for this step). Parameters whose
    * gradient is undefined are skipped entirely, as torch skips `p.grad is None` (no decay, no state).
    */
-  step(grads: readonly (Float32Array | undefined)[], lr: number): void {
+  step(grads: readonly (Float32Array | undefined)[], lr: number, gradScale = 1): void {
     if (grads.length !== this.params.length)
       throw new TrainingError(`AdamW.step: ${grads.length} gradients for ${this.params.length} parameters`);
     this.stepCount++;
@@ -134,22 +145,22 @@ export class AdamW implements Optimizer {
           `AdamW.step: gradient of ${param.name} has ${g.length} values, expected ${size}`,
         );
       const s = this.stateFor(param.name, size);
-      const h = this.hyper(lr, param.decay);
+      const h = this.hyper(lr, param.decay, gradScale);
       // Computed straight into the variable's next buffer (on wasm: heap to heap, no JS copies to allocate).
       rewriteVariable(param.variable, (next, current) => {
-        next.set(current);
-        adamwUpdate(next, g, s.expAvg, s.expAvgSq, this.stepCount, h);
+        adamwUpdate(next, g, s.expAvg, s.expAvgSq, this.stepCount, h, 0, next.length, current);
       });
     });
   }
 
-  hyper(lr: number, decay: boolean): AdamWHyper {
+  hyper(lr: number, decay: boolean, gradScale = 1): AdamWHyper {
     return {
       lr,
       beta1: this.betas[0],
       beta2: this.betas[1],
       eps: this.eps,
       weightDecay: decay ? this.weightDecay : 0,
+      gradScale,
     };
   }
 

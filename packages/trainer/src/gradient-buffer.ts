@@ -72,6 +72,22 @@ export class GradientBuffer {
     this.present.fill(false);
   }
 
+  /**
+   * Marks every gradient absent without touching the values (the next `add` overwrites a view whole):
+   * what the trainer does before each step, instead of zeroing ~100 M values. Absent views hold stale
+   * values until `zeroAbsent()`.
+   */
+  reset(): void {
+    this.present.fill(false);
+  }
+
+  /** Zeroes the views of absent gradients, for a consumer of `flat` as a whole (ZeRO-2's reduce-scatter). */
+  zeroAbsent(): void {
+    this.views.forEach((v, i) => {
+      if (!this.present[i]) v.fill(0);
+    });
+  }
+
   /** The gradients the optimizer sees: undefined where no gradient arrived (torch skips those). */
   gradients(): (Float32Array | undefined)[] {
     return this.views.map((v, i) => (this.present[i] ? v : undefined));
@@ -94,16 +110,22 @@ export class GradientBuffer {
   }
 }
 
+/** torch.nn.utils.clip_grad_norm_'s factor for a global L2 norm: max_norm / (norm + 1e-6), at most 1. */
+export function clipCoefficient(totalNorm: number, maxNorm: number): number {
+  return Math.min(1, maxNorm / (totalNorm + 1e-6));
+}
+
 /**
  * torch.nn.utils.clip_grad_norm_ given the global L2 norm: scales by max_norm / (norm + 1e-6) only when
- * that is below 1. Returns the norm before clipping (what HF logs as grad_norm).
+ * that is below 1. Returns the norm before clipping (what HF logs as grad_norm). The trainer instead
+ * hands `clipCoefficient` to the optimizer, which applies it while it reads each gradient.
  */
 export function clipGradNorm(
   buffer: GradientBuffer,
   maxNorm: number,
   totalNorm = Math.sqrt(buffer.sumOfSquares()),
 ): number {
-  const coef = maxNorm / (totalNorm + 1e-6);
+  const coef = clipCoefficient(totalNorm, maxNorm);
   if (coef < 1) buffer.scale(coef);
   return totalNorm;
 }

@@ -39,7 +39,7 @@ export {
   TRAINER_STATE_FILE,
   writeCheckpointAtomically,
 } from "./checkpoint-dir.js";
-export { clipGradNorm, GradientBuffer } from "./gradient-buffer.js";
+export { clipCoefficient, clipGradNorm, GradientBuffer } from "./gradient-buffer.js";
 export { type LlavaLike, llavaTask } from "./llava-task.js";
 export { type CurveOptions, type CurvePoint, lossCurveSvg, niceTicks, writeLossCurve } from "./loss-curve.js";
 export { LrSchedule, type ScheduleOptions, type ScheduleType } from "./lr-schedule.js";

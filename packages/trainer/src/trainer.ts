@@ -11,7 +11,7 @@ import { AdamW, type Optimizer, type OptimizerParam } from "./adamw.js";
 import { applyStrategy, type StrategySummary } from "./apply-strategy.js";
 import { epochLength, positionedBatches, type TrainData } from "./batch-stream.js";
 import { latestCheckpoint } from "./checkpoint-dir.js";
-import { clipGradNorm, GradientBuffer } from "./gradient-buffer.js";
+import { clipCoefficient, GradientBuffer } from "./gradient-buffer.js";
 import { type LlavaLike, llavaTask } from "./llava-task.js";
 import { writeLossCurve } from "./loss-curve.js";
 import { LrSchedule } from "./lr-schedule.js";
@@ -114,7 +114,7 @@ export class Trainer<B = Batch> {
         const t0 = performance.now();
         let waitMs = 0;
         const counts: BatchCounts = { samples: 0, tokens: 0, images: 0 };
-        this.grads.zero();
+        this.grads.reset();
         let loss = 0;
         let micro = 0;
         while (micro < accum) {
@@ -140,10 +140,10 @@ export class Trainer<B = Batch> {
           if (lastInEpoch) break; // an optimizer step never spans two epochs
         }
         if (micro === 0) break; // the data is exhausted
-        const gradNorm = await this.reduceAndClip(step);
+        const { norm: gradNorm, scale } = await this.reduceAndClip(step);
         loss = o.hooks?.stepLoss?.(loss, step) ?? loss;
         const lr = schedule.lr(this.globalStep);
-        await this.optimizer.step(this.grads.gradients(), lr);
+        await this.optimizer.step(this.grads.gradients(), lr, scale);
         this.globalStep = step;
         losses.push(loss);
         window = { loss: window.loss + loss, steps: window.steps + 1 };
@@ -203,7 +203,8 @@ export class Trainer<B = Batch> {
   }
 
   /** Runs the reduce hook, measures the global norm (HF's grad_norm) and clips when asked. */
-  private async reduceAndClip(step: number): Promise<number> {
+  /** The global gradient norm and the clipping factor the optimizer applies as it reads the gradients. */
+  private async reduceAndClip(step: number): Promise<{ norm: number; scale: number }> {
     const hooks = this.options.hooks;
     await hooks?.reduceGradients?.(this.grads, step);
     const sumSq = hooks?.gradSumOfSquares
@@ -213,8 +214,7 @@ export class Trainer<B = Batch> {
     if (!Number.isFinite(norm))
       throw new TrainingError(`gradient norm is ${norm}; training stopped before the update`, step);
     const max = this.options.maxGradNorm ?? 1;
-    if (max > 0) clipGradNorm(this.grads, max, norm);
-    return norm;
+    return { norm, scale: max > 0 ? clipCoefficient(norm, max) : 1 };
   }
 
   /** Writes checkpoint-<globalStep> (atomically) and prunes old ones; returns its path. */

@@ -58,7 +58,7 @@ export class PartitionedAdamW implements Optimizer {
     return 2 * (this.end - this.start);
   }
 
-  async step(grads: readonly (Float32Array | undefined)[], lr: number): Promise<void> {
+  async step(grads: readonly (Float32Array | undefined)[], lr: number, gradScale = 1): Promise<void> {
     if (grads.length !== this.params.length)
       throw new TrainingError(
         `PartitionedAdamW.step: ${grads.length} gradients for ${this.params.length} parameters`,
@@ -88,7 +88,7 @@ export class PartitionedAdamW implements Optimizer {
         this.expAvg.subarray(start - this.start, end - this.start),
         this.expAvgSq.subarray(start - this.start, end - this.start),
         this.stepCount,
-        this.base.hyper(lr, param.decay),
+        this.base.hyper(lr, param.decay, gradScale),
       );
     }
     await this.collective.allGather(flat);

@@ -78,8 +78,8 @@ export class Zero2<B = Batch> {
           consolidate: this.options.consolidateOptimizer,
         });
         const step = optimizer.step.bind(optimizer);
-        optimizer.step = async (grads, lr) => {
-          await step(grads, lr);
+        optimizer.step = async (grads, lr, gradScale) => {
+          await step(grads, lr, gradScale);
           if (this.stepStart !== undefined) {
             this.stepMs.push(performance.now() - this.stepStart);
             this.commMs.push(this.collective.ms - this.commAtStart);
@@ -190,7 +190,8 @@ export class Zero2<B = Batch> {
     const loss = Float64Array.of(this.pendingLoss);
     this.pendingLoss = 0;
     if (this.worldSize > 1) {
-      // A parameter has a gradient if it has one on any rank (absent ones are zeros in the buffer).
+      // A parameter has a gradient if it has one on any rank; where it has none here, it adds zeros.
+      grads.zeroAbsent();
       const present = Float32Array.from(grads.present, (p) => (p ? 1 : 0));
       await this.collective.allReduce(present, "max");
       present.forEach((p, i) => {
