@@ -13,14 +13,20 @@ export class GradientBuffer {
   /** Whether each parameter has received a gradient since the last `zero()` (torch: grad is not None). */
   readonly present: boolean[];
 
-  constructor(readonly sizes: readonly number[]) {
+  /** `storage`, when given, becomes `flat` (ZeRO-2's shared contiguous buffer); it must hold Σ sizes values. */
+  constructor(
+    readonly sizes: readonly number[],
+    storage?: Float32Array,
+  ) {
     this.offsets = [];
     let n = 0;
     for (const s of sizes) {
       this.offsets.push(n);
       n += s;
     }
-    this.flat = new Float32Array(n);
+    if (storage && storage.length !== n)
+      throw new TrainingError(`GradientBuffer: storage has ${storage.length} values, the parameters ${n}`);
+    this.flat = storage ?? new Float32Array(n);
     this.views = sizes.map((s, i) => this.flat.subarray(this.offsets[i], this.offsets[i] + s));
     this.present = sizes.map(() => false);
   }

@@ -19,6 +19,8 @@ export interface TrainerHooks {
   gradSumOfSquares?(grads: GradientBuffer): number | Promise<number>;
   /** Builds the optimizer over the trainable parameters (default AdamW); ZeRO-2 returns a partitioned one. */
   createOptimizer?(params: OptimizerParam[], options: AdamWOptions): Optimizer;
+  /** Memory for the flat gradient buffer of `length` values (ZeRO-2: shared with the other ranks). */
+  gradientStorage?(length: number): Float32Array | undefined;
   /** Whether this process writes metrics, the progress bar, the loss curve and (by default) checkpoints. */
   isMainProcess?: boolean;
   /**

@@ -62,7 +62,9 @@ export class Trainer<B = Batch> {
     if (this.params.length === 0)
       throw new TrainingError("nothing to train: no parameter of the model is trainable");
     this.optimizer = options.hooks?.createOptimizer?.(this.params, adamw) ?? new AdamW(this.params, adamw);
-    this.grads = new GradientBuffer(this.params.map((p) => p.variable.size));
+    const sizes = this.params.map((p) => p.variable.size);
+    const total = sizes.reduce((a, b) => a + b, 0);
+    this.grads = new GradientBuffer(sizes, options.hooks?.gradientStorage?.(total));
     this.rng = new Rng(options.seed ?? 42);
     this.task = options.task ?? (llavaTask(model as LlavaLike) as unknown as TrainTask<B>);
     this.saver = options.saver ?? defaultSaver(model);

@@ -41,7 +41,16 @@ if (isRankWorker())
         await collective.broadcast(cast, root);
         const empty = new Float32Array(0);
         await collective.allReduce(empty);
-        return { lo, hi, sum, avg, gathered, reduced, maxed, cast };
+        // From the contiguous gradient buffers (no slot copies), in place as ZeRO-2 does it, when `total`
+        // fits in a bucket (null otherwise).
+        const contiguous = collective.contiguousGradients(total);
+        let inPlace: Float32Array | null = null;
+        if (contiguous) {
+          contiguous.set(fill());
+          await collective.reduceScatter(contiguous, contiguous.subarray(lo, hi), "avg");
+          inPlace = Float32Array.from(contiguous.subarray(lo, hi));
+        }
+        return { lo, hi, sum, avg, gathered, reduced, maxed, cast, inPlace };
       }
       case "barrier": {
         const board = new Int32Array(args.board!);

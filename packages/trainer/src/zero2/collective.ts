@@ -20,6 +20,12 @@ export interface Collective {
   /** In place: every rank ends with `root`'s `data`. */
   broadcast(data: Float32Array | Float64Array, root?: number): Promise<void>;
   barrier(): Promise<void>;
+  /**
+   * Optional (DeepSpeed's contiguous_gradients): a buffer of `length` values the other ranks can read,
+   * for this rank to accumulate its gradients in; a reduceScatter from it sends nothing. Undefined when
+   * the transport has none or `length` does not fit.
+   */
+  contiguousGradients?(length: number): Float32Array | undefined;
 }
 
 /** The half-open range [start, end) of a flat array of `total` values that `rank` owns (sizes differ by ≤ 1). */

@@ -28,6 +28,7 @@ interface OpsResult {
   reduced: Float32Array;
   maxed: Float64Array;
   cast: Float64Array;
+  inPlace: Float32Array | null;
 }
 
 describe("partitionRange", () => {
@@ -49,28 +50,35 @@ describe("partitionRange", () => {
 });
 
 describe("SharedMemoryCollective across worker threads", () => {
-  it("reduce-scatters, all-gathers, all-reduces and broadcasts (3 ranks, 1001 values, buckets of 64)", async () => {
-    const N = 3;
-    const total = 1001;
-    const job = await launch<OpsResult>(N, { script: "ops", total }, { bucketSize: 64 });
-    const results = await job.result;
-    const expectedSum = Float32Array.from({ length: total }, (_, i) => {
-      let s = 0;
-      for (let r = 0; r < N; r++) s += contribution(r, i);
-      return s;
+  // Buckets of 64: every operation goes through the slots in chunks, and 1001 values do not fit a
+  // contiguous buffer; buckets of 1024: the reduce-scatter reads the ranks' contiguous buffers in place.
+  for (const bucketSize of [64, 1024])
+    it(`reduce-scatters, all-gathers, all-reduces and broadcasts (3 ranks, 1001 values, buckets of ${bucketSize})`, async () => {
+      const N = 3;
+      const total = 1001;
+      const job = await launch<OpsResult>(N, { script: "ops", total }, { bucketSize });
+      const results = await job.result;
+      const expectedSum = Float32Array.from({ length: total }, (_, i) => {
+        let s = 0;
+        for (let r = 0; r < N; r++) s += contribution(r, i);
+        return s;
+      });
+      results.forEach((res, r) => {
+        expect([res.lo, res.hi]).toEqual(partitionRange(total, N, r));
+        expect([...res.sum]).toEqual([...expectedSum.subarray(res.lo, res.hi)]);
+        expect([...res.avg]).toEqual(
+          [...expectedSum.subarray(res.lo, res.hi)].map((s) => Math.fround(s / N)),
+        );
+        expect([...res.gathered]).toEqual([...expectedSum]);
+        expect([...res.reduced]).toEqual([...expectedSum]);
+        expect([...res.maxed]).toEqual([N - 1, 1, (N - 1) * 1.5]);
+        expect([...res.cast]).toEqual([3.25, 3.25, 3.25, 3.25, 3.25]);
+        if (bucketSize < total) expect(res.inPlace).toBeNull();
+        else expect([...res.inPlace!]).toEqual([...res.avg]); // equals the slot path's result
+      });
+      // Sizes not divisible by N: 1001 = 333 + 334 + 334.
+      expect(results.map((r) => r.hi - r.lo)).toEqual([333, 334, 334]);
     });
-    results.forEach((res, r) => {
-      expect([res.lo, res.hi]).toEqual(partitionRange(total, N, r));
-      expect([...res.sum]).toEqual([...expectedSum.subarray(res.lo, res.hi)]);
-      expect([...res.avg]).toEqual([...expectedSum.subarray(res.lo, res.hi)].map((s) => Math.fround(s / N)));
-      expect([...res.gathered]).toEqual([...expectedSum]);
-      expect([...res.reduced]).toEqual([...expectedSum]);
-      expect([...res.maxed]).toEqual([N - 1, 1, (N - 1) * 1.5]);
-      expect([...res.cast]).toEqual([3.25, 3.25, 3.25, 3.25, 3.25]);
-    });
-    // Sizes not divisible by N: 1001 = 333 + 334 + 334.
-    expect(results.map((r) => r.hi - r.lo)).toEqual([333, 334, 334]);
-  });
 
   it("a single rank is the identity", async () => {
     const [res] = await (await launch<OpsResult>(1, { script: "ops", total: 37 }, { bucketSize: 8 })).result;

@@ -1,6 +1,9 @@
 // Collective over shared memory for ranks that are threads of one process (worker_threads). Each rank
 // owns one slot of a staging region; an operation streams its array through the slots bucket by bucket:
 // write own slot → barrier → read everyone's slots → barrier. Nothing goes through postMessage.
+// A second region holds one contiguous gradient buffer per rank (DeepSpeed's contiguous_gradients): a
+// rank that accumulates its gradients there is reduce-scattered in place, each rank reading its own
+// partition straight from everyone's buffer, with no copy through the slots.
 // The barrier is a generation counter (Atomics.wait / notify); every wait also watches an abort word
 // that the launcher sets when any rank fails, so a dead rank never leaves the others hanging.
 import { type Collective, CollectiveError, partitionRange, type ReduceOp } from "./collective.js";
@@ -18,6 +21,8 @@ export interface CollectiveMemory {
   bucketSize: number;
   control: SharedArrayBuffer;
   slots: SharedArrayBuffer;
+  /** worldSize × bucketSize float32: each rank's contiguous gradient buffer (pages never touched cost nothing). */
+  gradients: SharedArrayBuffer;
 }
 
 export function createCollectiveMemory(worldSize: number, bucketSize: number): CollectiveMemory {
@@ -31,6 +36,7 @@ export function createCollectiveMemory(worldSize: number, bucketSize: number): C
     bucketSize: even,
     control: new SharedArrayBuffer(CONTROL_WORDS * 4),
     slots: new SharedArrayBuffer(worldSize * even * 4),
+    gradients: new SharedArrayBuffer(worldSize * even * 4),
   };
 }
 
@@ -90,6 +96,21 @@ export class SharedMemoryCollective implements Collective {
     this.barrierSync();
   }
 
+  contiguousGradients(length: number): Float32Array | undefined {
+    if (!Number.isInteger(length) || length < 0 || length > this.bucket) return undefined;
+    return new Float32Array(this.memory.gradients, this.rank * this.bucket * 4, length);
+  }
+
+  /** Rank k's contiguous gradient buffer when `input` is this rank's (same offset into the region). */
+  private contiguousViews(input: Float32Array): Float32Array[] | undefined {
+    if (input.buffer !== this.memory.gradients || input.byteOffset !== this.rank * this.bucket * 4)
+      return undefined;
+    return Array.from(
+      { length: this.worldSize },
+      (_, k) => new Float32Array(this.memory.gradients, k * this.bucket * 4, input.length),
+    );
+  }
+
   async reduceScatter(input: Float32Array, output: Float32Array, op: ReduceOp = "sum"): Promise<void> {
     const [lo, hi] = partitionRange(input.length, this.worldSize, this.rank);
     if (output.length !== hi - lo)
@@ -100,6 +121,15 @@ export class SharedMemoryCollective implements Collective {
     if (this.worldSize === 1) {
       this.checkAbort();
       if (output.buffer !== input.buffer || output.byteOffset !== input.byteOffset) output.set(input); // identity
+      return;
+    }
+    const views = this.contiguousViews(input);
+    if (views) {
+      // Every rank's gradients are in place: read this partition from all of them (in place is safe: the
+      // others read only their own partitions of this buffer), then wait until they have read theirs.
+      this.barrierSync();
+      reduceSlots(views, lo, hi, output, op);
+      this.barrierSync();
       return;
     }
     this.chunks(input.length, this.bucket, (c0, c1) => {

@@ -37,6 +37,10 @@ export class TimedCollective implements Collective {
     return this.time(() => this.inner.barrier());
   }
 
+  contiguousGradients(length: number): Float32Array | undefined {
+    return this.inner.contiguousGradients?.(length);
+  }
+
   private async time(op: () => Promise<void>): Promise<void> {
     const t0 = performance.now();
     try {

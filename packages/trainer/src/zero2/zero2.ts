@@ -90,6 +90,9 @@ export class Zero2<B = Batch> {
         return optimizer;
       },
       saveCheckpoint: (trainer, outputDir) => this.saveCheckpoint(trainer, outputDir),
+      // DeepSpeed's contiguous_gradients: accumulate where the other ranks can read, reduce without copying.
+      gradientStorage: (length) =>
+        this.worldSize > 1 ? this.collective.contiguousGradients(length) : undefined,
       reduceGradients: (grads) => this.reduceGradients(grads),
       gradSumOfSquares: (grads) => this.gradSumOfSquares(grads),
       // Every rank logs and returns the global loss that reduceGradients just agreed on.
