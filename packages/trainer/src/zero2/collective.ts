@@ -22,10 +22,11 @@ export interface Collective {
   barrier(): Promise<void>;
   /**
    * Optional (DeepSpeed's contiguous_gradients): a buffer of `length` values the other ranks can read,
-   * for this rank to accumulate its gradients in; a reduceScatter from it sends nothing. Undefined when
-   * the transport has none or `length` does not fit.
+   * for this rank to accumulate its gradients in; a reduceScatter from it sends nothing. `rank` (default
+   * this one) gives another rank's buffer, to read. Undefined when the transport has none or `length`
+   * does not fit.
    */
-  contiguousGradients?(length: number): Float32Array | undefined;
+  contiguousGradients?(length: number, rank?: number): Float32Array | undefined;
 }
 
 /** The half-open range [start, end) of a flat array of `total` values that `rank` owns (sizes differ by ≤ 1). */

@@ -3,7 +3,7 @@
 // float32 operations as the unpartitioned AdamW), then all-gathers the updated partitions so every rank
 // holds the full new parameters. Expects the gradient of its partition to be reduced already (Zero2's
 // reduceGradients hook); the rest of the gradient buffer is not read.
-import { rewriteVariable } from "@llava-ts/core";
+import { rewriteVariable, valuesOf } from "@llava-ts/core";
 import { AdamW, type AdamWOptions, adamwUpdate, type Optimizer, type OptimizerParam } from "../adamw.js";
 import { TrainingError } from "../training-error.js";
 import type { Collective } from "./collective.js";
@@ -64,6 +64,8 @@ export class PartitionedAdamW implements Optimizer {
         `PartitionedAdamW.step: ${grads.length} gradients for ${this.params.length} parameters`,
       );
     this.stepCount++;
+    const shared = this.sharedBuffers(grads);
+    if (shared) return this.stepInPlace(shared, grads, lr, gradScale);
     this.gathered ??= new Float32Array(this.layout.total);
     const flat = this.gathered;
     const segments = segmentsIn(this.layout, this.start, this.end);
@@ -98,6 +100,70 @@ export class PartitionedAdamW implements Optimizer {
       // Straight into the variable's next buffer: no per-step JS copy of e.g. the 78M-value embedding.
       rewriteVariable(param.variable, (next) => next.set(flat.subarray(offset, offset + size)));
     });
+  }
+
+  /**
+   * Every rank's contiguous gradient buffer when `grads` live in this rank's (ZeRO-2's contiguous
+   * gradients, already reduce-scattered), else undefined.
+   */
+  private sharedBuffers(grads: readonly (Float32Array | undefined)[]): Float32Array[] | undefined {
+    const { total } = this.layout;
+    const own = this.collective.contiguousGradients?.(total);
+    const i = grads.findIndex((g) => g !== undefined);
+    if (!own || i < 0) return undefined;
+    const g = grads[i]!;
+    if (g.buffer !== own.buffer || g.byteOffset !== own.byteOffset + 4 * this.layout.params[i].offset)
+      return undefined;
+    const { worldSize } = this.collective;
+    return Array.from({ length: worldSize }, (_, k) => this.collective.contiguousGradients!(total, k)!);
+  }
+
+  /**
+   * The step on contiguous gradient buffers: this rank's partition of its buffer holds the reduced
+   * gradient; the update overwrites it with the new parameter values (each value's gradient is read
+   * before its parameter is written), then every rank copies each parameter straight from its owners'
+   * buffers into the variable. The variables are the master copy; nothing goes through the slots.
+   */
+  private async stepInPlace(
+    buffers: Float32Array[],
+    grads: readonly (Float32Array | undefined)[],
+    lr: number,
+    gradScale: number,
+  ): Promise<void> {
+    const { worldSize } = this.collective;
+    const mine = buffers[this.collective.rank];
+    for (const { index, start, end } of segmentsIn(this.layout, this.start, this.end)) {
+      const g = grads[index];
+      if (!g) continue; // no gradient anywhere: torch skips the parameter (no decay, no state change)
+      const param = this.params[index];
+      const offset = this.layout.params[index].offset;
+      adamwUpdate(
+        mine.subarray(start, end),
+        g.subarray(start - offset, end - offset), // the same values: read before overwritten
+        this.expAvg.subarray(start - this.start, end - this.start),
+        this.expAvgSq.subarray(start - this.start, end - this.start),
+        this.stepCount,
+        this.base.hyper(lr, param.decay, gradScale),
+        0,
+        end - start,
+        valuesOf(param.variable).subarray(start - offset, end - offset),
+      );
+    }
+    await this.collective.barrier(); // every partition updated
+    const ranges = Array.from({ length: worldSize }, (_, k) => partitionOf(this.layout, worldSize, k));
+    this.params.forEach((param, i) => {
+      if (!grads[i]) return;
+      const { offset, size } = this.layout.params[i];
+      rewriteVariable(param.variable, (next) => {
+        ranges.forEach(([lo, hi], k) => {
+          const a = Math.max(lo, offset);
+          const b = Math.min(hi, offset + size);
+          if (a < b) next.set(buffers[k].subarray(a, b), a - offset);
+        });
+      });
+    });
+    await this.collective.barrier(); // every rank has read the others' buffers before they take new gradients
+    this.stale = true; // the old path (if ever taken again) must re-read the variables
   }
 
   /** Every rank, before rank 0's `save`: writes this rank's partition file into `staging` (DeepSpeed's layout). */

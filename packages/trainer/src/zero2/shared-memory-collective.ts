@@ -96,9 +96,10 @@ export class SharedMemoryCollective implements Collective {
     this.barrierSync();
   }
 
-  contiguousGradients(length: number): Float32Array | undefined {
+  contiguousGradients(length: number, rank = this.rank): Float32Array | undefined {
     if (!Number.isInteger(length) || length < 0 || length > this.bucket) return undefined;
-    return new Float32Array(this.memory.gradients, this.rank * this.bucket * 4, length);
+    if (!Number.isInteger(rank) || rank < 0 || rank >= this.worldSize) return undefined;
+    return new Float32Array(this.memory.gradients, rank * this.bucket * 4, length);
   }
 
   /** Rank k's contiguous gradient buffer when `input` is this rank's (same offset into the region). */

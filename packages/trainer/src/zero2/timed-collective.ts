@@ -37,8 +37,8 @@ export class TimedCollective implements Collective {
     return this.time(() => this.inner.barrier());
   }
 
-  contiguousGradients(length: number): Float32Array | undefined {
-    return this.inner.contiguousGradients?.(length);
+  contiguousGradients(length: number, rank?: number): Float32Array | undefined {
+    return this.inner.contiguousGradients?.(length, rank);
   }
 
   private async time(op: () => Promise<void>): Promise<void> {
