@@ -6,6 +6,7 @@ import { initBackend } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs";
 import { benchBatch, buildBenchModel, IMAGE_TOKEN, imageTokens, LORA, SPEC } from "./bench-model.mjs";
 import { trainStepFlops } from "./flops.mjs";
+import { measureMatmulPeak, oneThreadPeak } from "./matmul-peak.mjs";
 import { median } from "./stats.mjs";
 
 const WARMUP = 1;
@@ -15,23 +16,11 @@ function cpuSeconds() {
   return (u.user + u.system) / 1e6;
 }
 
-/** GFLOP/s of a 1024×1024 float32 matmul, as the backend runs it. */
+/** The matmul peak with every thread this process uses, and that of one thread (one ZeRO-2 rank). */
 async function matmulPeak(reps) {
-  const n = 1024;
-  const a = tf.randomNormal([n, n], 0, 1, "float32", 1);
-  const b = tf.randomNormal([n, n], 0, 1, "float32", 2);
-  const times = [];
-  for (let i = 0; i < WARMUP + Math.max(reps, 5); i++) {
-    const t0 = performance.now();
-    const c = tf.matMul(a, b);
-    c.dataSync();
-    const dt = (performance.now() - t0) / 1000;
-    c.dispose();
-    if (i >= WARMUP) times.push(dt);
-  }
-  tf.dispose([a, b]);
-  const s = median(times);
-  return { gflops: (2 * n ** 3) / s / 1e9, seconds: s, samples: times };
+  const all = measureMatmulPeak(reps, WARMUP);
+  const one = await oneThreadPeak(reps);
+  return { ...all, one_thread_gflops: one.gflops, one_thread_samples: one.samples };
 }
 
 /** Seconds per optimizer step of the Trainer on the bench batch (a task wrapper timestamps each step). */

@@ -1,6 +1,7 @@
 // Where the seconds of one training step go: every kernel of forward + backward timed by tf.profile,
 // summed by kernel name (and by name + shapes for the top entries), plus the trainer's own phases.
-// `node bench/profile.mjs freeze_vision|use_lora [--top 25]` (after a warm-up step).
+// `node bench/profile.mjs freeze_vision|use_lora [--top 25] [--rows 2]` (after a warm-up step); --rows 2
+// with LLAVA_THREADS=1 is one of two ZeRO-2 ranks' share of the bench batch.
 import { performance } from "node:perf_hooks";
 import { initBackend } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs";
@@ -16,7 +17,8 @@ applyStrategy(model, strategy, strategy === "use_lora" ? { lora: LORA } : {});
 const params = model.trainableParameters().map(([name, variable]) => ({ name, variable, decay: true }));
 const buffer = new GradientBuffer(params.map((p) => p.variable.size));
 const optimizer = new AdamW(params, { lr: 1e-4 });
-const batch = benchBatch();
+const rows = Number(process.argv[process.argv.indexOf("--rows") + 1]) || undefined;
+const batch = benchBatch(rows);
 const task = llavaTask(model);
 
 function step() {
