@@ -128,6 +128,9 @@ describe("llava train", () => {
     expect(r.code).toBe(0);
     expect(existsSync(join(out, "adapter_config.json"))).toBe(true);
     expect(JSON.parse(readFileSync(join(out, "adapter_config.json"), "utf8")).r).toBe(4);
+    // Each rank read its own shard through its own loader (one batch each for one step).
+    expect(r.out).toMatch(/rank 0: data loading waited [\d.]+% of the time \(1 batches\)/);
+    expect(r.out).toMatch(/rank 1: data loading waited [\d.]+% of the time \(1 batches\)/);
   });
 
   it("names bad values and paths", async () => {

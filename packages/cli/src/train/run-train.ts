@@ -4,10 +4,12 @@
 // output folder, as HF Trainer's save_model does at the end of the tutorial's run.py.
 import { copyFileSync, existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { initBackend } from "@llava-ts/core";
+import { fileURLToPath } from "node:url";
+import { initBackend, siblingEntry } from "@llava-ts/core";
 import {
   LlavaDataLoader,
   LlavaDataset,
+  type LoaderStats,
   type OnError,
   type ProcessorSpec,
   type RecordFormat,
@@ -15,7 +17,6 @@ import {
 import { LlavaForConditionalGeneration, readLlavaConfig } from "@llava-ts/llava";
 import { applyLora, type LoraConfigInput, saveAdapter } from "@llava-ts/lora";
 import {
-  type Batch,
   formatStrategySummary,
   type PlainTrainerOptions,
   type Strategy,
@@ -24,6 +25,7 @@ import {
 } from "@llava-ts/trainer";
 import type { CliIO } from "../io.js";
 import { copyModelFiles, isWeightFile } from "../llava-session.js";
+import type { CliRankDataArgs } from "./rank-data.js";
 
 export interface TrainOptions {
   model: string;
@@ -130,36 +132,23 @@ export async function runTrain(o: TrainOptions, io: CliIO): Promise<TrainOutcome
   let outcome: TrainOutcome;
   if (world === 1) outcome = await trainHere(o, dataset, processorSpec, padTokenId, trainer, lora, io);
   else {
-    // ZeRO-2 ranks take global batches (each rank trains its rows); the data is processed up front.
-    const loader = new LlavaDataLoader({
-      dataset,
+    // ZeRO-2: every rank opens the dataset and reads its own shard (rank-data.ts), nothing up front.
+    const args: CliRankDataArgs = {
+      file: o.data,
+      format: o.format,
+      images: o.images === undefined ? undefined : { path: o.images, prefix: o.imagePrefix },
+      onError: o.onError,
       processor: processorSpec,
-      batchSize: o.batchSize * world,
-      collate: { padTokenId },
+      padTokenId,
+      batchSize: o.batchSize,
       seed: o.seed,
       numWorkers: o.numWorkers,
-    });
-    // Processed once in a seeded order; every epoch replays it (the ranks take batches in memory).
-    const batches: Batch[] = [];
-    let dropped = 0;
-    try {
-      for await (const b of loader.epoch(0)) {
-        // Every rank needs the same number of rows: a last batch that does not split evenly is left out.
-        if (b.batchSize % world === 0) batches.push(b);
-        else dropped += b.batchSize;
-      }
-    } finally {
-      await loader.close();
-    }
-    if (dropped > 0)
-      io.stdout.write(
-        `left out the last ${dropped} record(s): they do not split evenly over ${world} ranks\n`,
-      );
+    };
     const result = await trainZero2({
       worldSize: world,
       modelDir: o.model,
       strategy: o.strategy,
-      batches,
+      data: { module: fileURLToPath(siblingEntry("rank-data", import.meta.url)), args },
       lora,
       freezeProjector: o.lora.freezeProjector,
       resumeFrom: o.resumeFrom,
@@ -167,8 +156,9 @@ export async function runTrain(o: TrainOptions, io: CliIO): Promise<TrainOutcome
     });
     outcome = { losses: result.losses, globalStep: result.globalStep };
     if (o.outputDir && result.checkpoint) outcome.saved = finalFromCheckpoint(result.checkpoint, o);
+    reportRanks(result.dataStats as LoaderStats[], io);
   }
-  report(dataset, io);
+  if (world === 1) report(dataset, io);
   if (outcome.saved)
     io.stdout.write(`saved ${o.strategy === "use_lora" ? "adapter" : "model"} to ${outcome.saved}\n`);
   return outcome;
@@ -235,6 +225,20 @@ function finalFromCheckpoint(checkpoint: string, o: TrainOptions): string {
   }
   if (o.strategy !== "use_lora") copyModelFiles(o.model, out);
   return existsSync(out) ? out : checkpoint;
+}
+
+/** Each rank's loader: its waits, and the bad records it skipped (each rank reads its own shard). */
+function reportRanks(stats: LoaderStats[], io: CliIO): void {
+  stats.forEach((s, rank) => {
+    if (!s) return;
+    io.stdout.write(
+      `rank ${rank}: data loading waited ${(100 * s.waitFraction).toFixed(1)}% of the time (${s.batches} batches)\n`,
+    );
+    if (s.skipped.total > 0)
+      io.stdout.write(
+        `rank ${rank}: skipped ${s.skipped.total} bad record(s): ${JSON.stringify(s.skipped.byReason)}\n`,
+      );
+  });
 }
 
 function report(dataset: LlavaDataset, io: CliIO): void {

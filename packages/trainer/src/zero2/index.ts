@@ -27,6 +27,7 @@ export {
 export { TimedCollective } from "./timed-collective.js";
 export {
   type PlainTrainerOptions,
+  type RankDataSource,
   type RankRunResult,
   type TrainZero2Options,
   type TrainZero2Result,

@@ -2,13 +2,16 @@
 // applies the strategy (and LoRA), and trains its rows of each global batch under ZeRO-2. Built as its own
 // tsup entry (dist/llava-rank-worker.js); from the sources it is bundled on the fly (core's workerEntryUrl).
 import { performance } from "node:perf_hooks";
-import { initBackend } from "@llava-ts/core";
+import { initBackend, workerEntryUrl } from "@llava-ts/core";
 import { LlavaForConditionalGeneration } from "@llava-ts/llava";
 import { applyLora, loadAdapter } from "@llava-ts/lora";
+import type { TrainData } from "../batch-stream.js";
+import type { Batch } from "../train-task.js";
 import { Trainer } from "../trainer.js";
+import { TrainingError } from "../training-error.js";
 import { rankRows } from "./rank-data.js";
 import { isRankWorker, runRank } from "./run-rank.js";
-import type { RankRunResult, Zero2RankArgs } from "./train-zero2.js";
+import type { RankDataSource, RankRunResult, Zero2RankArgs } from "./train-zero2.js";
 import { Zero2 } from "./zero2.js";
 
 if (isRankWorker())
@@ -37,8 +40,16 @@ if (isRankWorker())
       }),
     );
     const setupMs = performance.now() - t0;
-    const data = zero.wrapData(args.batches.map((b) => rankRows(b, rank, worldSize)));
-    const result = await trainer.train(data, { resumeFrom: args.resumeFrom });
+    const own = args.data
+      ? await openRankData(args.data, rank, worldSize)
+      : args.batches!.map((b) => rankRows(b, rank, worldSize));
+    let result: Awaited<ReturnType<Trainer<Batch>["train"]>>;
+    try {
+      result = await trainer.train(zero.wrapData(own), { resumeFrom: args.resumeFrom });
+    } finally {
+      await (own as { close?: () => unknown }).close?.();
+    }
+    const dataStats = (own as { stats?: () => unknown }).stats?.();
     const trainable = trainer.params.reduce((n, p) => n + p.variable.size, 0);
     const params =
       rank === 0 && args.returnParams
@@ -55,5 +66,23 @@ if (isRankWorker())
       globalStep: result.globalStep,
       checkpoint: result.checkpoint,
       params,
+      dataStats,
     };
   });
+
+/** This rank's data from a RankDataSource module. */
+async function openRankData(
+  source: RankDataSource,
+  rank: number,
+  worldSize: number,
+): Promise<TrainData<Batch>> {
+  let mod: { openRankData?: unknown };
+  try {
+    mod = await import((await workerEntryUrl(source.module)).href);
+  } catch (e) {
+    throw new TrainingError(`rank data module ${source.module} could not be loaded: ${(e as Error).message}`);
+  }
+  if (typeof mod.openRankData !== "function")
+    throw new TrainingError(`rank data module ${source.module} does not export a function openRankData`);
+  return (await mod.openRankData(source.args, { rank, worldSize })) as TrainData<Batch>;
+}

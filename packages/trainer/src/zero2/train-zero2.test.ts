@@ -79,3 +79,36 @@ describe("trainZero2 on fixtures/hf/llava: 2 ranks × 1 row = 1 rank × 2 rows",
     });
   }
 });
+
+describe("trainZero2 with a RankDataSource: each rank opens its own data", () => {
+  const module = new URL("./test-rank-data.ts", import.meta.url).href;
+
+  it("trains exactly as with the batches handed over, and returns each rank's data stats", async () => {
+    const common = {
+      worldSize: 2,
+      modelDir: fixturePath("hf/llava"),
+      strategy: "freeze_vision" as const,
+      trainer: { ...SETUP, maxSteps: 3 },
+    };
+    const given = await trainZero2({ ...common, batches: [batch] });
+    const opened = await trainZero2({ ...common, data: { module, args: { batches: [batch] } } });
+    expect(opened.losses).toEqual(given.losses);
+    // Three steps over an epoch of one batch: three epochs, each rank served three batches, then closed.
+    expect(opened.dataStats).toEqual([
+      { rank: 0, served: 3, closed: true },
+      { rank: 1, served: 3, closed: true },
+    ]);
+  });
+
+  it("names a module that cannot be loaded or lacks openRankData", async () => {
+    const common = { worldSize: 2, modelDir: fixturePath("hf/llava"), strategy: "freeze_vision" as const };
+    await expect(trainZero2({ ...common, data: { module: "/no/such/module.js" } })).rejects.toThrow(
+      /rank data module \/no\/such\/module.js could not be loaded/,
+    );
+    const wrong = new URL("./rank-data.ts", import.meta.url).href; // exports rankRows, not openRankData
+    await expect(trainZero2({ ...common, data: { module: wrong } })).rejects.toThrow(
+      /does not export a function openRankData/,
+    );
+    await expect(trainZero2({ ...common })).rejects.toThrow(/give either batches or data/);
+  });
+});

@@ -25,8 +25,10 @@ export interface TrainZero2Options {
   /** An HF llava checkpoint folder. */
   modelDir: string;
   strategy: Strategy;
-  /** Global batches, one per micro-step; each is split by rows over the ranks (B must divide by worldSize). */
-  batches: Batch[];
+  /** Global batches, one per micro-step; each is split by rows over the ranks (B must divide by worldSize)… */
+  batches?: Batch[];
+  /** …or each rank opens its own share of the data (a dataset loader sharded by rank): see RankDataSource. */
+  data?: RankDataSource;
   trainer?: PlainTrainerOptions;
   /** use_lora: a PEFT adapter to load and train (e.g. fixtures/hf/llava-lora-init)… */
   adapterDir?: string;
@@ -46,6 +48,20 @@ export interface TrainZero2Options {
   returnParams?: boolean;
 }
 
+/**
+ * How each rank reads its own shard of the data, as DDP ranks each run their DataLoader: `module` (a path
+ * or file URL; a .ts module is bundled first) exports
+ * `openRankData(args, { rank, worldSize }): TrainData<Batch> | Promise<TrainData<Batch>>`, e.g. a datasets
+ * `LlavaDataLoader` with `rank` and `worldSize`. Every rank must yield the same number of micro-batches
+ * per epoch. An optional `close()` on the data is awaited after training, and an optional `stats()` is
+ * returned per rank (the loader's skipped records and waits).
+ */
+export interface RankDataSource {
+  module: string;
+  /** Structured-cloned into every rank. */
+  args?: unknown;
+}
+
 /** What crosses into each rank (structured-cloned). */
 export type Zero2RankArgs = Omit<TrainZero2Options, "worldSize" | "bucketSize" | "timeoutMs">;
 
@@ -61,6 +77,8 @@ export interface RankRunResult {
   globalStep: number;
   checkpoint?: string;
   params?: Record<string, Float32Array>;
+  /** What the rank's data source reported (its `stats()`), when it has one. */
+  dataStats?: unknown;
 }
 
 export interface TrainZero2Result {
@@ -79,11 +97,17 @@ export interface TrainZero2Result {
   globalStep: number;
   checkpoint?: string;
   params?: Record<string, Float32Array>;
+  /** Each rank's data source `stats()`, for a RankDataSource that has one. */
+  dataStats: unknown[];
 }
 
 export async function trainZero2(options: TrainZero2Options): Promise<TrainZero2Result> {
   const { worldSize, bucketSize, timeoutMs, ...args } = options;
-  if (!args.batches.length) throw new TrainingError("trainZero2: no batches");
+  if ((args.batches === undefined) === (args.data === undefined))
+    throw new TrainingError(
+      "trainZero2: give either batches or data (a RankDataSource), not both or neither",
+    );
+  if (args.batches && !args.batches.length) throw new TrainingError("trainZero2: no batches");
   const job = await launchRanks<Zero2RankArgs, RankRunResult>({
     worldSize,
     entry: siblingEntry("llava-rank-worker", import.meta.url),
@@ -104,5 +128,6 @@ export async function trainZero2(options: TrainZero2Options): Promise<TrainZero2
     globalStep: r0.globalStep,
     checkpoint: r0.checkpoint,
     params: r0.params,
+    dataStats: ranks.map((r) => r.dataStats),
   };
 }
