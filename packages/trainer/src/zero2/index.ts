@@ -1,5 +1,6 @@
 // ZeRO-2 data parallelism: the Collective, its shared-memory implementation over worker threads, the rank
 // launcher, the partitioned AdamW, the Trainer hooks, its checkpoint format, and trainZero2 for LLaVA.
+// One process per rank (per GPU): TcpCollective, launchProcesses and runRankProcess.
 
 export { workerEntryUrl } from "@llava-ts/core";
 export { type Collective, CollectiveError, partitionRange, type ReduceOp } from "./collective.js";
@@ -11,11 +12,18 @@ export {
   partitionOf,
   segmentsIn,
 } from "./flat-layout.js";
+export { type LaunchProcessesOptions, launchProcesses, type ProcessJob } from "./launch-processes.js";
 export { type LaunchOptions, launchRanks, RankError, type RankJob } from "./launch-ranks.js";
 export { PartitionedAdamW, type PartitionedAdamWOptions } from "./partitioned-adamw.js";
 export { everyNth, rankRows } from "./rank-data.js";
 export { readZeroOptimizerState } from "./read-zero-optimizer-state.js";
 export { isRankWorker, type RankContext, runRank } from "./run-rank.js";
+export {
+  isRankProcess,
+  type RankProcessContext,
+  rankProcessArgs,
+  runRankProcess,
+} from "./run-rank-process.js";
 export {
   abortCollective,
   abortedBy,
@@ -24,6 +32,8 @@ export {
   SharedMemoryCollective,
   type SharedMemoryCollectiveOptions,
 } from "./shared-memory-collective.js";
+export { TcpCollective, type TcpCollectiveOptions } from "./tcp-collective.js";
+export type { RendezvousOptions } from "./tcp-rendezvous.js";
 export { TimedCollective } from "./timed-collective.js";
 export {
   type PlainTrainerOptions,

@@ -1,0 +1,116 @@
+// Test-only rank process: collective-test-rank.ts's scripts over a TcpCollective (each rank its own
+// process): the scripted operations on deterministic data, a barrier checked through files, failures on
+// purpose (throw, exit, hang), and a timed all-reduce of a large array.
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { partitionRange } from "./collective.js";
+import { contribution } from "./collective-test-rank.js";
+import { isRankProcess, runRankProcess } from "./run-rank-process.js";
+
+export interface ProcessCollectiveScript {
+  script: "ops" | "barrier" | "throw" | "exit" | "loop" | "hang" | "throughput";
+  total?: number;
+  /** For barrier: a folder where each rank writes its phase into `rank-<r>`. */
+  board?: string;
+  rounds?: number;
+  failRank?: number;
+}
+
+if (isRankProcess())
+  runRankProcess<ProcessCollectiveScript, unknown>(async ({ rank, worldSize, collective, args }) => {
+    const total = args.total ?? 1001;
+    const fill = () => Float32Array.from({ length: total }, (_, i) => contribution(rank, i));
+    switch (args.script) {
+      case "ops": {
+        const [lo, hi] = partitionRange(total, worldSize, rank);
+        const sum = new Float32Array(hi - lo);
+        const avg = new Float32Array(hi - lo);
+        await collective.reduceScatter(fill(), sum, "sum");
+        await collective.reduceScatter(fill(), avg, "avg");
+        const gathered = new Float32Array(total).fill(Number.NaN);
+        gathered.set(sum, lo);
+        await collective.allGather(gathered);
+        const reduced = fill();
+        await collective.allReduce(reduced, "sum");
+        const maxed = Float64Array.from([rank, 1 - rank, rank * 1.5]);
+        await collective.allReduce(maxed, "max");
+        const root = worldSize - 1;
+        const cast = new Float64Array(5).fill(rank === root ? 3.25 : 0);
+        await collective.broadcast(cast, root);
+        const empty = new Float32Array(0);
+        await collective.allReduce(empty);
+        // In place, as Zero2's copying path does it: the output is this rank's range of the input.
+        const inPlace = fill();
+        await collective.reduceScatter(inPlace, inPlace.subarray(lo, hi), "avg");
+        // Float64 sums in rank order, rounded once: the same bits on every rank.
+        const f64 = Float64Array.from({ length: 7 }, (_, i) => 0.1 * (rank + 1) + i / 3);
+        await collective.allReduce(f64, "avg");
+        // Float32 data is also summed in float64 and rounded once: 1 + 2⁻²⁴ + 2⁻²⁴ is 1 + 2⁻²³, not 1.
+        const once = Float32Array.of(rank === 0 ? 1 : 2 ** -24);
+        await collective.allReduce(once, "sum");
+        return {
+          lo,
+          hi,
+          sum,
+          avg,
+          gathered,
+          reduced,
+          maxed,
+          cast,
+          inPlace: inPlace.slice(lo, hi),
+          f64,
+          once: once[0],
+        };
+      }
+      case "barrier": {
+        const seen: number[] = [];
+        for (let p = 1; p <= (args.rounds ?? 50); p++) {
+          writeFileSync(join(args.board!, `rank-${rank}`), String(p));
+          await collective.barrier();
+          // Every rank must have written phase p before anyone passes the barrier.
+          for (let k = 0; k < worldSize; k++)
+            seen.push(Number(readFileSync(join(args.board!, `rank-${k}`), "utf8")) >= p ? 1 : 0);
+          await collective.barrier();
+        }
+        return seen.every((x) => x === 1);
+      }
+      case "throughput": {
+        const own = fill();
+        const data = new Float32Array(total);
+        const rounds = args.rounds ?? 3;
+        await collective.barrier(); // start together
+        const t0 = performance.now();
+        for (let r = 0; r < rounds; r++) {
+          data.set(own);
+          await collective.allReduce(data, "sum");
+        }
+        const ms = (performance.now() - t0) / rounds;
+        // A few spot checks (the full comparison is the "ops" script's).
+        const wrong = [0, 1, total >> 1, total - 1].filter((i) => {
+          let s = 0;
+          for (let k = 0; k < worldSize; k++) s += contribution(k, i);
+          return data[i] !== Math.fround(s);
+        });
+        // Latency: one float64, as Zero2's loss weights and gradient norms are.
+        const scalar = Float64Array.of(rank);
+        const t1 = performance.now();
+        for (let r = 0; r < 200; r++) await collective.allReduce(scalar, "sum");
+        const scalarUs = ((performance.now() - t1) / 200) * 1000;
+        return { ms, scalarUs, wrong };
+      }
+      case "throw":
+      case "exit":
+      case "loop":
+      case "hang": {
+        const data = fill();
+        for (let round = 0; ; round++) {
+          if (rank === args.failRank && round === 3) {
+            if (args.script === "throw") throw new Error(`boom at round ${round}`);
+            if (args.script === "exit") process.exit(3);
+            if (args.script === "hang") await new Promise((r) => setTimeout(r, 1e9));
+          }
+          await collective.allReduce(data, "avg");
+        }
+      }
+    }
+  });
