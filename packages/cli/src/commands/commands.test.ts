@@ -133,6 +133,31 @@ describe("llava train", () => {
     expect(r.out).toMatch(/rank 1: data loading waited [\d.]+% of the time \(1 batches\)/);
   });
 
+  it("--ranks 2 --launch processes: one process per rank over TCP", async () => {
+    const out = join(fx.root, "train-zero2-processes");
+    const r = await run([
+      "train",
+      ...common(),
+      "--train-type",
+      "freeze_vision",
+      "--ranks",
+      "2",
+      "--launch",
+      "processes",
+      "--output-dir",
+      out,
+      "--max-steps",
+      "1",
+      "--per-device-train-batch-size",
+      "2",
+    ]);
+    expect(r.err).not.toMatch(/Error/);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("2 rank(s) as processes");
+    expect(r.out).toMatch(/rank 1: data loading waited [\d.]+% of the time \(1 batches\)/);
+    expect(existsSync(join(out, "model.safetensors"))).toBe(true);
+  });
+
   it("names bad values and paths", async () => {
     expect((await run(["train", ...common(), "--train-type", "qlora"])).err).toContain(
       "--train-type must be one of use_lora, freeze_vision, none, projector_only",

@@ -52,6 +52,12 @@ export const trainSpec: CommandSpec = {
       help: "ZeRO-2 ranks (worker threads, one core each on wasm)",
       default: "1",
     },
+    launch: {
+      type: "string",
+      value: "HOW",
+      help: "ZeRO-2 ranks as threads (shared memory) | processes (TCP; one per GPU with tfjs-node-gpu, pinned by CUDA_VISIBLE_DEVICES)",
+      default: "threads",
+    },
     "learning-rate": { type: "string", value: "LR", help: "AdamW peak learning rate", default: "1e-4" },
     "weight-decay": {
       type: "string",
@@ -151,6 +157,7 @@ export function trainOptionsFromFlags(f: Flags): TrainOptions {
     strategy: f.choice("train-type", STRATEGIES) as Strategy,
     outputDir: f.string("output-dir"),
     ranks,
+    launch: f.choice("launch", ["threads", "processes"] as const)!,
     learningRate: f.number("learning-rate")!,
     weightDecay: f.number("weight-decay")!,
     betas: [f.number("adam-beta1")!, f.number("adam-beta2")!],

@@ -37,6 +37,8 @@ export interface TrainOptions {
   strategy: Strategy;
   outputDir?: string;
   ranks: number;
+  /** ZeRO-2 ranks as worker threads (default) or processes over TCP (one per GPU: rank r sees GPU r). */
+  launch?: "threads" | "processes";
   learningRate: number;
   weightDecay: number;
   betas: [number, number];
@@ -97,7 +99,7 @@ export async function runTrain(o: TrainOptions, io: CliIO): Promise<TrainOutcome
   const padTokenId = config.pad_token_id ?? 0;
   const world = o.ranks;
   io.stdout.write(
-    `training ${o.model} (${o.strategy}) on ${dataset.length} records of ${o.data}; backend ${backend}, ${world} rank(s)\n`,
+    `training ${o.model} (${o.strategy}) on ${dataset.length} records of ${o.data}; backend ${backend}, ${world} rank(s)${world > 1 ? ` as ${o.launch ?? "threads"}` : ""}\n`,
   );
   const lora = o.strategy === "use_lora" ? loraConfigInput(o.lora) : undefined;
   const steps = o.maxSteps;
@@ -146,6 +148,9 @@ export async function runTrain(o: TrainOptions, io: CliIO): Promise<TrainOutcome
     };
     const result = await trainZero2({
       worldSize: world,
+      launch: o.launch,
+      // One GPU per process when tfjs-node-gpu is installed (ignored by the CPU backends).
+      env: o.launch === "processes" ? (rank) => ({ CUDA_VISIBLE_DEVICES: String(rank) }) : undefined,
       modelDir: o.model,
       strategy: o.strategy,
       data: { module: fileURLToPath(siblingEntry("rank-data", import.meta.url)), args },

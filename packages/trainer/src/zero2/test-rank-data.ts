@@ -1,14 +1,23 @@
 // Test-only RankDataSource module: each rank serves its rows of the global batches it is given, and
 // reports how many batches it served and whether it was closed.
+// `fixture` (JSON-safe, for rank processes) names a fixture whose batch is the one global batch.
+import { loadCases } from "@llava-ts/core/testing";
 import type { EpochSource } from "../batch-stream.js";
+import { fixtureBatch } from "../test-helpers/fixture-batch.js";
 import type { Batch } from "../train-task.js";
 import { rankRows } from "./rank-data.js";
 
 export function openRankData(
-  args: { batches: Batch[] },
+  args: { batches?: Batch[]; fixture?: string },
   { rank, worldSize }: { rank: number; worldSize: number },
 ): EpochSource<Batch> & { stats(): unknown; close(): void } {
-  const own = args.batches.map((b) => rankRows(b, rank, worldSize));
+  let batches = args.batches ?? [];
+  if (args.fixture) {
+    const cases = loadCases(args.fixture);
+    batches = [fixtureBatch(cases)]; // fixtureBatch reads the arrays out; the cases can close
+    cases.close();
+  }
+  const own = batches.map((b) => rankRows(b, rank, worldSize));
   let served = 0;
   let closed = false;
   return {

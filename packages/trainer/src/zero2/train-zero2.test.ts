@@ -100,6 +100,33 @@ describe("trainZero2 with a RankDataSource: each rank opens its own data", () =>
     ]);
   });
 
+  it('launch "processes": one process per rank over TCP trains the same', async () => {
+    const common = {
+      worldSize: 2,
+      modelDir: fixturePath("hf/llava"),
+      strategy: "freeze_vision" as const,
+      trainer: { ...SETUP, maxSteps: 3 },
+    };
+    const threads = await trainZero2({ ...common, data: { module, args: { fixture: "hf/llava" } } });
+    const processes = await trainZero2({
+      ...common,
+      launch: "processes",
+      data: { module, args: { fixture: "hf/llava" } },
+    });
+    console.log(
+      `zero2 processes vs threads: losses ${processes.losses.join(", ")} / ${threads.losses.join(", ")}`,
+    );
+    // Same reductions in the same order (rank order, float64): the same bits, through the copying path.
+    for (let i = 0; i < 3; i++) expect(Math.abs(processes.losses[i] - threads.losses[i])).toBeLessThan(1e-6);
+    expect(processes.dataStats).toEqual([
+      { rank: 0, served: 3, closed: true },
+      { rank: 1, served: 3, closed: true },
+    ]);
+    await expect(trainZero2({ ...common, launch: "processes", batches: [batch] })).rejects.toThrow(
+      /passes arguments as JSON; give data/,
+    );
+  });
+
   it("names a module that cannot be loaded or lacks openRankData", async () => {
     const common = { worldSize: 2, modelDir: fixturePath("hf/llava"), strategy: "freeze_vision" as const };
     await expect(trainZero2({ ...common, data: { module: "/no/such/module.js" } })).rejects.toThrow(

@@ -7,6 +7,7 @@ import type { Strategy } from "../apply-strategy.js";
 import type { Batch } from "../train-task.js";
 import type { TrainerOptions } from "../trainer-options.js";
 import { TrainingError } from "../training-error.js";
+import { launchProcesses } from "./launch-processes.js";
 import { launchRanks } from "./launch-ranks.js";
 import type { LossWeighting } from "./zero2.js";
 
@@ -20,8 +21,16 @@ export type PlainTrainerOptions = Omit<
 };
 
 export interface TrainZero2Options {
-  /** Ranks (worker threads), one backend each; on wasm one core each. */
+  /** Ranks, one backend each; on wasm one core each. */
   worldSize: number;
+  /**
+   * "threads" (default): worker threads of this process over shared memory. "processes": one Node process
+   * per rank over TCP (launchProcesses; e.g. one per GPU with @tensorflow/tfjs-node-gpu, pinned by `env`).
+   * Processes get their arguments as JSON, so their data must come from a RankDataSource.
+   */
+  launch?: "threads" | "processes";
+  /** launch "processes": extra environment per rank, e.g. `(r) => ({ CUDA_VISIBLE_DEVICES: String(r) })`. */
+  env?: (rank: number) => Record<string, string>;
   /** An HF llava checkpoint folder. */
   modelDir: string;
   strategy: Strategy;
@@ -62,8 +71,11 @@ export interface RankDataSource {
   args?: unknown;
 }
 
-/** What crosses into each rank (structured-cloned). */
-export type Zero2RankArgs = Omit<TrainZero2Options, "worldSize" | "bucketSize" | "timeoutMs">;
+/** What crosses into each rank (structured-cloned for threads, JSON for processes). */
+export type Zero2RankArgs = Omit<
+  TrainZero2Options,
+  "worldSize" | "bucketSize" | "timeoutMs" | "launch" | "env"
+>;
 
 export interface RankRunResult {
   backend: BackendName;
@@ -102,19 +114,38 @@ export interface TrainZero2Result {
 }
 
 export async function trainZero2(options: TrainZero2Options): Promise<TrainZero2Result> {
-  const { worldSize, bucketSize, timeoutMs, ...args } = options;
+  const { worldSize, bucketSize, timeoutMs, launch = "threads", env, ...args } = options;
   if ((args.batches === undefined) === (args.data === undefined))
     throw new TrainingError(
       "trainZero2: give either batches or data (a RankDataSource), not both or neither",
     );
   if (args.batches && !args.batches.length) throw new TrainingError("trainZero2: no batches");
-  const job = await launchRanks<Zero2RankArgs, RankRunResult>({
-    worldSize,
-    entry: siblingEntry("llava-rank-worker", import.meta.url),
-    args,
-    bucketSize,
-    collective: { timeoutMs },
-  });
+  const entry = siblingEntry("llava-rank-worker", import.meta.url);
+  let job: { result: Promise<RankRunResult[]> };
+  if (launch === "processes") {
+    if (args.batches)
+      throw new TrainingError(
+        'trainZero2: launch "processes" passes arguments as JSON; give data (a RankDataSource), not batches',
+      );
+    job = await launchProcesses<Zero2RankArgs, RankRunResult>({
+      worldSize,
+      entry,
+      args,
+      env,
+      collective: { timeoutMs, bucketSize },
+    });
+  } else if (launch === "threads")
+    job = await launchRanks<Zero2RankArgs, RankRunResult>({
+      worldSize,
+      entry,
+      args,
+      bucketSize,
+      collective: { timeoutMs },
+    });
+  else
+    throw new TrainingError(
+      `trainZero2: launch must be "threads" or "processes", got ${JSON.stringify(launch)}`,
+    );
   const ranks = await job.result;
   const r0 = ranks[0];
   return {
