@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { rewriteVariable } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs";
 import { loadOptimizerState, OPTIMIZER_FILE, saveOptimizerState } from "./optimizer-state.js";
+import { adamwUpdateParallel, sharedFloat32 } from "./second-core.js";
 import { TrainingError } from "./training-error.js";
 
 export interface AdamWOptions {
@@ -148,7 +149,7 @@ export class AdamW implements Optimizer {
       const h = this.hyper(lr, param.decay, gradScale);
       // Computed straight into the variable's next buffer (on wasm: heap to heap, no JS copies to allocate).
       rewriteVariable(param.variable, (next, current) => {
-        adamwUpdate(next, g, s.expAvg, s.expAvgSq, this.stepCount, h, 0, next.length, current);
+        adamwUpdateParallel(next, g, s.expAvg, s.expAvgSq, this.stepCount, h, current);
       });
     });
   }
@@ -168,7 +169,7 @@ export class AdamW implements Optimizer {
   stateFor(name: string, size: number): AdamState {
     let s = this.state.get(name);
     if (!s) {
-      s = { expAvg: new Float32Array(size), expAvgSq: new Float32Array(size) };
+      s = { expAvg: sharedFloat32(size), expAvgSq: sharedFloat32(size) };
       this.state.set(name, s);
     }
     return s;

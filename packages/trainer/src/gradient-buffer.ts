@@ -3,6 +3,7 @@
 // buckets of it directly; JS memory so clipping and the optimizer need no tensors.
 import { valuesOf } from "@llava-ts/core";
 import type * as tf from "@tensorflow/tfjs";
+import { sharedFloat32, sumOfSquaresParallel } from "./second-core.js";
 import { TrainingError } from "./training-error.js";
 
 export class GradientBuffer {
@@ -26,7 +27,7 @@ export class GradientBuffer {
     }
     if (storage && storage.length !== n)
       throw new TrainingError(`GradientBuffer: storage has ${storage.length} values, the parameters ${n}`);
-    this.flat = storage ?? new Float32Array(n);
+    this.flat = storage ?? sharedFloat32(n); // shared: the optimizer's loops can use a second core
     this.views = sizes.map((s, i) => this.flat.subarray(this.offsets[i], this.offsets[i] + s));
     this.present = sizes.map(() => false);
   }
@@ -99,14 +100,10 @@ export class GradientBuffer {
     return this.views.map((v, i) => (this.present[i] ? v : undefined));
   }
 
-  /** Σ g² over everything present, in double precision. */
+  /** Σ g² over everything present, in double precision (long gradients on two cores). */
   sumOfSquares(): number {
     let s = 0;
-    for (let i = 0; i < this.views.length; i++) {
-      if (!this.present[i]) continue;
-      const v = this.views[i];
-      for (let k = 0; k < v.length; k++) s += v[k] * v[k];
-    }
+    for (let i = 0; i < this.views.length; i++) if (this.present[i]) s += sumOfSquaresParallel(this.views[i]);
     return s;
   }
 

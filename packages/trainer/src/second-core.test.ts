@@ -1,0 +1,68 @@
+// The optimizer's loops split over the main thread and a helper: the same bits as one thread, the helper
+// used only when every array is shared memory and the loop is long.
+import { availableParallelism } from "node:os";
+import { initBackend, valuesOf, wasmThreads } from "@llava-ts/core";
+import * as tf from "@tensorflow/tfjs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { AdamW, adamwUpdate } from "./adamw.js";
+import { adamwUpdateParallel, secondCoreJobs, sharedFloat32, sumOfSquaresParallel } from "./second-core.js";
+
+const n = 600_001; // above the split threshold, odd so the halves differ
+const h = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, gradScale: 0.5 };
+const fill = (a: Float32Array, seed: number) => {
+  for (let i = 0; i < a.length; i++) a[i] = Math.sin(i * 0.013 + seed);
+  return a;
+};
+const multiCore = availableParallelism() > 1 && process.env.LLAVA_THREADS !== "1";
+
+beforeAll(async () => {
+  await initBackend();
+});
+
+describe("second core: AdamW and Σg² on two threads", () => {
+  it("AdamW.step on a variable in the threaded wasm heap: the helper writes its half of the new buffer", () => {
+    const w = tf.variable(tf.tensor1d(fill(new Float32Array(n), 3)));
+    const g = fill(sharedFloat32(n), 4);
+    const start = Float32Array.from(valuesOf(w));
+    const heapShared = valuesOf(w).buffer instanceof SharedArrayBuffer; // the threaded build's heap
+    const opt = new AdamW([{ name: "w", variable: w, decay: true }], { lr: 1e-2, weightDecay: 0.1 });
+    const before = secondCoreJobs();
+    opt.step([g], 1e-2, 0.25);
+    const [p1, m1, v1] = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+    adamwUpdate(p1, Float32Array.from(g), m1, v1, 1, opt.hyper(1e-2, true, 0.25), 0, n, start);
+    expect(Float32Array.from(valuesOf(w))).toEqual(p1);
+    expect(secondCoreJobs() - before).toBe(multiCore && heapShared ? 1 : 0);
+    if (multiCore && wasmThreads() > 1) expect(heapShared).toBe(true);
+    w.dispose();
+  });
+
+  it("adamwUpdateParallel is bit-identical to adamwUpdate, with the helper taking half", () => {
+    const [p, g, m, v, src] = [0, 1, 2, 3, 4].map((k) => fill(sharedFloat32(n), k));
+    const [p1, m1, v1] = [new Float32Array(n), Float32Array.from(m), Float32Array.from(v)];
+    const before = secondCoreJobs();
+    adamwUpdateParallel(p, g, m, v, 3, h, src);
+    adamwUpdate(p1, Float32Array.from(g), m1, v1, 3, h, 0, n, Float32Array.from(src));
+    expect(p).toEqual(p1);
+    expect(m).toEqual(m1);
+    expect(v).toEqual(v1);
+    expect(secondCoreJobs() - before).toBe(multiCore ? 1 : 0);
+  });
+
+  it("sumOfSquaresParallel equals the one-thread sum (within double rounding)", () => {
+    const x = fill(sharedFloat32(n), 7);
+    let serial = 0;
+    for (let i = 0; i < n; i++) serial += x[i] * x[i];
+    expect(Math.abs(sumOfSquaresParallel(x) - serial)).toBeLessThanOrEqual(1e-12 * serial);
+  });
+
+  it("stays on one thread for ordinary arrays and short loops", () => {
+    const before = secondCoreJobs();
+    const plain = fill(new Float32Array(n), 1);
+    sumOfSquaresParallel(plain);
+    const short = fill(sharedFloat32(1000), 2);
+    sumOfSquaresParallel(short);
+    const [p, g, m, v] = [0, 1, 2, 3].map((k) => fill(new Float32Array(n), k));
+    adamwUpdateParallel(p, g, m, v, 1, h);
+    expect(secondCoreJobs()).toBe(before);
+  });
+});
