@@ -8,6 +8,7 @@
 import { availableParallelism } from "node:os";
 import { isMainThread, Worker } from "node:worker_threads";
 import { type AdamWHyper, adamwUpdate } from "./adamw.js";
+import { TrainingError } from "./training-error.js";
 
 /** Loops shorter than this run on the calling thread alone (a hand-off costs ~0.1 ms). */
 const MIN_SPLIT = 1 << 18;
@@ -41,13 +42,18 @@ function helperSource(): string {
 const { parentPort } = require("node:worker_threads");
 const adamwUpdate = ${adamwUpdate.toString()};
 parentPort.on("message", ({ job, done }) => {
-  const a = job.arrays;
+  let state = 1;
   let sum = 0;
-  if (job.kind === "adamw") adamwUpdate(a[0], a[1], a[2], a[3], job.step, job.h, job.from, job.to, a[4]);
-  else for (let i = job.from; i < job.to; i++) sum += a[0][i] * a[0][i];
-  const f = new Float64Array(done.buffer, 8, 1);
-  f[0] = sum;
-  Atomics.store(done, 0, 1);
+  try {
+    const a = job.arrays;
+    if (job.kind === "adamw") adamwUpdate(a[0], a[1], a[2], a[3], job.step, job.h, job.from, job.to, a[4]);
+    else for (let i = job.from; i < job.to; i++) sum += a[0][i] * a[0][i];
+  } catch (e) {
+    state = 2; // the waiting thread throws instead of waiting forever
+    console.error(e);
+  }
+  new Float64Array(done.buffer, 8, 1)[0] = sum;
+  Atomics.store(done, 0, state);
   Atomics.notify(done, 0);
 });`;
 }
@@ -70,6 +76,8 @@ class SecondCore {
 
   wait(): number {
     while (Atomics.load(this.done, 0) === 0) Atomics.wait(this.done, 0, 0, 1000);
+    if (Atomics.load(this.done, 0) === 2)
+      throw new TrainingError("the optimizer's helper thread failed (its error is on stderr)");
     return new Float64Array(this.done.buffer, 8, 1)[0];
   }
 }

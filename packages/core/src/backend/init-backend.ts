@@ -53,7 +53,15 @@ async function useWasm(threads: number): Promise<boolean> {
   // The wasm binaries sit beside the package's JS in node_modules; tfjs finds them there without a network.
   if (!(await tryImport("@tensorflow/tfjs-backend-wasm"))) return false;
   if (wasmThreadsChosen === undefined) {
-    wasmThreadsChosen = threads > 1 && (await registerThreadedWasm(threads)) ? threads : 1;
+    let threaded = false;
+    try {
+      threaded = threads > 1 && (await registerThreadedWasm(threads));
+    } catch (e) {
+      // e.g. no writable temp folder for the pthread worker: the single-threaded build still works.
+      if (process.env.LLAVA_DEBUG)
+        console.warn(`llava-ts: threaded wasm unavailable (${(e as Error).message}); using one thread`);
+    }
+    wasmThreadsChosen = threaded ? threads : 1;
   }
   if (!(await tf.setBackend("wasm"))) return false;
   registerWasmKernels();
