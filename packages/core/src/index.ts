@@ -1,4 +1,5 @@
 export * from "./backend/init-backend.js";
+export { type LoopBody, secondCoreJobs, sharedFloat32, splitLoop } from "./backend/second-core.js";
 export { readInto, rewriteVariable, tensorFrom, valuesOf } from "./backend/tensor-io.js";
 export { registerThreadedWasm, wasmThreads } from "./backend/wasm-threads.js";
 export * from "./config.js";

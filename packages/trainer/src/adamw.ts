@@ -3,10 +3,9 @@
 // 4 GB heap (2× the trainable weights), and sliceable so ZeRO-2 can keep just its partition of it.
 
 import { join } from "node:path";
-import { rewriteVariable } from "@llava-ts/core";
+import { type LoopBody, rewriteVariable, sharedFloat32, splitLoop } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs";
 import { loadOptimizerState, OPTIMIZER_FILE, saveOptimizerState } from "./optimizer-state.js";
-import { adamwUpdateParallel, sharedFloat32 } from "./second-core.js";
 import { TrainingError } from "./training-error.js";
 
 export interface AdamWOptions {
@@ -65,6 +64,32 @@ export function adamwUpdate(
     v[i] = vi;
     p[i] = source[i] * decay - (stepSize * mi) / (Math.sqrt(vi) / bc2Sqrt + eps);
   }
+}
+
+/** adamwUpdate on [from, to) of p, g, m, v, source: the helper thread's part runs from this text. */
+function adamwPart(a: Float32Array[], from: number, to: number, extra: unknown): number {
+  const x = extra as { step: number; h: AdamWHyper };
+  adamwUpdate(a[0], a[1], a[2], a[3], x.step, x.h, from, to, a[4]);
+  return 0;
+}
+
+/**
+ * adamwUpdate over all of `p`, the upper half on core's second-core helper when every array is shared
+ * memory (the trainer's gradients and state are; so is the threaded wasm heap): the same bits as one thread.
+ */
+export function adamwUpdateParallel(
+  p: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  step: number,
+  h: AdamWHyper,
+  source: Float32Array = p,
+): void {
+  splitLoop(adamwPart as LoopBody, [p, g, m, v, source], p.length, {
+    extra: { step, h },
+    deps: [adamwUpdate],
+  });
 }
 
 /** Per-parameter optimizer state, as torch's `optimizer.state[p]`. */

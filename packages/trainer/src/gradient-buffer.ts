@@ -1,9 +1,8 @@
 // Gradients of the trainable parameters in one contiguous Float32Array (a view per parameter), summed
 // over micro-batches. Contiguous so a data-parallel reduce (ZeRO-2's reduce-scatter) can work on
 // buckets of it directly; JS memory so clipping and the optimizer need no tensors.
-import { valuesOf } from "@llava-ts/core";
+import { sharedFloat32, splitLoop, valuesOf } from "@llava-ts/core";
 import type * as tf from "@tensorflow/tfjs";
-import { sharedFloat32, sumOfSquaresParallel } from "./second-core.js";
 import { TrainingError } from "./training-error.js";
 
 export class GradientBuffer {
@@ -103,7 +102,8 @@ export class GradientBuffer {
   /** Σ g² over everything present, in double precision (long gradients on two cores). */
   sumOfSquares(): number {
     let s = 0;
-    for (let i = 0; i < this.views.length; i++) if (this.present[i]) s += sumOfSquaresParallel(this.views[i]);
+    for (let i = 0; i < this.views.length; i++)
+      if (this.present[i]) s += splitLoop(sumOfSquaresPart, [this.views[i]], this.views[i].length);
     return s;
   }
 
@@ -131,4 +131,12 @@ export function clipGradNorm(
   const coef = clipCoefficient(totalNorm, maxNorm);
   if (coef < 1) buffer.scale(coef);
   return totalNorm;
+}
+
+/** Σ x² over [from, to) of arrays[0], in double (also run by the second-core helper from its text). */
+function sumOfSquaresPart(a: Float32Array[], from: number, to: number): number {
+  const x = a[0];
+  let s = 0;
+  for (let i = from; i < to; i++) s += x[i] * x[i];
+  return s;
 }

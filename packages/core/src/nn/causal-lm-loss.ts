@@ -1,5 +1,6 @@
 // HF's causal-LM loss: predict token t+1 from position t; labels -100 are ignored; mean over the rest.
 import * as tf from "@tensorflow/tfjs";
+import { splitLoop } from "../backend/second-core.js";
 import { tensorFrom, valuesOf } from "../backend/tensor-io.js";
 import { ShapeError } from "../errors.js";
 
@@ -30,7 +31,8 @@ export function labelledPositions(
  * One fused pass over the logits in JS, with its own gradient: log-sum-exp per row (in double) and the
  * softmax saved for the backward, which is then (softmax − onehot)·dy/N. At Qwen's 151,936-word vocabulary
  * this replaces logSoftmax + a gather over N·V values + their gradients (three wasm exp passes, an
- * N·V scatter) with one exp pass — and never builds a one-hot [N, V] matrix.
+ * N·V scatter) with one exp pass — and never builds a one-hot [N, V] matrix. Half the rows go to a
+ * second core when the wasm heap is shared (core's splitLoop).
  */
 export function crossEntropy(logits: tf.Tensor, targets: Int32Array): tf.Tensor {
   const [N, V] = logits.shape;
@@ -43,19 +45,8 @@ export function crossEntropy(logits: tf.Tensor, targets: Int32Array): tf.Tensor 
     let total = 0;
     const probs = tensorFrom([N, V], (p) => {
       const z = valuesOf(x); // after the allocation: a heap view stays valid
-      for (let r = 0, o = 0; r < N; r++, o += V) {
-        let max = -Infinity;
-        for (let j = o; j < o + V; j++) if (z[j] > max) max = z[j];
-        let sum = 0;
-        for (let j = o; j < o + V; j++) {
-          const e = Math.exp(z[j] - max);
-          p[j] = e;
-          sum += e;
-        }
-        const inv = 1 / sum;
-        for (let j = o; j < o + V; j++) p[j] *= inv;
-        total += max + Math.log(sum) - z[o + targets[r]]; // −log softmax at the target
-      }
+      // Rows split over two cores when the heap is shared memory (the threaded wasm build).
+      total = splitLoop(softmaxRows, [z, p], N, { extra: { V, targets }, weight: V });
     });
     save([probs]);
     probs.dispose();
@@ -65,13 +56,47 @@ export function crossEntropy(logits: tf.Tensor, targets: Int32Array): tf.Tensor 
         const scale = (dy.dataSync()[0] as number) / N;
         return tensorFrom([N, V], (g) => {
           const p = valuesOf(saved[0]);
-          for (let i = 0; i < g.length; i++) g[i] = p[i] * scale;
-          for (let r = 0; r < N; r++) g[r * V + targets[r]] -= scale;
+          splitLoop(softmaxGradRows, [p, g], N, { extra: { V, targets, scale }, weight: V });
         });
       },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return fused(logits);
+}
+
+/**
+ * Rows [from, to) of the fused cross-entropy's forward: p = softmax(z) per row; returns Σ −log softmax at
+ * the target. Self-contained: the second-core helper runs it from its text.
+ */
+function softmaxRows(a: Float32Array[], from: number, to: number, extra: unknown): number {
+  const { V, targets } = extra as { V: number; targets: Int32Array };
+  const z = a[0];
+  const p = a[1];
+  let total = 0;
+  for (let r = from, o = from * V; r < to; r++, o += V) {
+    let max = -Infinity;
+    for (let j = o; j < o + V; j++) if (z[j] > max) max = z[j];
+    let sum = 0;
+    for (let j = o; j < o + V; j++) {
+      const e = Math.exp(z[j] - max);
+      p[j] = e;
+      sum += e;
+    }
+    const inv = 1 / sum;
+    for (let j = o; j < o + V; j++) p[j] *= inv;
+    total += max + Math.log(sum) - z[o + targets[r]]; // −log softmax at the target
+  }
+  return total;
+}
+
+/** Rows [from, to) of its gradient: (softmax − onehot) · scale. */
+function softmaxGradRows(a: Float32Array[], from: number, to: number, extra: unknown): number {
+  const { V, targets, scale } = extra as { V: number; targets: Int32Array; scale: number };
+  const p = a[0];
+  const g = a[1];
+  for (let i = from * V; i < to * V; i++) g[i] = p[i] * scale;
+  for (let r = from; r < to; r++) g[r * V + targets[r]] -= scale;
+  return 0;
 }
 
 /** The full loss from logits [B, T, V] and labels [B, T] (shifted inside, as transformers does). */

@@ -1,11 +1,11 @@
-// The optimizer's loops split over the main thread and a helper: the same bits as one thread, the helper
-// used only when every array is shared memory and the loop is long.
+// The optimizer's loops split over the main thread and core's second-core helper: the same bits as one
+// thread, the helper used only when every array is shared memory and the loop is long.
 import { availableParallelism } from "node:os";
-import { initBackend, valuesOf, wasmThreads } from "@llava-ts/core";
+import { initBackend, secondCoreJobs, sharedFloat32, valuesOf, wasmThreads } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { AdamW, adamwUpdate } from "./adamw.js";
-import { adamwUpdateParallel, secondCoreJobs, sharedFloat32, sumOfSquaresParallel } from "./second-core.js";
+import { AdamW, adamwUpdate, adamwUpdateParallel } from "./adamw.js";
+import { GradientBuffer } from "./gradient-buffer.js";
 
 const n = 600_001; // above the split threshold, odd so the halves differ
 const h = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, gradScale: 0.5 };
@@ -48,21 +48,23 @@ describe("second core: AdamW and Σg² on two threads", () => {
     expect(secondCoreJobs() - before).toBe(multiCore ? 1 : 0);
   });
 
-  it("sumOfSquaresParallel equals the one-thread sum (within double rounding)", () => {
-    const x = fill(sharedFloat32(n), 7);
+  it("GradientBuffer.sumOfSquares (halves on two threads) equals the one-thread sum", () => {
+    const buf = new GradientBuffer([n]);
+    fill(buf.views[0], 7);
+    buf.present[0] = true;
     let serial = 0;
-    for (let i = 0; i < n; i++) serial += x[i] * x[i];
-    expect(Math.abs(sumOfSquaresParallel(x) - serial)).toBeLessThanOrEqual(1e-12 * serial);
+    for (let i = 0; i < n; i++) serial += buf.flat[i] * buf.flat[i];
+    const before = secondCoreJobs();
+    expect(Math.abs(buf.sumOfSquares() - serial)).toBeLessThanOrEqual(1e-12 * serial);
+    expect(secondCoreJobs() - before).toBe(multiCore ? 1 : 0);
   });
 
   it("stays on one thread for ordinary arrays and short loops", () => {
     const before = secondCoreJobs();
-    const plain = fill(new Float32Array(n), 1);
-    sumOfSquaresParallel(plain);
-    const short = fill(sharedFloat32(1000), 2);
-    sumOfSquaresParallel(short);
     const [p, g, m, v] = [0, 1, 2, 3].map((k) => fill(new Float32Array(n), k));
     adamwUpdateParallel(p, g, m, v, 1, h);
+    const [q, g2, m2, v2] = [0, 1, 2, 3].map((k) => fill(sharedFloat32(1000), k));
+    adamwUpdateParallel(q, g2, m2, v2, 1, h);
     expect(secondCoreJobs()).toBe(before);
   });
 });
