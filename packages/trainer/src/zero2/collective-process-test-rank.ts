@@ -4,7 +4,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { partitionRange } from "./collective.js";
-import { contribution } from "./collective-test-rank.js";
+import { commonOps, contribution } from "./collective-test-rank.js";
 import { isRankProcess, runRankProcess } from "./run-rank-process.js";
 
 export interface ProcessCollectiveScript {
@@ -22,23 +22,8 @@ if (isRankProcess())
     const fill = () => Float32Array.from({ length: total }, (_, i) => contribution(rank, i));
     switch (args.script) {
       case "ops": {
-        const [lo, hi] = partitionRange(total, worldSize, rank);
-        const sum = new Float32Array(hi - lo);
-        const avg = new Float32Array(hi - lo);
-        await collective.reduceScatter(fill(), sum, "sum");
-        await collective.reduceScatter(fill(), avg, "avg");
-        const gathered = new Float32Array(total).fill(Number.NaN);
-        gathered.set(sum, lo);
-        await collective.allGather(gathered);
-        const reduced = fill();
-        await collective.allReduce(reduced, "sum");
-        const maxed = Float64Array.from([rank, 1 - rank, rank * 1.5]);
-        await collective.allReduce(maxed, "max");
-        const root = worldSize - 1;
-        const cast = new Float64Array(5).fill(rank === root ? 3.25 : 0);
-        await collective.broadcast(cast, root);
-        const empty = new Float32Array(0);
-        await collective.allReduce(empty);
+        const common = await commonOps(collective, rank, worldSize, total);
+        const { lo, hi } = common;
         // In place, as Zero2's copying path does it: the output is this rank's range of the input.
         const inPlace = fill();
         await collective.reduceScatter(inPlace, inPlace.subarray(lo, hi), "avg");
@@ -48,19 +33,7 @@ if (isRankProcess())
         // Float32 data is also summed in float64 and rounded once: 1 + 2⁻²⁴ + 2⁻²⁴ is 1 + 2⁻²³, not 1.
         const once = Float32Array.of(rank === 0 ? 1 : 2 ** -24);
         await collective.allReduce(once, "sum");
-        return {
-          lo,
-          hi,
-          sum,
-          avg,
-          gathered,
-          reduced,
-          maxed,
-          cast,
-          inPlace: inPlace.slice(lo, hi),
-          f64,
-          once: once[0],
-        };
+        return { ...common, inPlace: inPlace.slice(lo, hi), f64, once: once[0] };
       }
       case "barrier": {
         const seen: number[] = [];

@@ -1,6 +1,6 @@
 // Test-only rank entry: runs a scripted sequence of collective operations on deterministic data and
 // returns what each rank ended with; some scripts fail on purpose (throw, exit, hang).
-import { partitionRange } from "./collective.js";
+import { type Collective, partitionRange } from "./collective.js";
 import { isRankWorker, runRank } from "./run-rank.js";
 
 export interface CollectiveScript {
@@ -17,6 +17,31 @@ export function contribution(r: number, i: number): number {
   return ((i * 7 + r * 13) % 101) - 50 + r / 4;
 }
 
+/**
+ * The operations every transport's "ops" test checks: reduce-scatter (sum, avg), all-gather, all-reduce
+ * (sum, max), broadcast, an empty all-reduce — on `contribution` data of `total` values.
+ */
+export async function commonOps(collective: Collective, rank: number, worldSize: number, total: number) {
+  const fill = () => Float32Array.from({ length: total }, (_, i) => contribution(rank, i));
+  const [lo, hi] = partitionRange(total, worldSize, rank);
+  const sum = new Float32Array(hi - lo);
+  const avg = new Float32Array(hi - lo);
+  await collective.reduceScatter(fill(), sum, "sum");
+  await collective.reduceScatter(fill(), avg, "avg");
+  const gathered = new Float32Array(total).fill(Number.NaN);
+  gathered.set(sum, lo);
+  await collective.allGather(gathered);
+  const reduced = fill();
+  await collective.allReduce(reduced, "sum");
+  const maxed = Float64Array.from([rank, 1 - rank, rank * 1.5]);
+  await collective.allReduce(maxed, "max");
+  const root = worldSize - 1;
+  const cast = new Float64Array(5).fill(rank === root ? 3.25 : 0);
+  await collective.broadcast(cast, root);
+  await collective.allReduce(new Float32Array(0));
+  return { lo, hi, sum, avg, gathered, reduced, maxed, cast };
+}
+
 // Imported by the test for `contribution` too, so it only runs as a rank inside a launched worker.
 if (isRankWorker())
   runRank<CollectiveScript, unknown>(async ({ rank, worldSize, collective, args }) => {
@@ -24,33 +49,18 @@ if (isRankWorker())
     const fill = () => Float32Array.from({ length: total }, (_, i) => contribution(rank, i));
     switch (args.script) {
       case "ops": {
-        const [lo, hi] = partitionRange(total, worldSize, rank);
-        const sum = new Float32Array(hi - lo);
-        const avg = new Float32Array(hi - lo);
-        await collective.reduceScatter(fill(), sum, "sum");
-        await collective.reduceScatter(fill(), avg, "avg");
-        const gathered = new Float32Array(total).fill(Number.NaN);
-        gathered.set(sum, lo);
-        await collective.allGather(gathered);
-        const reduced = fill();
-        await collective.allReduce(reduced, "sum");
-        const maxed = Float64Array.from([rank, 1 - rank, rank * 1.5]);
-        await collective.allReduce(maxed, "max");
-        const root = worldSize - 1;
-        const cast = new Float64Array(5).fill(rank === root ? 3.25 : 0);
-        await collective.broadcast(cast, root);
-        const empty = new Float32Array(0);
-        await collective.allReduce(empty);
+        const common = await commonOps(collective, rank, worldSize, total);
+        const { lo, hi } = common;
         // From the contiguous gradient buffers (no slot copies), in place as ZeRO-2 does it, when `total`
         // fits in a bucket (null otherwise).
         const contiguous = collective.contiguousGradients(total);
         let inPlace: Float32Array | null = null;
         if (contiguous) {
-          contiguous.set(fill());
+          contiguous.set(Float32Array.from({ length: total }, (_, i) => contribution(rank, i)));
           await collective.reduceScatter(contiguous, contiguous.subarray(lo, hi), "avg");
           inPlace = Float32Array.from(contiguous.subarray(lo, hi));
         }
-        return { lo, hi, sum, avg, gathered, reduced, maxed, cast, inPlace };
+        return { ...common, inPlace };
       }
       case "barrier": {
         const board = new Int32Array(args.board!);
