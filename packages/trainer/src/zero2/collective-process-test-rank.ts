@@ -3,7 +3,6 @@
 // purpose (throw, exit, hang), and a timed all-reduce of a large array.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { partitionRange } from "./collective.js";
 import { commonOps, contribution } from "./collective-test-rank.js";
 import { isRankProcess, runRankProcess } from "./run-rank-process.js";
 
