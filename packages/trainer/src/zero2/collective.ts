@@ -34,6 +34,25 @@ export function partitionRange(total: number, worldSize: number, rank: number): 
   return [Math.floor((rank * total) / worldSize), Math.floor(((rank + 1) * total) / worldSize)];
 }
 
+/**
+ * reduceScatter's contract, for every transport: this rank's partition [lo, hi) of `input`, after checking
+ * that `output` holds exactly that many values.
+ */
+export function scatterPartition(
+  input: Float32Array,
+  output: Float32Array,
+  worldSize: number,
+  rank: number,
+): [number, number] {
+  const [lo, hi] = partitionRange(input.length, worldSize, rank);
+  if (output.length !== hi - lo)
+    throw new CollectiveError(
+      `reduceScatter: output has ${output.length} values, partition [${lo}, ${hi}) of ${input.length} needs ${hi - lo}`,
+      rank,
+    );
+  return [lo, hi];
+}
+
 /** A collective could not complete: another rank failed, or a wait timed out. */
 export class CollectiveError extends LlavaError {
   override name = "CollectiveError";

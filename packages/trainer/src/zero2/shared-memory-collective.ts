@@ -6,7 +6,13 @@
 // partition straight from everyone's buffer, with no copy through the slots.
 // The barrier is a generation counter (Atomics.wait / notify); every wait also watches an abort word
 // that the launcher sets when any rank fails, so a dead rank never leaves the others hanging.
-import { type Collective, CollectiveError, partitionRange, type ReduceOp } from "./collective.js";
+import {
+  type Collective,
+  CollectiveError,
+  partitionRange,
+  type ReduceOp,
+  scatterPartition,
+} from "./collective.js";
 
 // Control words (Int32).
 const ABORT = 0; // 0 = running; r + 1 = rank r failed; -1 = aborted by the launcher
@@ -106,19 +112,11 @@ export class SharedMemoryCollective implements Collective {
   private contiguousViews(input: Float32Array): Float32Array[] | undefined {
     if (input.buffer !== this.memory.gradients || input.byteOffset !== this.rank * this.bucket * 4)
       return undefined;
-    return Array.from(
-      { length: this.worldSize },
-      (_, k) => new Float32Array(this.memory.gradients, k * this.bucket * 4, input.length),
-    );
+    return Array.from({ length: this.worldSize }, (_, k) => this.contiguousGradients(input.length, k)!);
   }
 
   async reduceScatter(input: Float32Array, output: Float32Array, op: ReduceOp = "sum"): Promise<void> {
-    const [lo, hi] = partitionRange(input.length, this.worldSize, this.rank);
-    if (output.length !== hi - lo)
-      throw new CollectiveError(
-        `reduceScatter: output has ${output.length} values, partition [${lo}, ${hi}) of ${input.length} needs ${hi - lo}`,
-        this.rank,
-      );
+    const [lo, hi] = scatterPartition(input, output, this.worldSize, this.rank);
     if (this.worldSize === 1) {
       this.checkAbort();
       if (output.buffer !== input.buffer || output.byteOffset !== input.byteOffset) output.set(input); // identity

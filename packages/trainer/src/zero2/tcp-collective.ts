@@ -7,7 +7,13 @@
 // Operations run one at a time in call order over a TcpMesh (tcp-mesh.ts), whose first failure is final.
 import { endianness } from "node:os";
 import { ConfigError } from "@llava-ts/core";
-import { type Collective, CollectiveError, partitionRange, type ReduceOp } from "./collective.js";
+import {
+  type Collective,
+  CollectiveError,
+  partitionRange,
+  type ReduceOp,
+  scatterPartition,
+} from "./collective.js";
 import { DType, type FrameHeader, type FrameSocket } from "./frame-socket.js";
 import { TcpMesh, type Values } from "./tcp-mesh.js";
 import { type RendezvousOptions, rendezvous } from "./tcp-rendezvous.js";
@@ -66,12 +72,7 @@ export class TcpCollective implements Collective {
   }
 
   async reduceScatter(input: Float32Array, output: Float32Array, op: ReduceOp = "sum"): Promise<void> {
-    const [lo, hi] = partitionRange(input.length, this.worldSize, this.rank);
-    if (output.length !== hi - lo)
-      throw new CollectiveError(
-        `reduceScatter: output has ${output.length} values, partition [${lo}, ${hi}) of ${input.length} needs ${hi - lo}`,
-        this.rank,
-      );
+    scatterPartition(input, output, this.worldSize, this.rank);
     if (this.worldSize === 1) {
       this.mesh.check();
       if (output.buffer !== input.buffer || output.byteOffset !== input.byteOffset) output.set(input);
