@@ -3,7 +3,7 @@
 // purpose (throw, exit, hang), and a timed all-reduce of a large array.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { commonOps, contribution } from "./collective-test-rank.js";
+import { commonOps, contribution, failureScript } from "./collective-test-rank.js";
 import { isRankProcess, runRankProcess } from "./run-rank-process.js";
 
 export interface ProcessCollectiveScript {
@@ -73,16 +73,7 @@ if (isRankProcess())
       case "throw":
       case "exit":
       case "loop":
-      case "hang": {
-        const data = fill();
-        for (let round = 0; ; round++) {
-          if (rank === args.failRank && round === 3) {
-            if (args.script === "throw") throw new Error(`boom at round ${round}`);
-            if (args.script === "exit") process.exit(3);
-            if (args.script === "hang") await new Promise((r) => setTimeout(r, 1e9));
-          }
-          await collective.allReduce(data, "avg");
-        }
-      }
+      case "hang":
+        return failureScript(collective, rank, args.script, args.failRank, fill());
     }
   });

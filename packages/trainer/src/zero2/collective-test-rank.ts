@@ -42,6 +42,30 @@ export async function commonOps(collective: Collective, rank: number, worldSize:
   return { lo, hi, sum, avg, gathered, reduced, maxed, cast };
 }
 
+/** The result of commonOps, as the tests receive it. */
+export type CommonOpsResult = Awaited<ReturnType<typeof commonOps>>;
+
+/**
+ * All-reduces `data` round after round until rank `failRank` fails at round 3 the way `script` says:
+ * throws, exits, or hangs ("loop": nobody fails; the launcher stops the job).
+ */
+export async function failureScript(
+  collective: Collective,
+  rank: number,
+  script: "throw" | "exit" | "loop" | "hang",
+  failRank: number | undefined,
+  data: Float32Array,
+): Promise<never> {
+  for (let round = 0; ; round++) {
+    if (rank === failRank && round === 3) {
+      if (script === "throw") throw new Error(`boom at round ${round}`);
+      if (script === "exit") process.exit(3);
+      if (script === "hang") await new Promise((r) => setTimeout(r, 1e9));
+    }
+    await collective.allReduce(data, "avg");
+  }
+}
+
 // Imported by the test for `contribution` too, so it only runs as a rank inside a launched worker.
 if (isRankWorker())
   runRank<CollectiveScript, unknown>(async ({ rank, worldSize, collective, args }) => {
@@ -77,16 +101,7 @@ if (isRankWorker())
       case "throw":
       case "exit":
       case "loop":
-      case "hang": {
-        const data = fill();
-        for (let round = 0; ; round++) {
-          if (rank === args.failRank && round === 3) {
-            if (args.script === "throw") throw new Error(`boom at round ${round}`);
-            if (args.script === "exit") process.exit(3);
-            if (args.script === "hang") await new Promise((r) => setTimeout(r, 1e9));
-          }
-          await collective.allReduce(data, "avg");
-        }
-      }
+      case "hang":
+        return failureScript(collective, rank, args.script, args.failRank, fill());
     }
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { partitionRange } from "./collective.js";
-import { type CollectiveScript, contribution } from "./collective-test-rank.js";
+import { type CollectiveScript, type CommonOpsResult, contribution } from "./collective-test-rank.js";
 import { launchRanks, RankError } from "./launch-ranks.js";
 
 const entry = new URL("./collective-test-rank.ts", import.meta.url);
@@ -19,17 +19,7 @@ function launch<R>(
   });
 }
 
-interface OpsResult {
-  lo: number;
-  hi: number;
-  sum: Float32Array;
-  avg: Float32Array;
-  gathered: Float32Array;
-  reduced: Float32Array;
-  maxed: Float64Array;
-  cast: Float64Array;
-  inPlace: Float32Array | null;
-}
+type OpsResult = CommonOpsResult & { inPlace: Float32Array | null };
 
 describe("partitionRange", () => {
   it("covers [0, total) with contiguous ranges whose sizes differ by at most one", () => {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CollectiveError, partitionRange } from "./collective.js";
 import type { ProcessCollectiveScript } from "./collective-process-test-rank.js";
-import { contribution } from "./collective-test-rank.js";
+import { type CommonOpsResult, contribution } from "./collective-test-rank.js";
 import { launchProcesses } from "./launch-processes.js";
 import { TcpCollective, type TcpCollectiveOptions } from "./tcp-collective.js";
 
@@ -14,19 +14,7 @@ const entry = new URL("./collective-process-test-rank.ts", import.meta.url);
 const run = async <R>(worldSize: number, args: ProcessCollectiveScript, collective?: TcpCollectiveOptions) =>
   (await launchProcesses<ProcessCollectiveScript, R>({ worldSize, entry, args, collective })).result;
 
-interface OpsResult {
-  lo: number;
-  hi: number;
-  sum: Float32Array;
-  avg: Float32Array;
-  gathered: Float32Array;
-  reduced: Float32Array;
-  maxed: Float64Array;
-  cast: Float64Array;
-  inPlace: Float32Array;
-  f64: Float64Array;
-  once: number;
-}
+type OpsResult = CommonOpsResult & { inPlace: Float32Array; f64: Float64Array; once: number };
 
 /** What SharedMemoryCollective's reduceSlots computes: rank order, float64, rounded once. */
 function expectedSum(N: number, total: number): Float32Array {

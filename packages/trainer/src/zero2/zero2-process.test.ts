@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initBackend } from "@llava-ts/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { maxDiff } from "../test-helpers/max-diff.js";
 import { Trainer } from "../trainer.js";
 import { launchProcesses } from "./launch-processes.js";
 import { RankError } from "./launch-ranks.js";
@@ -22,13 +23,6 @@ interface TrainRankResult {
   commMs: number[];
   stepMs: number[];
 }
-
-const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-};
 
 let dir: string;
 beforeAll(async () => {

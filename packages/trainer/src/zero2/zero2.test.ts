@@ -5,6 +5,7 @@ import { initBackend } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AdamW } from "../adamw.js";
+import { maxDiff } from "../test-helpers/max-diff.js";
 import { Trainer } from "../trainer.js";
 import { launchRanks, RankError } from "./launch-ranks.js";
 import { TinyTokenModel, tokenBatches, tokenLabelCount, tokenRows, tokenTask } from "./tiny-token-model.js";
@@ -27,13 +28,6 @@ interface TrainRankResult {
   stateSize: number;
   checkpoint?: string;
 }
-
-const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-};
 
 let dir: string;
 beforeAll(async () => {
