@@ -30,5 +30,17 @@ export const sharedConfig = defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
+    // tfjs-core's gradient and chained-op registrations are extensionless ESM: pre-bundled once by vite.
+    deps: {
+      optimizer: {
+        ssr: {
+          enabled: true,
+          include: [
+            "@tensorflow/tfjs-core/dist/register_all_gradients",
+            "@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops",
+          ],
+        },
+      },
+    },
   },
 });

@@ -3,7 +3,7 @@
 import { writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { initBackend } from "@llava-ts/core";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { benchBatch, buildBenchModel, IMAGE_TOKEN, imageTokens, LORA, SPEC } from "./bench-model.mjs";
 import { trainStepFlops } from "./flops.mjs";
 import { measureMatmulPeak, oneThreadPeak } from "./matmul-peak.mjs";

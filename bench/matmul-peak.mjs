@@ -3,7 +3,7 @@
 import { performance } from "node:perf_hooks";
 import { parentPort, Worker, workerData } from "node:worker_threads";
 import { initBackend, wasmThreads } from "@llava-ts/core";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { median } from "./stats.mjs";
 
 export function measureMatmulPeak(reps, warmup = 1) {

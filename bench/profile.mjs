@@ -4,7 +4,7 @@
 // with LLAVA_THREADS=1 is one of two ZeRO-2 ranks' share of the bench batch.
 import { performance } from "node:perf_hooks";
 import { initBackend } from "@llava-ts/core";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { benchBatch, buildBenchModel, LORA } from "./bench-model.mjs";
 
 const strategy = process.argv[2] ?? "use_lora";

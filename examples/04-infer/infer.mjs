@@ -15,7 +15,7 @@ import { LlavaForConditionalGeneration } from "@llava-ts/llava";
 import { loadAdapter, mergeAndUnload } from "@llava-ts/lora";
 import { ClipImageProcessor, LlavaProcessor } from "@llava-ts/processor";
 import { Tokenizer } from "@llava-ts/tokenizer";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { main as buildModel } from "../01-build-model/build-model.mjs";
 import { train } from "../03-train/train.mjs";
 

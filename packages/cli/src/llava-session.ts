@@ -6,7 +6,7 @@ import { LlavaForConditionalGeneration } from "@llava-ts/llava";
 import { loadAdapter, mergeAndUnload } from "@llava-ts/lora";
 import { ClipImageProcessor, type ImageInput, LlavaProcessor, type LlavaTurn } from "@llava-ts/processor";
 import { Tokenizer } from "@llava-ts/tokenizer";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 
 export interface LoadOptions {
   /** A PEFT adapter folder to apply on top of the base weights. */

@@ -1,7 +1,7 @@
 // CLIPAttention (modeling_clip.py): bidirectional multi-head self-attention, biases on all projections.
 // Shape legend: B batch, S sequence, H heads, Dh head dim, D = H·Dh hidden size.
 import { Linear, Module, normalInit, type Rng, scaledDotProductAttention } from "@llava-ts/core";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import type { ClipVisionConfig } from "./clip-vision-config.js";
 
 export class ClipAttention extends Module {

@@ -1,7 +1,7 @@
 // CLIPEncoderLayer (modeling_clip.py): pre-norm residual block, attention then MLP.
 // Shape legend: B batch, S sequence, D hidden size.
 import { LayerNorm, Module, type Rng } from "@llava-ts/core";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { ClipAttention } from "./clip-attention.js";
 import { ClipMLP } from "./clip-mlp.js";
 import type { ClipVisionConfig } from "./clip-vision-config.js";

@@ -1,7 +1,7 @@
 // CLIPEncoder (modeling_clip.py): the stack of encoder layers, optionally keeping every layer's input.
 // Shape legend: B batch, S sequence, D hidden size.
 import { Module, ModuleList, type Rng } from "@llava-ts/core";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { ClipEncoderLayer } from "./clip-encoder-layer.js";
 import type { ClipVisionConfig } from "./clip-vision-config.js";
 

@@ -1,7 +1,7 @@
 // CLIPMLP (modeling_clip.py): fc1 → hidden_act → fc2.
 // Shape legend: B batch, S sequence, D hidden size, F intermediate size.
 import { type Activation, getActivation, Linear, Module, normalInit, type Rng } from "@llava-ts/core";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import type { ClipVisionConfig } from "./clip-vision-config.js";
 
 export class ClipMLP extends Module {

@@ -1,7 +1,7 @@
 // CLIPVisionEmbeddings (transformers/models/clip/modeling_clip.py): class token + patches + positions.
 // Shape legend: B batch, N patches, S = N + 1 positions, D hidden size, C channels, P patch size.
 import { Embedding, Module, normalInit, type Rng } from "@llava-ts/core";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { type ClipVisionConfig, numPatches } from "./clip-vision-config.js";
 import { patchEmbed } from "./patch-embedding.js";
 

@@ -10,7 +10,7 @@ import {
   WeightLoadError,
 } from "@llava-ts/core";
 import { type Cases, expectTensorsClose, fixturePath, loadCases } from "@llava-ts/core/testing";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClipVisionModel } from "./clip-vision-model.js";
 

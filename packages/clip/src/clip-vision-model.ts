@@ -2,7 +2,7 @@
 // checkpoint, a full CLIP checkpoint (text tower ignored) or a LLaVA checkpoint (`vision_tower.*`).
 import { join } from "node:path";
 import { loadSafetensorsWeights, Module, Rng, readJsonFile } from "@llava-ts/core";
-import type * as tf from "@tensorflow/tfjs";
+import type * as tf from "@tensorflow/tfjs-core";
 import { type ClipVisionConfig, parseClipVisionConfig } from "./clip-vision-config.js";
 import { type ClipVisionOutput, ClipVisionTransformer } from "./clip-vision-transformer.js";
 

@@ -1,7 +1,7 @@
 // CLIPVisionTransformer (modeling_clip.py): embeddings → pre_layrnorm → encoder; pooler = post_layernorm
 // of the class token. Shape legend: B batch, C channels, H/W image size, S = patches + 1, D hidden size.
 import { LayerNorm, LlavaError, Module, type Rng, ShapeError } from "@llava-ts/core";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { ClipEncoder } from "./clip-encoder.js";
 import type { ClipVisionConfig } from "./clip-vision-config.js";
 import { ClipVisionEmbeddings } from "./clip-vision-embeddings.js";

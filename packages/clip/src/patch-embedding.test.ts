@@ -1,6 +1,6 @@
 import { initBackend, ShapeError } from "@llava-ts/core";
 import { expectNoLeaks, expectTensorsClose } from "@llava-ts/core/testing";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { patchEmbed, patchify } from "./patch-embedding.js";
 

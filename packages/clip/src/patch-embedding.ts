@@ -2,7 +2,7 @@
 // Shape legend: B batch, C channels, H/W image height/width, P patch, G = H / P patches per side,
 // N = G·G patches, D hidden size.
 import { ShapeError } from "@llava-ts/core";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 
 /**
  * Cuts `[B, C, H, W]` into non-overlapping P×P patches, each flattened in (c, y, x) order — the order in

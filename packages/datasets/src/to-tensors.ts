@@ -1,5 +1,5 @@
 // A collated batch as tfjs tensors (HF layouts); the caller owns and disposes them.
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import type { LlavaBatch } from "./collate.js";
 
 export interface LlavaBatchTensors {

@@ -9,7 +9,7 @@ import {
   fixturePath,
   loadCases,
 } from "@llava-ts/core/testing";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LlavaForConditionalGeneration } from "./llava-model.js";
 

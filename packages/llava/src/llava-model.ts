@@ -16,7 +16,7 @@ import {
   type LogitsMode,
   Qwen2ForCausalLM,
 } from "@llava-ts/qwen";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import type { LlavaConfig } from "./llava-config.js";
 import { loadLlava, type SaveLlavaOptions, saveLlava } from "./pretrained.js";
 

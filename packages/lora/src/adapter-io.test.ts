@@ -11,7 +11,7 @@ import {
   WeightLoadError,
 } from "@llava-ts/core";
 import { fixturePath } from "@llava-ts/core/testing";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { applyLora } from "./apply-lora.js";
 import { loadAdapter } from "./load-adapter.js";

@@ -11,7 +11,7 @@ import {
   loadCases,
 } from "@llava-ts/core/testing";
 import { LlavaForConditionalGeneration } from "@llava-ts/llava";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyLora } from "./apply-lora.js";
 import { loadAdapter } from "./load-adapter.js";

@@ -2,7 +2,7 @@
 // parameter names: base_layer.weight, lora_A.default.weight [r, in], lora_B.default.weight [out, r].
 // Shape legend: N leading dims, I in features, O out features, R rank.
 import { Linear, LlavaError, linear, Module, Rng } from "@llava-ts/core";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import type { InitLoraWeights } from "./lora-config.js";
 import { loraDropout } from "./lora-dropout.js";
 import { loraInitializers } from "./lora-init.js";

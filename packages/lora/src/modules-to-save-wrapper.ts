@@ -2,7 +2,7 @@
 // The trained module sits under `modules_to_save.default` and is what forward uses; a frozen copy of its
 // starting weights sits under `original_module`, as in PEFT, so parameter names match PEFT's state dict.
 import { LlavaError, Module } from "@llava-ts/core";
-import type * as tf from "@tensorflow/tfjs";
+import type * as tf from "@tensorflow/tfjs-core";
 import { ModuleDict } from "./module-dict.js";
 
 /** Frozen copies of a module's parameters under the same names (no forward: it only holds weights). */

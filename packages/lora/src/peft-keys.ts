@@ -5,7 +5,7 @@
 //   <path>.modules_to_save.default.<param>    ↔ base_model.model.<path>.<param>
 //   <path>.original_module.<param>            — not saved
 import { FormatError, type Module } from "@llava-ts/core";
-import type * as tf from "@tensorflow/tfjs";
+import type * as tf from "@tensorflow/tfjs-core";
 import { loraLayers, modulesToSaveWrappers } from "./lora-layers.js";
 
 export const PEFT_PREFIX = "base_model.model.";

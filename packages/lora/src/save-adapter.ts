@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LlavaError, type Module, saveSafetensors } from "@llava-ts/core";
-import type * as tf from "@tensorflow/tfjs";
+import type * as tf from "@tensorflow/tfjs-core";
 import type { LoraConfig } from "./lora-config.js";
 import { type AutoMapping, autoMappingFor, loraConfigToJson } from "./lora-config-json.js";
 import { loraConfigOf } from "./lora-layers.js";

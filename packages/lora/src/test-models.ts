@@ -1,7 +1,7 @@
 // Models for this package's tests only (not exported): a small LLaVA-shaped network with a forward pass,
 // and a module tree shaped like any checkpoint (for key and shape checks against PEFT's files).
 import { Linear, Module, normalInit, Rng, SafetensorsFile } from "@llava-ts/core";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 
 /** Holds submodules under arbitrary names (ModuleList / plain containers in HF models). */
 class Container extends Module {

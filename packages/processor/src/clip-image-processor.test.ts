@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, DataError, ShapeError } from "@llava-ts/core";
 import { fixturePath, loadCases } from "@llava-ts/core/testing";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-wasm";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

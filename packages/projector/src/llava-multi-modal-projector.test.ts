@@ -15,7 +15,7 @@ import {
   fixturePath,
   loadCases,
 } from "@llava-ts/core/testing";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LlavaMultiModalProjector } from "./llava-multi-modal-projector.js";
 import { selectImageFeatures } from "./select-image-features.js";

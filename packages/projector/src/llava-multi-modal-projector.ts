@@ -10,7 +10,7 @@ import {
   normalInit,
   Rng,
 } from "@llava-ts/core";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 
 export interface ProjectorOptions {
   /** HF `projector_hidden_act`; default "gelu" (exact erf GELU). */

@@ -2,7 +2,7 @@
 // LLaVA does with `inputs_embeds.masked_scatter(special_image_mask, image_features)`.
 // Shape legend: B batch, T tokens, D hidden size, N image tokens (= feature rows), L rows per image.
 import { ShapeError } from "@llava-ts/core";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 
 /**
  * Returns `inputsEmbeds` with the k-th image token (in row-major order over [B, T]) replaced by the k-th

@@ -1,6 +1,6 @@
 import { ConfigError, initBackend, ShapeError } from "@llava-ts/core";
 import { expectNoLeaks } from "@llava-ts/core/testing";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { selectImageFeatures } from "./select-image-features.js";
 

@@ -1,7 +1,7 @@
 // LLaVA's vision_feature_select_strategy applied to the chosen vision hidden state.
 // Shape legend: B images, S = 1 + patches, D vision hidden size.
 import { ConfigError, ShapeError } from "@llava-ts/core";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 
 export type VisionFeatureSelectStrategy = "default" | "full";
 

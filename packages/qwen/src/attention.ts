@@ -3,7 +3,7 @@
 // K kv heads, D head dim.
 
 import { applyRotary, type Initializer, Linear, Module, scaledDotProductAttention } from "@llava-ts/core";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { headDim, type Qwen2Config } from "./config.js";
 import type { KVCache } from "./kv-cache.js";
 

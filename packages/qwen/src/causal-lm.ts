@@ -13,7 +13,7 @@ import {
   Rng,
   zerosInit,
 } from "@llava-ts/core";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { loadQwen2Config, type Qwen2Config } from "./config.js";
 import {
   type GenerateOptions,

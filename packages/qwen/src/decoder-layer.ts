@@ -2,7 +2,7 @@
 // Shape legend: B batch, T positions, E hidden size.
 
 import { type Initializer, Module, RMSNorm } from "@llava-ts/core";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { type AttentionContext, Qwen2Attention } from "./attention.js";
 import type { Qwen2Config } from "./config.js";
 import { Qwen2MLP } from "./mlp.js";

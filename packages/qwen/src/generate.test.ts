@@ -1,6 +1,6 @@
 import { ConfigError, initBackend, Rng } from "@llava-ts/core";
 import { type Cases, expectNoLeaks, fixturePath, loadCases } from "@llava-ts/core/testing";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Qwen2ForCausalLM } from "./causal-lm.js";
 import { parseQwen2Config } from "./config.js";

@@ -3,7 +3,7 @@
 // Shape legend: B batch, T prompt length, S positions so far, V vocabulary.
 
 import { ConfigError, type Module, Rng, ShapeError } from "@llava-ts/core";
-import type * as tf from "@tensorflow/tfjs";
+import type * as tf from "@tensorflow/tfjs-core";
 import type { Qwen2Config } from "./config.js";
 import { type IntInput, intArray, intShape, positionIdsFromMask } from "./inputs.js";
 import { KVCache } from "./kv-cache.js";

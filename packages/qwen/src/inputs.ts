@@ -2,7 +2,7 @@
 // positions are needed in JS anyway (bias tables, loss rows), so they are flattened to Int32Array here.
 
 import { ShapeError } from "@llava-ts/core";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 
 /** A [B, T] integer input: an int tensor, nested arrays, or a flat row-major array. */
 export type IntInput = tf.Tensor | readonly (readonly number[])[] | ArrayLike<number>;

@@ -2,7 +2,7 @@
 // Shape legend: B batch, K kv heads, S cached positions, T new positions, D head dim.
 
 import { ShapeError } from "@llava-ts/core";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 
 export class KVCache {
   private readonly keys: (tf.Tensor | undefined)[];

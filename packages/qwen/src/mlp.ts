@@ -2,7 +2,7 @@
 // Shape legend: N leading dims, E hidden size, I intermediate size.
 
 import { type Activation, getActivation, type Initializer, Linear, Module } from "@llava-ts/core";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import type { Qwen2Config } from "./config.js";
 
 export class Qwen2MLP extends Module {

@@ -10,7 +10,7 @@ import {
   RMSNorm,
   ShapeError,
 } from "@llava-ts/core";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import type { AttentionContext } from "./attention.js";
 import { headDim, type Qwen2Config } from "./config.js";
 import { Qwen2DecoderLayer } from "./decoder-layer.js";

@@ -3,7 +3,7 @@
 // Shape legend: B batch, T positions, L table length, D head dim.
 
 import { rotaryCosSin, ShapeError } from "@llava-ts/core";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 
 export class Qwen2RotaryEmbedding {
   private cosTable?: tf.Tensor2D; // [L, D]

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initBackend, SafetensorsCheckpoint, saveSafetensors, WeightLoadError } from "@llava-ts/core";
 import { compareTensors, fixturePath } from "@llava-ts/core/testing";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Qwen2ForCausalLM } from "./causal-lm.js";
 import { parseQwen2Config } from "./config.js";

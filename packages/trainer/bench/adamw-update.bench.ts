@@ -2,7 +2,7 @@
 // (read param, update flat Float32Arrays, write back) against the same maths as tf ops under tidy.
 // Run: npx vitest bench --run bench/adamw-update.bench.ts
 import { initBackend } from "@llava-ts/core";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, bench, describe } from "vitest";
 import { adamwUpdate, writeVariable } from "../src/adamw.js";
 

@@ -2,7 +2,7 @@
 // under a gradient tape over the trainable variables only, its gradients added into the flat buffer —
 // dense ones whole, those of lookups made outside the tape (PreparedStep.rowGradients) row by row.
 import { valuesOf } from "@llava-ts/core";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import type { OptimizerParam } from "./adamw.js";
 import type { GradientBuffer } from "./gradient-buffer.js";
 import type { PreparedStep } from "./train-task.js";

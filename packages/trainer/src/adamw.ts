@@ -4,7 +4,7 @@
 
 import { join } from "node:path";
 import { type LoopBody, rewriteVariable, sharedFloat32, splitLoop } from "@llava-ts/core";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { loadOptimizerState, OPTIMIZER_FILE, saveOptimizerState } from "./optimizer-state.js";
 import { TrainingError } from "./training-error.js";
 

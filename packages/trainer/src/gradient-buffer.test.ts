@@ -1,5 +1,5 @@
 import { initBackend } from "@llava-ts/core";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { clipGradNorm, GradientBuffer } from "./gradient-buffer.js";
 

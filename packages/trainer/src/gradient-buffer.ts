@@ -2,7 +2,7 @@
 // over micro-batches. Contiguous so a data-parallel reduce (ZeRO-2's reduce-scatter) can work on
 // buckets of it directly; JS memory so clipping and the optimizer need no tensors.
 import { sharedFloat32, splitLoop, valuesOf } from "@llava-ts/core";
-import type * as tf from "@tensorflow/tfjs";
+import type * as tf from "@tensorflow/tfjs-core";
 import { TrainingError } from "./training-error.js";
 
 export class GradientBuffer {

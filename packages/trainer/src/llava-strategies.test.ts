@@ -8,7 +8,7 @@ import { initBackend } from "@llava-ts/core";
 import { type Cases, fixturePath, loadCases } from "@llava-ts/core/testing";
 import { LlavaForConditionalGeneration } from "@llava-ts/llava";
 import { loadAdapter } from "@llava-ts/lora";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { accumulateGradients } from "./accumulate-gradients.js";
 import { applyStrategy, type Strategy } from "./apply-strategy.js";

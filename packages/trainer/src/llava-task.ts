@@ -2,7 +2,7 @@
 // so it costs no tape memory and no backward kernels; logits are computed only where labels are set; a
 // trained embedding table is looked up before the tape too, its gradient added row by row.
 import type { Module } from "@llava-ts/core";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { type Batch, countBatch, type TrainTask } from "./train-task.js";
 import { TrainingError } from "./training-error.js";
 

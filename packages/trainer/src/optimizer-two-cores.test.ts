@@ -2,7 +2,7 @@
 // thread, the helper used only when every array is shared memory and the loop is long.
 import { availableParallelism } from "node:os";
 import { initBackend, secondCoreJobs, sharedFloat32, valuesOf, wasmThreads } from "@llava-ts/core";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { AdamW, adamwUpdate, adamwUpdateParallel } from "./adamw.js";
 import { GradientBuffer } from "./gradient-buffer.js";

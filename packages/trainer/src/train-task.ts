@@ -1,6 +1,6 @@
 // What the trainer needs from a model: a loss per micro-batch, with the work that needs no gradient
 // done before the gradient tape starts. Plain typed arrays in, so any collator's batches fit.
-import type * as tf from "@tensorflow/tfjs";
+import type * as tf from "@tensorflow/tfjs-core";
 
 /** A collated batch (the datasets package's LlavaBatch has this shape). */
 export interface Batch {

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { ClipVisionModel, parseClipVisionConfig } from "@llava-ts/clip";
 import { type JsonObject, saveSafetensorsWeights } from "@llava-ts/core";
 import { parseQwen2Config, Qwen2ForCausalLM } from "@llava-ts/qwen";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { qwenTokenizerDir } from "../assets.js";
 
 export interface TinySizes {

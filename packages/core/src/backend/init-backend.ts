@@ -1,7 +1,10 @@
 // Backend selection: native TensorFlow when its optional package is installed, else wasm, else cpu.
 import { availableParallelism } from "node:os";
 import { isMainThread } from "node:worker_threads";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
+// The pure-JS fallback registers itself on import, so tensors work even before initBackend() runs.
+import "@tensorflow/tfjs-backend-cpu";
+import "./tfjs-registrations.js";
 import { ConfigError } from "../errors.js";
 import { registerWasmKernels } from "./wasm-kernels.js";
 import { registerThreadedWasm } from "./wasm-threads.js";

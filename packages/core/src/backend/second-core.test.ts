@@ -1,7 +1,7 @@
 // splitLoop: the upper part of a long loop on a helper thread when every array is shared memory; the
 // fused cross-entropy uses it on the threaded wasm heap.
 import { availableParallelism } from "node:os";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { crossEntropy } from "../nn/causal-lm-loss.js";
 import { initBackend } from "./init-backend.js";

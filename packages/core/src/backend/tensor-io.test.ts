@@ -1,4 +1,4 @@
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, describe, expect, it } from "vitest";
 import { initBackend } from "./init-backend.js";
 import { readInto, rewriteVariable, valuesOf } from "./tensor-io.js";

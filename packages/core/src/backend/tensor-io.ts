@@ -2,7 +2,7 @@
 // a tensor's values are a range of the wasm heap, so reading is one copy (not dataSync's copy plus the
 // caller's) and a variable can be rewritten by computing straight into a fresh heap buffer. The trainer
 // moves every gradient out and every updated weight back each step (~100 M values for freeze_vision).
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { ShapeError } from "../errors.js";
 import type { WasmBackendLike } from "./wasm-transpose.js";
 

@@ -1,6 +1,6 @@
 // The wasm kernels we replace for speed (BatchMatMul, Transpose, Identity) against naive JS references,
 // over the cases they route differently: transposes, batches, broadcasting, the (W·xᵀ)ᵀ swap, the cache.
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "./init-backend.js";
 import { simplifyPermutation, transposeArray } from "./wasm-transpose.js";

@@ -1,7 +1,7 @@
 // Kernels the wasm backend lacks but training needs. UnsortedSegmentSum is gather's gradient, so without
 // it an embedding cannot be trained on wasm. Implemented in JS over the wasm heap: it is a scatter-add,
 // memory-bound, and runs once per backward pass.
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { makeWasmBatchMatMul } from "./wasm-matmul.js";
 import { wasmIdentity, wasmTranspose } from "./wasm-transpose.js";
 

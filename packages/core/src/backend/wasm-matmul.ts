@@ -5,7 +5,7 @@
 // split batches into 2D products, and for x·Wᵀ with a large W pick the cheaper of transposing W or
 // computing (W·xᵀ)ᵀ. Transposes of big weights are cached by data id while that data lives (a frozen
 // weight is transposed once, not every step).
-import type * as tf from "@tensorflow/tfjs";
+import type * as tf from "@tensorflow/tfjs-core";
 import { type NumericArray, transposeArray, type WasmBackendLike } from "./wasm-transpose.js";
 
 type Kernel = (args: {

@@ -3,7 +3,7 @@
 // reports them — posted to the parent thread, or printed as JSON. A child process must then exit by
 // itself: the thread pool may not keep it alive.
 import { parentPort, workerData } from "node:worker_threads";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "./init-backend.js";
 import { wasmThreads } from "./wasm-threads.js";
 

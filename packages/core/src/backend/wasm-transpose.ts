@@ -1,7 +1,7 @@
 // Transposes in JS over the wasm heap. tfjs-backend-wasm's Transpose kernel walks the output element by
 // element (~30–50 ns a value here: 2.2 s for the [151936, 512] embedding); copying contiguous runs, or
 // 32×32 tiles when the last axis moves, is 10–50× faster. Used by the Transpose kernel and by matmul.
-import type * as tf from "@tensorflow/tfjs";
+import type * as tf from "@tensorflow/tfjs-core";
 
 export type NumericArray = Float32Array | Int32Array | Uint8Array;
 

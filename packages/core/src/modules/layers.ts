@@ -1,5 +1,5 @@
 // Leaf modules owning HF-named variables; the maths is in ../nn.
-import type * as tf from "@tensorflow/tfjs";
+import type * as tf from "@tensorflow/tfjs-core";
 import { embedding } from "../nn/embedding.js";
 import { layerNorm } from "../nn/layer-norm.js";
 import { linear } from "../nn/linear.js";

@@ -1,6 +1,6 @@
 // The module tree: parameters live in tf.Variables named by their Hugging Face keys, so a checkpoint's
 // state dict maps 1:1 onto a model ("language_model.model.layers.0.self_attn.q_proj.weight").
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { LlavaError, WeightLoadError, type WeightMismatch } from "../errors.js";
 import { type Initializer, zerosInit } from "./random.js";
 

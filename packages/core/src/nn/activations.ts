@@ -1,5 +1,5 @@
 // Activations by their HF `hidden_act` names (transformers/activations.py).
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { ConfigError } from "../errors.js";
 
 /** CLIP's x · σ(1.702 x). */

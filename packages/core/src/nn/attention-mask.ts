@@ -1,6 +1,6 @@
 // Additive attention biases. Masked entries get float32's lowest value, as HF does, so a query row that is
 // masked everywhere (a left-padding position) degrades to uniform attention exactly as in transformers.
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { ShapeError } from "../errors.js";
 
 export const MASK_VALUE = -3.4028234663852886e38;

@@ -1,6 +1,6 @@
 // Scaled dot-product attention with grouped KV heads (GQA).
 // Shape legend: B batch, H query heads, K kv heads, R = H / K, T queries, S keys, D head dim.
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { ShapeError } from "../errors.js";
 
 /**

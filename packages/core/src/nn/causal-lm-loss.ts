@@ -1,5 +1,5 @@
 // HF's causal-LM loss: predict token t+1 from position t; labels -100 are ignored; mean over the rest.
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { splitLoop } from "../backend/second-core.js";
 import { tensorFrom, valuesOf } from "../backend/tensor-io.js";
 import { ShapeError } from "../errors.js";

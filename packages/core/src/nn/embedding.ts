@@ -1,4 +1,4 @@
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { ShapeError } from "../errors.js";
 
 /** Rows of `table` [V, D] at `ids` (int32, any shape) → [...ids.shape, D]. Ids must be in [0, V). */

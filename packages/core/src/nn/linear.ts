@@ -1,5 +1,5 @@
 // Shape legend: N = any leading dims, I = in features, O = out features.
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { ShapeError } from "../errors.js";
 
 /** y = x Wᵀ + b with torch's layout: `weight` is [O, I]. */

@@ -1,5 +1,5 @@
 // Every primitive against values computed independently in plain JS (closed forms or hand-checked cases).
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../backend/init-backend.js";
 import { expectNoLeaks, expectTensorsClose } from "../testing/index.js";

@@ -1,5 +1,5 @@
 // Shape legend: N rows (all leading dims), D features.
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { tensorFrom, valuesOf } from "../backend/tensor-io.js";
 
 /**

@@ -1,6 +1,6 @@
 // Rotary position embeddings in HF's rotate_half convention (modeling_qwen2.py).
 // Shape legend: B batch, H heads, T positions, D head dim.
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { ShapeError } from "../errors.js";
 
 /**

@@ -4,7 +4,7 @@
 
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import type * as tf from "@tensorflow/tfjs";
+import type * as tf from "@tensorflow/tfjs-core";
 import { FormatError, LlavaError } from "../errors.js";
 import type { TensorData } from "./decode.js";
 import type { TensorInfo } from "./header.js";

@@ -1,7 +1,8 @@
 import { readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { initBackend } from "../backend/init-backend.js";
 import { FormatError } from "../errors.js";
 import { io } from "./io.js";
 import { SafetensorsFile } from "./safetensors-file.js";
@@ -10,7 +11,7 @@ import { rawFile, tempDir } from "./test-utils.js";
 const tmp = tempDir();
 afterAll(tmp.cleanup);
 beforeAll(async () => {
-  await tf.setBackend("cpu");
+  await initBackend({ backend: "cpu" });
 });
 
 const f32 = (...xs: number[]) => new Uint8Array(Float32Array.from(xs).buffer);

@@ -2,7 +2,7 @@
 // tensor's bytes through a file handle, so a multi-GB file is never held in memory.
 
 import { closeSync, fstatSync, openSync } from "node:fs";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { FormatError, LlavaError } from "../errors.js";
 import { decodeTensor, type TensorData } from "./decode.js";
 import type { TensorInfo } from "./header.js";

@@ -1,7 +1,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { initBackend } from "../backend/init-backend.js";
 import type { SafetensorsDtype } from "./dtype.js";
 import type { WritableArray } from "./encode.js";
 import { float32ToBf16, float32ToF16 } from "./half.js";
@@ -13,7 +14,7 @@ import { saveSafetensors, type TensorEntry, writeSafetensors } from "./writer.js
 const tmp = tempDir();
 afterAll(tmp.cleanup);
 beforeAll(async () => {
-  await tf.setBackend("cpu");
+  await initBackend({ backend: "cpu" });
 });
 const bytes = (a: ArrayBufferView) => Array.from(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
 

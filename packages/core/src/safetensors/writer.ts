@@ -3,7 +3,7 @@
 // tensor's data is in memory. The file appears under its name only once complete (temp + rename).
 
 import { closeSync, openSync, renameSync, rmSync } from "node:fs";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { LlavaError } from "../errors.js";
 import type { LoadedDtype, SafetensorsDtype } from "./dtype.js";
 import { isSafetensorsDtype } from "./dtype.js";

@@ -1,5 +1,5 @@
 // Tolerance checks that say where the largest error is, so a failing parity test points at the bug.
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 
 export interface CloseOptions {
   /** Absolute tolerance (default 1e-4). */

@@ -1,4 +1,4 @@
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 
 /**
  * Runs `fn` once to warm up (lazy constants, kernels), then again, and throws if the second run left

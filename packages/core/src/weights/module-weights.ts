@@ -1,6 +1,6 @@
 // A module's weights to and from safetensors checkpoints, one tensor at a time: loading never holds a
 // second copy of the model, saving never materialises more than the tensor being written.
-import type * as tf from "@tensorflow/tfjs";
+import type * as tf from "@tensorflow/tfjs-core";
 import type { LoadResult, Module, NamePattern, TensorSource } from "../modules/module.js";
 import { matchName } from "../modules/module.js";
 import { type CheckpointOpenOptions, SafetensorsCheckpoint } from "../safetensors/checkpoint.js";

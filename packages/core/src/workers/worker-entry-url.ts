@@ -1,7 +1,7 @@
 // Turns a worker entry (a ZeRO-2 rank, a data-loader worker) into something a Worker can start. A built .js
 // entry is used as is. A .ts entry (the sources under vitest, or a user's script) is bundled once per process
 // with esbuild (tsup's own) into node_modules/.cache, with @llava-ts/* resolved to their sources and tfjs /
-// sharp left external, so each worker imports its own @tensorflow/tfjs: a fresh engine and backend.
+// sharp left external, so each worker imports its own @tensorflow/tfjs-core: a fresh engine and backend.
 import { existsSync, mkdirSync, readdirSync, statSync, unlinkSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
@@ -47,21 +47,30 @@ async function bundle(entry: string): Promise<URL> {
   mkdirSync(outDir, { recursive: true });
   removeStale(outDir);
   const outfile = join(outDir, `worker-${process.pid}-${Date.now()}-${bundles.size}.mjs`);
-  const plugins = packagesDir
-    ? [
-        {
-          name: "llava-ts-sources",
-          setup(build: {
-            onResolve(o: { filter: RegExp }, f: (a: { path: string }) => { path: string }): void;
-          }) {
-            build.onResolve({ filter: /^@llava-ts\/[^/]+(\/[^/]+)?$/ }, (args) => {
-              const [pkg, sub] = args.path.slice("@llava-ts/".length).split("/");
-              return { path: join(packagesDir, pkg, "src", sub ?? "", "index.ts") };
-            });
+  type Resolver = { onResolve(o: { filter: RegExp }, f: (a: { path: string }) => object): void };
+  const plugins = [
+    {
+      // tfjs packages load from node_modules (each worker gets its own engine); the deep tfjs-core files
+      // core registers gradients and chained ops from are extensionless ESM, so they are bundled.
+      name: "llava-ts-externals",
+      setup(build: Resolver) {
+        build.onResolve({ filter: /^@tensorflow\/[^/]+$/ }, (args) => ({ path: args.path, external: true }));
+      },
+    },
+    ...(packagesDir
+      ? [
+          {
+            name: "llava-ts-sources",
+            setup(build: Resolver) {
+              build.onResolve({ filter: /^@llava-ts\/[^/]+(\/[^/]+)?$/ }, (args) => {
+                const [pkg, sub] = args.path.slice("@llava-ts/".length).split("/");
+                return { path: join(packagesDir, pkg, "src", sub ?? "", "index.ts") };
+              });
+            },
           },
-        },
-      ]
-    : [];
+        ]
+      : []),
+  ];
   await esbuild.build({
     entryPoints: [entry],
     outfile,
@@ -71,7 +80,7 @@ async function bundle(entry: string): Promise<URL> {
     target: "node20",
     logLevel: "silent",
     // Native and wasm packages load from node_modules; everything else (our sources) is inlined.
-    external: ["sharp", "@tensorflow/*", "esbuild"],
+    external: ["sharp", "esbuild"],
     banner: {
       js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
     },

@@ -2,7 +2,7 @@
 // positions only (-100 = unlabelled), so ranks with different numbers of labelled tokens exercise
 // ZeRO-2's token weighting. Batches are seeded, so every rank can build the same global batch.
 import { LayerNorm, Linear, Module, normalInit, Rng } from "@llava-ts/core";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import type { TrainTask } from "../train-task.js";
 
 const D = 4; // input features

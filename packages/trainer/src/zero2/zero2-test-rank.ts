@@ -3,7 +3,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { initBackend } from "@llava-ts/core";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import type { OptimizerParam } from "../adamw.js";
 import { Trainer } from "../trainer.js";
 import { PartitionedAdamW } from "./partitioned-adamw.js";

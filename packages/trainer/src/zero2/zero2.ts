@@ -8,7 +8,7 @@ import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Module } from "@llava-ts/core";
-import type * as tf from "@tensorflow/tfjs";
+import type * as tf from "@tensorflow/tfjs-core";
 import { type EpochSource, isEpochSource, type TrainData } from "../batch-stream.js";
 import type { GradientBuffer } from "../gradient-buffer.js";
 import { type LlavaLike, llavaTask } from "../llava-task.js";
