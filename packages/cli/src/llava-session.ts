@@ -1,10 +1,16 @@
 // A LLaVA model folder ready for inference: the model (plus a LoRA adapter, or merged into the weights),
-// its tokenizer, LlavaProcessor and CLIP image processor, and greedy captioning of one or many images.
+// its tokenizer, LlavaProcessor and CLIP image processor, and batched, streamed generation.
 import { copyFileSync, existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { LlavaForConditionalGeneration } from "@llava-ts/llava";
 import { loadAdapter, mergeAndUnload } from "@llava-ts/lora";
-import { ClipImageProcessor, type ImageInput, LlavaProcessor, type LlavaTurn } from "@llava-ts/processor";
+import {
+  ClipImageProcessor,
+  type ImageInput,
+  LlavaProcessor,
+  type LlavaTurn,
+  type PreprocessMode,
+} from "@llava-ts/processor";
 import { Tokenizer } from "@llava-ts/tokenizer";
 import * as tf from "@tensorflow/tfjs-core";
 
@@ -15,8 +21,23 @@ export interface LoadOptions {
   merge?: boolean;
 }
 
+/** Decoding settings, with HF generate()'s meaning and defaults (greedy unless doSample). */
 export interface GenerationSettings {
   maxNewTokens?: number;
+  doSample?: boolean;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  repetitionPenalty?: number;
+  /** Seed of the sampling RNG (a fixed seed gives the same answers run after run). */
+  seed?: number;
+}
+
+/** One prompt of a batch: the conversation so far (its last turn is the user's) and its images. */
+export interface PromptRequest {
+  turns: readonly LlavaTurn[];
+  /** pixel_values [3, S, S] of each image, in the order of the prompt's <image> tokens. */
+  images: readonly Float32Array[];
 }
 
 export class LlavaSession {
@@ -52,88 +73,86 @@ export class LlavaSession {
     }
   }
 
-  /** pixel_values [1, 3, S, S] of one image (a path or encoded bytes). */
-  async pixels(image: ImageInput): Promise<tf.Tensor4D> {
-    const { data, shape } = await this.imageProcessor.preprocess(image);
-    return tf.tensor4d(data, [1, ...shape]);
+  /** pixel_values [3, S, S] of one image (a path or encoded bytes). */
+  async pixels(image: ImageInput, mode?: PreprocessMode): Promise<Float32Array> {
+    return (await this.imageProcessor.preprocess(image, { mode })).data;
   }
 
   /**
-   * Greedy answer to the conversation (its last turn is the user's), streamed: `onText` receives each new
-   * piece of text as it is decoded. Returns the whole answer.
+   * Answers a batch of prompts in one generation: prompts left-padded to one length (as HF's batched
+   * generate expects), their images stacked in row order. `onText(row, piece)` receives each row's new text
+   * as it is decoded (a multi-byte character split over tokens waits for its last token). Returns the
+   * answers in request order.
    */
-  async answer(
-    turns: readonly LlavaTurn[],
-    pixelValues: tf.Tensor,
-    onText?: (piece: string) => void,
+  async generate(
+    requests: readonly PromptRequest[],
     settings: GenerationSettings = {},
-  ): Promise<string> {
-    const prompt = this.processor.buildPrompt(turns);
-    const eos = this.tokenizer.eosTokenId ?? undefined;
-    const tokens: number[] = [];
-    let shown = "";
-    for await (const step of this.model.stream(prompt.inputIds, {
-      pixelValues,
-      maxNewTokens: settings.maxNewTokens ?? 128,
-      eosTokenId: eos,
-    })) {
-      const id = step.tokens[0];
-      if (id === eos) break;
-      tokens.push(id);
-      const text = this.tokenizer.decode(tokens, { skipSpecialTokens: true });
-      // A multi-byte character split over tokens decodes to U+FFFD until its last token arrives.
-      if (!text.endsWith("\uFFFD") && text.length > shown.length) {
-        onText?.(text.slice(shown.length));
-        shown = text;
-      }
-    }
-    const text = this.tokenizer.decode(tokens, { skipSpecialTokens: true });
-    if (text.length > shown.length) onText?.(text.slice(shown.length));
-    return text;
-  }
-
-  /**
-   * Greedy captions for many images with one prompt, `batchSize` at a time (every row has the same prompt
-   * length, so no padding is needed).
-   */
-  async captionBatch(
-    pixelValues: Float32Array[],
-    prompt: string,
-    settings: GenerationSettings & { batchSize?: number } = {},
+    onText?: (row: number, piece: string) => void,
   ): Promise<string[]> {
-    const ids = this.processor.buildPrompt(prompt).inputIds;
+    if (requests.length === 0) return [];
+    const pad = this.model.config.pad_token_id ?? this.tokenizer.eosTokenId ?? 0;
+    const eos = this.tokenizer.eosTokenId ?? undefined;
+    const prompts = requests.map(
+      (r) => this.processor.buildPrompt(r.turns, { numImages: r.images.length }).inputIds,
+    );
+    const T = Math.max(...prompts.map((p) => p.length));
+    const ids = prompts.flatMap((p) => [...new Array<number>(T - p.length).fill(pad), ...p]); // [B, T]
+    const mask = prompts.flatMap((p) => [...new Array<number>(T - p.length).fill(0), ...p.map(() => 1)]);
     const S = this.model.config.vision_config.image_size;
     const plane = 3 * S * S;
-    const eos = this.tokenizer.eosTokenId ?? undefined;
-    const batchSize = settings.batchSize ?? 32;
-    const out: string[] = [];
-    for (let i = 0; i < pixelValues.length; i += batchSize) {
-      const rows = pixelValues.slice(i, i + batchSize);
-      const px = new Float32Array(rows.length * plane);
-      rows.forEach((p, k) => {
+    const images = requests.flatMap((r) => r.images);
+    let pixelValues: tf.Tensor4D | undefined;
+    if (images.length > 0) {
+      const px = new Float32Array(images.length * plane);
+      images.forEach((p, k) => {
+        if (p.length !== plane)
+          throw new RangeError(`image ${k}: ${p.length} pixel values, expected 3×${S}×${S} = ${plane}`);
         px.set(p, k * plane);
       });
-      const pv = tf.tensor4d(px, [rows.length, 3, S, S]);
-      const input = tf.tensor2d(
-        rows.flatMap(() => ids),
-        [rows.length, ids.length],
-        "int32",
-      );
-      try {
-        const { newTokens } = await this.model.generate(input, {
-          pixelValues: pv,
-          maxNewTokens: settings.maxNewTokens ?? 32,
-          eosTokenId: eos,
-        });
-        for (const row of newTokens) {
-          const end = row.indexOf(eos ?? -1);
-          out.push(this.tokenizer.decode(end < 0 ? row : row.slice(0, end), { skipSpecialTokens: true }));
-        }
-      } finally {
-        tf.dispose([pv, input]);
-      }
+      pixelValues = tf.tensor4d(px, [images.length, 3, S, S]);
     }
-    return out;
+    const input = tf.tensor2d(ids, [requests.length, T], "int32");
+    const tokens: number[][] = requests.map(() => []);
+    const shown = requests.map(() => "");
+    const done = requests.map(() => false);
+    const decode = (row: number) => this.tokenizer.decode(tokens[row], { skipSpecialTokens: true });
+    try {
+      for await (const step of this.model.stream(input, {
+        pixelValues,
+        attentionMask: mask,
+        maxNewTokens: settings.maxNewTokens ?? 128,
+        eosTokenId: eos,
+        padTokenId: pad,
+        doSample: settings.doSample,
+        temperature: settings.temperature,
+        topK: settings.topK,
+        topP: settings.topP,
+        repetitionPenalty: settings.repetitionPenalty,
+        seed: settings.seed,
+      })) {
+        step.tokens.forEach((id, row) => {
+          if (done[row]) return;
+          if (id === eos) {
+            done[row] = true;
+            return;
+          }
+          tokens[row].push(id);
+          if (!onText) return;
+          const text = decode(row);
+          if (!text.endsWith("\uFFFD") && text.length > shown[row].length) {
+            onText(row, text.slice(shown[row].length));
+            shown[row] = text;
+          }
+        });
+      }
+    } finally {
+      tf.dispose([input, ...(pixelValues ? [pixelValues] : [])]);
+    }
+    return requests.map((_, row) => {
+      const text = decode(row);
+      if (onText && text.length > shown[row].length) onText(row, text.slice(shown[row].length));
+      return text;
+    });
   }
 
   dispose(): void {

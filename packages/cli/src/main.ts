@@ -5,6 +5,7 @@ import { buildCommand } from "./commands/build.js";
 import { chatCommand } from "./commands/chat.js";
 import type { Command } from "./commands/command.js";
 import { demoCommand } from "./commands/demo.js";
+import { evalCommand } from "./commands/eval.js";
 import { inferCommand } from "./commands/infer.js";
 import { mergeCommand } from "./commands/merge.js";
 import { trainCommand } from "./commands/train.js";
@@ -16,6 +17,7 @@ export const COMMANDS: readonly Command[] = [
   inferCommand,
   chatCommand,
   mergeCommand,
+  evalCommand,
   demoCommand,
 ];
 

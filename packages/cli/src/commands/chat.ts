@@ -35,24 +35,22 @@ export async function runChat(o: ChatOptions, io: CliIO): Promise<LlavaTurn[]> {
   const turns: LlavaTurn[] = [];
   try {
     const pixels = await session.pixels(o.image);
-    try {
-      io.stderr.write(`chatting about ${o.image}; an empty line ends it\n`);
-      io.stdout.write("> ");
-      for await (const raw of io.stdin) {
-        const line = raw.trim();
-        if (line === "" || line === "/exit") break;
-        // The image goes with the first message only, as LLaVA's conversations carry it.
-        turns.push({ from: "human", value: turns.length === 0 ? `<image>\n${line}` : line });
-        const answer = await session.answer(turns, pixels, (piece) => io.stdout.write(piece), {
-          maxNewTokens: o.maxNewTokens,
-        });
-        turns.push({ from: "gpt", value: answer });
-        io.stdout.write("\n> ");
-      }
-      io.stdout.write("\n");
-    } finally {
-      pixels.dispose();
+    io.stderr.write(`chatting about ${o.image}; an empty line ends it\n`);
+    io.stdout.write("> ");
+    for await (const raw of io.stdin) {
+      const line = raw.trim();
+      if (line === "" || line === "/exit") break;
+      // The image goes with the first message only, as LLaVA's conversations carry it.
+      turns.push({ from: "human", value: turns.length === 0 ? `<image>\n${line}` : line });
+      const [answer] = await session.generate(
+        [{ turns, images: [pixels] }],
+        { maxNewTokens: o.maxNewTokens },
+        (_, piece) => io.stdout.write(piece),
+      );
+      turns.push({ from: "gpt", value: answer });
+      io.stdout.write("\n> ");
     }
+    io.stdout.write("\n");
   } finally {
     session.dispose();
   }

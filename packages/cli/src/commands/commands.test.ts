@@ -25,11 +25,12 @@ describe("llava (no command, --help, unknown command)", () => {
   it("prints the command list", async () => {
     const r = await run(["--help"]);
     expect(r.code).toBe(0);
-    for (const c of ["build", "train", "infer", "chat", "merge", "demo"]) expect(r.out).toContain(`  ${c}`);
+    for (const c of ["build", "train", "infer", "chat", "merge", "eval", "demo"])
+      expect(r.out).toContain(`  ${c}`);
     expect((await run(["fly"])).err).toMatch(/unknown command "fly"/);
   });
 
-  it.each(["build", "train", "infer", "chat", "merge", "demo"])("%s --help", async (name) => {
+  it.each(["build", "train", "infer", "chat", "merge", "eval", "demo"])("%s --help", async (name) => {
     const r = await run([name, "--help"]);
     expect(r.code).toBe(0);
     expect(r.out).toContain(`Usage: llava ${name}`);

@@ -40,19 +40,19 @@ export async function runInfer(o: InferOptions, io: CliIO): Promise<string> {
   const session = await LlavaSession.load(o.model, { adapter: o.adapter, merge: o.merged });
   try {
     const pixels = await session.pixels(o.image);
-    try {
-      const text = await session.answer(
-        // LLaVA's prompts put the image first: "<image>\nQuestion".
-        [{ from: "human", value: o.prompt.includes("<image>") ? o.prompt : `<image>\n${o.prompt}` }],
-        pixels,
-        (piece) => io.stdout.write(piece),
-        { maxNewTokens: o.maxNewTokens },
-      );
-      io.stdout.write("\n");
-      return text;
-    } finally {
-      pixels.dispose();
-    }
+    const [text] = await session.generate(
+      // LLaVA's prompts put the image first: "<image>\nQuestion".
+      [
+        {
+          turns: [{ from: "human", value: o.prompt.includes("<image>") ? o.prompt : `<image>\n${o.prompt}` }],
+          images: [pixels],
+        },
+      ],
+      { maxNewTokens: o.maxNewTokens },
+      (_, piece) => io.stdout.write(piece),
+    );
+    io.stdout.write("\n");
+    return text;
   } finally {
     session.dispose();
   }

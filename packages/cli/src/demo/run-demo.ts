@@ -7,7 +7,10 @@ import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { initBackend } from "@llava-ts/core";
+import { LlavaDataset } from "@llava-ts/datasets";
 import { buildLlava } from "@llava-ts/llava";
+import { type EvalResult, evaluate } from "../eval/evaluate.js";
+import { formatEvalLines } from "../eval/run-eval.js";
 import { type CliIO, formatSeconds } from "../io.js";
 import { copyModelFiles, isWeightFile, LlavaSession } from "../llava-session.js";
 import { captionSet, trainingBatches } from "./caption-batches.js";
@@ -30,6 +33,9 @@ export interface DemoOptions {
 export interface DemoResult {
   baseAccuracy: number;
   adapterAccuracy: number;
+  /** The held-out evaluations, as `llava eval` computes them on the same folders. */
+  baseEval: EvalResult;
+  adapterEval: EvalResult;
   baseLossCurve: string;
   loraLossCurve: string;
   seconds: number;
@@ -168,66 +174,69 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<DemoResu
     copyFileSync(join(lora.checkpoint!, f), join(adapterDir, f));
   say(`  loss ${first(lora.losses)} → ${last(lora.losses)}; adapter in ${adapterDir}`);
 
-  // 5. Held-out images: the base model's English captions and the adapter's Chinese ones.
+  // 5. Held-out images: the base model's English captions and the adapter's Chinese ones, through the same
+  // evaluation as `llava eval`.
   say(`captioning ${s.heldOutImages} held-out images…`);
-  const baseAccuracy = await evaluate(baseDir, undefined, heldEn);
-  const adapterAccuracy = await evaluate(baseDir, adapterDir, heldZh);
+  const baseEval = await evaluateHeldOut(baseDir, undefined, heldEn);
+  const adapterEval = await evaluateHeldOut(baseDir, adapterDir, heldZh);
   const show = Math.min(options.show ?? 8, s.heldOutImages);
   io.stdout.write(`\n${"held-out image".padEnd(26)}${"base model".padEnd(40)}base + adapter-zh\n`);
   for (let i = 0; i < show; i++) {
     const mark = (ok: boolean) => (ok ? "✓" : "✗");
     const clip = (t: string) => (t.length > 34 ? `${t.slice(0, 33)}…` : t);
-    const b = baseAccuracy.captions[i];
-    const z = adapterAccuracy.captions[i];
+    const b = baseEval.predictions[i];
+    const z = adapterEval.predictions[i];
     io.stdout.write(
-      `${heldEn.records[i].image.padEnd(26)}${`${mark(b.ok)} ${clip(b.text)}`.padEnd(40)}${mark(z.ok)} ${clip(z.text)}\n`,
+      `${heldEn.records[i].image.padEnd(26)}${`${mark(b.exact_match)} ${clip(b.prediction)}`.padEnd(40)}${mark(z.exact_match)} ${clip(z.prediction)}\n`,
     );
   }
-  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
   const result: DemoResult = {
-    baseAccuracy: baseAccuracy.accuracy,
-    adapterAccuracy: adapterAccuracy.accuracy,
+    baseAccuracy: baseEval.scores!.exactMatch,
+    adapterAccuracy: adapterEval.scores!.exactMatch,
+    baseEval,
+    adapterEval,
     baseLossCurve: join(baseRun, "loss-curve.png"),
     loraLossCurve: join(loraRun, "loss-curve.png"),
     seconds: (performance.now() - t0) / 1000,
   };
+  const cli = "node packages/cli/dist/bin.js";
   io.stdout.write(
     [
       "",
-      `exact match on ${s.heldOutImages} held-out images:`,
-      `  base model (English captions):        ${pct(result.baseAccuracy)}`,
-      `  base + LoRA adapter (Chinese captions): ${pct(result.adapterAccuracy)}`,
+      `held-out evaluation, ${s.heldOutImages} images each:`,
+      "  base model, English captions:",
+      ...formatEvalLines(baseEval).map((l) => `    ${l}`),
+      "  base + LoRA adapter, Chinese captions:",
+      ...formatEvalLines(adapterEval).map((l) => `    ${l}`),
+      `  (the same as: ${cli} eval --model ${baseDir} --adapter ${adapterDir} --data ${heldZh.chatJson} --images ${heldZh.imagesZip} --per-device-eval-batch-size ${EVAL_BATCH} --max-new-tokens ${EVAL_MAX_NEW_TOKENS})`,
       `loss curves: ${result.baseLossCurve}`,
       `             ${result.loraLossCurve}`,
       `metrics:     ${join(baseRun, "metrics.jsonl")}, ${join(loraRun, "metrics.jsonl")}`,
-      `try it:      node packages/cli/dist/bin.js infer --model ${baseDir} --adapter ${adapterDir} --image ${join(heldZh.imagesDir!, heldZh.records[0].image)} --prompt "请简要描述这张图片。"`,
+      `try it:      ${cli} infer --model ${baseDir} --adapter ${adapterDir} --image ${join(heldZh.imagesDir!, heldZh.records[0].image)} --prompt "${heldZh.records[0].conversations[0].value.replace("<image>", "").trim()}"`,
       `done in ${formatSeconds(result.seconds)}`,
       "",
     ].join("\n"),
   );
   return result;
 
-  async function evaluate(modelDir: string, adapter: string | undefined, set: typeof heldEn) {
+  async function evaluateHeldOut(modelDir: string, adapter: string | undefined, set: typeof heldEn) {
     const session = await LlavaSession.load(modelDir, { adapter });
+    const dataset = LlavaDataset.open({ file: set.chatJson, images: set.imagesZip });
     try {
-      const { ZipReader } = await import("@llava-ts/datasets");
-      const zip = ZipReader.open(set.imagesZip!);
-      const pixels: Float32Array[] = [];
-      try {
-        for (const r of set.records)
-          pixels.push((await session.imageProcessor.preprocess(zip.read(r.image))).data);
-      } finally {
-        zip.close();
-      }
-      const prompt = set.records[0].conversations[0].value;
-      const texts = await session.captionBatch(pixels, prompt, { maxNewTokens: 24 });
-      const captions = texts.map((text, i) => ({ text, ok: text === set.records[i].conversations[1].value }));
-      return { captions, accuracy: captions.filter((c) => c.ok).length / captions.length };
+      return await evaluate(session, dataset, {
+        batchSize: EVAL_BATCH,
+        generation: { maxNewTokens: EVAL_MAX_NEW_TOKENS },
+      });
     } finally {
+      dataset.close();
       session.dispose();
     }
   }
 }
+
+/** Held-out evaluation settings (the demo's captions are short). */
+const EVAL_BATCH = 32;
+const EVAL_MAX_NEW_TOKENS = 24;
 
 /** A usable model folder: the checkpoint's config + weights, and the build's tokenizer/processor files. */
 function modelFromCheckpoint(checkpoint: string, builtDir: string, dir: string): void {
