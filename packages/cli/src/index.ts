@@ -4,6 +4,7 @@ export { type CommandSpec, type FlagSpec, helpText, parseFlags, UsageError } fro
 export { qwenTokenizerDir } from "./assets.js";
 export { type BuildOptions, buildSpec, runBuild } from "./commands/build.js";
 export { type ChatOptions, chatSpec, runChat } from "./commands/chat.js";
+export { evalSpec } from "./commands/eval.js";
 export { type InferOptions, inferSpec, runInfer } from "./commands/infer.js";
 export { type MergeOptions, mergeSpec, runMerge } from "./commands/merge.js";
 export { trainOptionsFromFlags, trainSpec } from "./commands/train.js";
@@ -11,7 +12,20 @@ export { captionSet, trainingBatches } from "./demo/caption-batches.js";
 export { type DemoSettings, FULL_DEMO, QUICK_DEMO } from "./demo/demo-settings.js";
 export { type DemoOptions, type DemoResult, runDemo } from "./demo/run-demo.js";
 export { type TinySizes, writeTinyClip, writeTinyQwen } from "./demo/tiny-checkpoints.js";
+export {
+  type EvalResult,
+  type EvaluateOptions,
+  evaluate,
+  type Prediction,
+  splitLastAnswer,
+} from "./eval/evaluate.js";
+export { type EvalCommandOptions, evalMetrics, formatEvalLines, runEval } from "./eval/run-eval.js";
 export type { CliIO, TextSink } from "./io.js";
-export { copyModelFiles, LlavaSession } from "./llava-session.js";
+export {
+  copyModelFiles,
+  type GenerationSettings,
+  LlavaSession,
+  type PromptRequest,
+} from "./llava-session.js";
 export { COMMANDS, main, usage } from "./main.js";
 export { loraConfigInput, runTrain, type TrainOptions, type TrainOutcome } from "./train/run-train.js";
