@@ -56,5 +56,5 @@ describe("runDemo --quick", () => {
       expect(predictions).toEqual(demo.predictions);
       expect(e.out()).toContain(formatEvalLines(demo).join("\n"));
     }
-  });
+  }, 600_000); // minutes when the other test files share the two cores
 });
