@@ -1,7 +1,7 @@
 // The trainer's view of data: any iterable or async iterable of batches (one pass, or re-iterated per
 // epoch when it is re-iterable like an array), or an epoch source such as the datasets package's loader,
 // which can start an epoch at a given batch so a resumed run reads exactly what it would have read.
-import type { DataPosition } from "./trainer-state.js";
+import type { DataPosition } from "./checkpoint/trainer-state.js";
 
 export interface EpochSource<B> {
   /** Micro-batches per epoch. */

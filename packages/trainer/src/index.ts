@@ -38,12 +38,7 @@ export {
   rotateCheckpoints,
   TRAINER_STATE_FILE,
   writeCheckpointAtomically,
-} from "./checkpoint-dir.js";
-export { clipCoefficient, clipGradNorm, GradientBuffer } from "./gradient-buffer.js";
-export { type LlavaLike, llavaTask } from "./llava-task.js";
-export { type CurveOptions, type CurvePoint, lossCurveSvg, niceTicks, writeLossCurve } from "./loss-curve.js";
-export { LrSchedule, type ScheduleOptions, type ScheduleType } from "./lr-schedule.js";
-export { MetricsLogger, type StepMetrics } from "./metrics-logger.js";
+} from "./checkpoint/checkpoint-dir.js";
 export {
   adapterSaver,
   defaultSaver,
@@ -51,25 +46,30 @@ export {
   loraAdapterSaver,
   type ModelSaver,
   trainableSaver,
-} from "./model-saver.js";
-export { loadOptimizerState, OPTIMIZER_FILE, saveOptimizerState } from "./optimizer-state.js";
-export { formatDuration, ProgressBar, type ProgressStream, type ProgressUpdate } from "./progress-bar.js";
-export { type Batch, type BatchCounts, countBatch, type PreparedStep, type TrainTask } from "./train-task.js";
-export { Trainer, type TrainResult } from "./trainer.js";
-export type { TrainerHooks, TrainerOptions } from "./trainer-options.js";
+} from "./checkpoint/model-saver.js";
 export {
   type DataPosition,
   type LogEntry,
   pythonJson,
   readTrainerState,
   type TrainerStateJson,
-} from "./trainer-state.js";
+} from "./checkpoint/trainer-state.js";
 export {
   type RunInfo,
   resumeTraining,
   saveTrainingCheckpoint,
   type TrainingSnapshot,
-} from "./training-checkpoint.js";
+} from "./checkpoint/training-checkpoint.js";
+export { clipCoefficient, clipGradNorm, GradientBuffer } from "./gradient-buffer.js";
+export { type LlavaLike, llavaTask } from "./llava-task.js";
+export { type CurveOptions, type CurvePoint, lossCurveSvg, niceTicks, writeLossCurve } from "./loss-curve.js";
+export { LrSchedule, type ScheduleOptions, type ScheduleType } from "./lr-schedule.js";
+export { MetricsLogger, type StepMetrics } from "./metrics-logger.js";
+export { loadOptimizerState, OPTIMIZER_FILE, saveOptimizerState } from "./optimizer-state.js";
+export { formatDuration, ProgressBar, type ProgressStream, type ProgressUpdate } from "./progress-bar.js";
+export { type Batch, type BatchCounts, countBatch, type PreparedStep, type TrainTask } from "./train-task.js";
+export { Trainer, type TrainResult } from "./trainer.js";
+export type { TrainerHooks, TrainerOptions } from "./trainer-options.js";
 export { TrainingError } from "./training-error.js";
 export { isNormModule, noDecayParameterNames } from "./weight-decay-groups.js";
 export * from "./zero2/index.js";

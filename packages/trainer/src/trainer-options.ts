@@ -2,12 +2,12 @@
 import type { NamePattern } from "@llava-ts/core";
 import type { AdamWOptions, Optimizer, OptimizerParam } from "./adamw.js";
 import type { Strategy, StrategyOptions } from "./apply-strategy.js";
+import type { ModelSaver } from "./checkpoint/model-saver.js";
+import type { TrainingSnapshot } from "./checkpoint/training-checkpoint.js";
 import type { GradientBuffer } from "./gradient-buffer.js";
 import type { ScheduleOptions } from "./lr-schedule.js";
-import type { ModelSaver } from "./model-saver.js";
 import type { ProgressStream } from "./progress-bar.js";
 import type { TrainTask } from "./train-task.js";
-import type { TrainingSnapshot } from "./training-checkpoint.js";
 
 /** Where ZeRO-2 (or any data-parallel scheme) plugs in. */
 export interface TrainerHooks {

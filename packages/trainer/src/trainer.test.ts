@@ -5,8 +5,6 @@ import { initBackend } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs-core";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { listCheckpoints } from "./checkpoint-dir.js";
-import { fullModelSaver } from "./model-saver.js";
 import {
   concatBatches,
   snapshot,
@@ -14,7 +12,9 @@ import {
   TinyModel,
   tinyBatches,
   tinyTask,
-} from "./test-helpers/tiny-model.js";
+} from "../test/tiny-model.js";
+import { listCheckpoints } from "./checkpoint/checkpoint-dir.js";
+import { fullModelSaver } from "./checkpoint/model-saver.js";
 import { Trainer } from "./trainer.js";
 import type { TrainerOptions } from "./trainer-options.js";
 

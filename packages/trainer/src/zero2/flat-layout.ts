@@ -1,7 +1,7 @@
 // Where each trainable parameter sits in the flat gradient / parameter space that ZeRO partitions: the
 // trainer's GradientBuffer order (trainable parameters in module order, contiguous), so a partition is
 // one contiguous range that may start and end inside a parameter.
-import { partitionRange } from "./collective.js";
+import { partitionRange } from "./collective/collective.js";
 
 export interface FlatParam {
   name: string;

@@ -6,7 +6,7 @@
 import { rewriteVariable, valuesOf } from "@llava-ts/core";
 import { AdamW, type AdamWOptions, adamwUpdate, type Optimizer, type OptimizerParam } from "../adamw.js";
 import { TrainingError } from "../training-error.js";
-import type { Collective } from "./collective.js";
+import type { Collective } from "./collective/collective.js";
 import { type FlatLayout, flatLayout, partitionOf, segmentsIn } from "./flat-layout.js";
 import { readZeroOptimizerState } from "./read-zero-optimizer-state.js";
 import { assembleZeroOptimizerState, writeZeroPartition } from "./zero2-checkpoint.js";

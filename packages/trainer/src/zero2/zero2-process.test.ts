@@ -3,15 +3,21 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initBackend } from "@llava-ts/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { maxDiff } from "../test-helpers/max-diff.js";
+import { maxDiff } from "../../test/max-diff.js";
+import {
+  TinyTokenModel,
+  tokenBatches,
+  tokenLabelCount,
+  tokenRows,
+  tokenTask,
+} from "../../test/tiny-token-model.js";
+import type { Zero2ProcessScript } from "../../test/zero2-process-test-rank.js";
+import { OPT } from "../../test/zero2-test-rank.js";
 import { Trainer } from "../trainer.js";
-import { launchProcesses } from "./launch-processes.js";
-import { RankError } from "./launch-ranks.js";
-import { TinyTokenModel, tokenBatches, tokenLabelCount, tokenRows, tokenTask } from "./tiny-token-model.js";
-import type { Zero2ProcessScript } from "./zero2-process-test-rank.js";
-import { OPT } from "./zero2-test-rank.js";
+import { launchProcesses } from "./launch/launch-processes.js";
+import { RankError } from "./launch/launch-ranks.js";
 
-const entry = new URL("./zero2-process-test-rank.ts", import.meta.url);
+const entry = new URL("../../test/zero2-process-test-rank.ts", import.meta.url);
 const run = async <R>(worldSize: number, args: Zero2ProcessScript) =>
   (await launchProcesses<Zero2ProcessScript, R>({ worldSize, entry, args })).result;
 

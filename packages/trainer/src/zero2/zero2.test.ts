@@ -4,15 +4,21 @@ import { join } from "node:path";
 import { initBackend } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { maxDiff } from "../../test/max-diff.js";
+import {
+  TinyTokenModel,
+  tokenBatches,
+  tokenLabelCount,
+  tokenRows,
+  tokenTask,
+} from "../../test/tiny-token-model.js";
+import { OPT, seededGradient, seededParams, type Zero2Script } from "../../test/zero2-test-rank.js";
 import { AdamW } from "../adamw.js";
-import { maxDiff } from "../test-helpers/max-diff.js";
 import { Trainer } from "../trainer.js";
-import { launchRanks, RankError } from "./launch-ranks.js";
-import { TinyTokenModel, tokenBatches, tokenLabelCount, tokenRows, tokenTask } from "./tiny-token-model.js";
+import { launchRanks, RankError } from "./launch/launch-ranks.js";
 import { consolidateZeroCheckpoint, zeroRankFile } from "./zero2-checkpoint.js";
-import { OPT, seededGradient, seededParams, type Zero2Script } from "./zero2-test-rank.js";
 
-const entry = new URL("./zero2-test-rank.ts", import.meta.url);
+const entry = new URL("../../test/zero2-test-rank.ts", import.meta.url);
 const run = async <R>(worldSize: number, args: Zero2Script) =>
   (await launchRanks<Zero2Script, R>({ worldSize, entry, args, bucketSize: 16 })).result;
 

@@ -10,15 +10,15 @@ import { performance } from "node:perf_hooks";
 import type { Module } from "@llava-ts/core";
 import type * as tf from "@tensorflow/tfjs-core";
 import { type EpochSource, isEpochSource, type TrainData } from "../batch-stream.js";
+import { saveTrainingCheckpoint, type TrainingSnapshot } from "../checkpoint/training-checkpoint.js";
 import type { GradientBuffer } from "../gradient-buffer.js";
 import { type LlavaLike, llavaTask } from "../llava-task.js";
 import type { Batch, TrainTask } from "../train-task.js";
 import type { TrainerHooks, TrainerOptions } from "../trainer-options.js";
-import { saveTrainingCheckpoint, type TrainingSnapshot } from "../training-checkpoint.js";
 import { TrainingError } from "../training-error.js";
-import type { Collective } from "./collective.js";
+import type { Collective } from "./collective/collective.js";
+import { TimedCollective } from "./collective/timed-collective.js";
 import { PartitionedAdamW } from "./partitioned-adamw.js";
-import { TimedCollective } from "./timed-collective.js";
 
 export type LossWeighting = "tokens" | "mean";
 

@@ -2,9 +2,9 @@
 // function, and reports its result or error to the launcher. A failing rank sets the abort word before
 // anything else, so the other ranks stop at their next collective call instead of waiting for it.
 import { parentPort, workerData } from "node:worker_threads";
-import { CollectiveError } from "./collective.js";
+import { CollectiveError } from "../collective/collective.js";
+import { abortCollective, SharedMemoryCollective } from "../collective/shared-memory-collective.js";
 import { RANK_WORKER_KIND, type RankMessage, type RankWorkerData } from "./rank-protocol.js";
-import { abortCollective, SharedMemoryCollective } from "./shared-memory-collective.js";
 
 export interface RankContext<A = unknown> {
   rank: number;

@@ -1,6 +1,9 @@
 // Messages from rank workers to the launcher (main thread): a result or an error. Gradients never travel
 // here; the collective's SharedArrayBuffers go once, in workerData.
-import type { CollectiveMemory, SharedMemoryCollectiveOptions } from "./shared-memory-collective.js";
+import type {
+  CollectiveMemory,
+  SharedMemoryCollectiveOptions,
+} from "../collective/shared-memory-collective.js";
 
 export const RANK_WORKER_KIND = "llava-ts.zero2.rank";
 

@@ -2,10 +2,10 @@
 // reports how many batches it served and whether it was closed.
 // `fixture` (JSON-safe, for rank processes) names a fixture whose batch is the one global batch.
 import { loadCases } from "@llava-ts/core/testing";
-import type { EpochSource } from "../batch-stream.js";
-import { fixtureBatch } from "../test-helpers/fixture-batch.js";
-import type { Batch } from "../train-task.js";
-import { rankRows } from "./rank-data.js";
+import type { EpochSource } from "../src/batch-stream.js";
+import type { Batch } from "../src/train-task.js";
+import { rankRows } from "../src/zero2/rank-data.js";
+import { fixtureBatch } from "./fixture-batch.js";
 
 export function openRankData(
   args: { batches?: Batch[]; fixture?: string },

@@ -4,14 +4,14 @@
 // and any rank still computing is terminated after a short grace, so the job never hangs.
 import { Worker } from "node:worker_threads";
 import { LlavaError, workerEntryUrl } from "@llava-ts/core";
-import { RANK_WORKER_KIND, type RankMessage, type RankWorkerData } from "./rank-protocol.js";
 import {
   abortCollective,
   abortedBy,
   type CollectiveMemory,
   createCollectiveMemory,
   type SharedMemoryCollectiveOptions,
-} from "./shared-memory-collective.js";
+} from "../collective/shared-memory-collective.js";
+import { RANK_WORKER_KIND, type RankMessage, type RankWorkerData } from "./rank-protocol.js";
 
 export interface LaunchOptions<A> {
   worldSize: number;

@@ -1,7 +1,7 @@
 // A small regression model for the trainer's generic tests: linear → layer norm → linear, MSE loss.
 import { LayerNorm, Linear, Module, normalInit, Rng } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs-core";
-import type { TrainTask } from "../train-task.js";
+import type { TrainTask } from "../src/train-task.js";
 
 export class TinyModel extends Module {
   lin1: Linear;

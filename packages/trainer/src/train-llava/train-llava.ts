@@ -7,9 +7,9 @@ import type { Strategy } from "../apply-strategy.js";
 import type { Batch } from "../train-task.js";
 import type { TrainerOptions } from "../trainer-options.js";
 import { TrainingError } from "../training-error.js";
-import { launchProcesses } from "./launch-processes.js";
-import { launchRanks } from "./launch-ranks.js";
-import type { LossWeighting } from "./zero2.js";
+import { launchProcesses } from "../zero2/launch/launch-processes.js";
+import { launchRanks } from "../zero2/launch/launch-ranks.js";
+import type { LossWeighting } from "../zero2/zero2.js";
 
 /** Trainer options that can cross into a worker (no functions). */
 export type PlainTrainerOptions = Omit<

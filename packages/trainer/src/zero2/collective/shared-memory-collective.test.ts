@@ -1,9 +1,13 @@
 import { describe, expect, it } from "vitest";
+import {
+  type CollectiveScript,
+  type CommonOpsResult,
+  contribution,
+} from "../../../test/collective-test-rank.js";
+import { launchRanks, RankError } from "../launch/launch-ranks.js";
 import { partitionRange } from "./collective.js";
-import { type CollectiveScript, type CommonOpsResult, contribution } from "./collective-test-rank.js";
-import { launchRanks, RankError } from "./launch-ranks.js";
 
-const entry = new URL("./collective-test-rank.ts", import.meta.url);
+const entry = new URL("../../../test/collective-test-rank.ts", import.meta.url);
 
 function launch<R>(
   worldSize: number,

@@ -7,7 +7,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Module, Rng } from "@llava-ts/core";
-import type { Optimizer } from "./adamw.js";
+import type { Optimizer } from "../adamw.js";
+import { TrainingError } from "../training-error.js";
 import { rotateCheckpoints, TRAINER_STATE_FILE, writeCheckpointAtomically } from "./checkpoint-dir.js";
 import type { ModelSaver } from "./model-saver.js";
 import { captureRngState, type RngStateJson, restoreRngState } from "./rng-state.js";
@@ -18,7 +19,6 @@ import {
   readTrainerState,
   writeTrainerState,
 } from "./trainer-state.js";
-import { TrainingError } from "./training-error.js";
 
 export interface RunInfo {
   maxSteps: number;

@@ -2,10 +2,10 @@
 // TcpCollective: the Trainer with Zero2 on the tiny token model, each rank taking its rows of the same
 // seeded global batches. The collective has no contiguous gradient buffers, so Zero2 takes its copying path.
 import { initBackend } from "@llava-ts/core";
-import { Trainer } from "../trainer.js";
-import { isRankProcess, runRankProcess } from "./run-rank-process.js";
+import { Trainer } from "../src/trainer.js";
+import { isRankProcess, runRankProcess } from "../src/zero2/launch/run-rank-process.js";
+import { Zero2 } from "../src/zero2/zero2.js";
 import { TinyTokenModel, tokenBatches, tokenLabelCount, tokenRows, tokenTask } from "./tiny-token-model.js";
-import { Zero2 } from "./zero2.js";
 import { OPT } from "./zero2-test-rank.js";
 
 export interface Zero2ProcessScript {

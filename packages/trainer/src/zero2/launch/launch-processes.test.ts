@@ -3,11 +3,11 @@ import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { workerEntryUrl } from "@llava-ts/core";
 import { describe, expect, it } from "vitest";
-import type { ProcessCollectiveScript } from "./collective-process-test-rank.js";
+import type { ProcessCollectiveScript } from "../../../test/collective-process-test-rank.js";
 import { launchProcesses, type ProcessJob } from "./launch-processes.js";
 import { RankError } from "./launch-ranks.js";
 
-const entry = new URL("./collective-process-test-rank.ts", import.meta.url);
+const entry = new URL("../../../test/collective-process-test-rank.ts", import.meta.url);
 
 function launch(
   worldSize: number,

@@ -11,9 +11,9 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { workerEntryUrl } from "@llava-ts/core";
+import type { TcpCollectiveOptions } from "../collective/tcp-collective.js";
 import { RankError } from "./launch-ranks.js";
 import { ARGS_ENV, ARGS_FILE_ENV, COLLECTIVE_ENV, type RankProcessMessage } from "./rank-process-protocol.js";
-import type { TcpCollectiveOptions } from "./tcp-collective.js";
 
 export interface LaunchProcessesOptions<A> {
   worldSize: number;

@@ -3,13 +3,13 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import type { ProcessCollectiveScript } from "../../../test/collective-process-test-rank.js";
+import { type CommonOpsResult, contribution } from "../../../test/collective-test-rank.js";
+import { launchProcesses } from "../launch/launch-processes.js";
 import { CollectiveError, partitionRange } from "./collective.js";
-import type { ProcessCollectiveScript } from "./collective-process-test-rank.js";
-import { type CommonOpsResult, contribution } from "./collective-test-rank.js";
-import { launchProcesses } from "./launch-processes.js";
 import { TcpCollective, type TcpCollectiveOptions } from "./tcp-collective.js";
 
-const entry = new URL("./collective-process-test-rank.ts", import.meta.url);
+const entry = new URL("../../../test/collective-process-test-rank.ts", import.meta.url);
 
 const run = async <R>(worldSize: number, args: ProcessCollectiveScript, collective?: TcpCollectiveOptions) =>
   (await launchProcesses<ProcessCollectiveScript, R>({ worldSize, entry, args, collective })).result;

@@ -1,7 +1,7 @@
 // Every random stream a resumed run must continue: the trainer's Rng and any Rng a module owns (LoRA
 // dropout keeps one per layer), saved as their 32-bit states by module path and property name.
 import { type Module, Rng } from "@llava-ts/core";
-import { TrainingError } from "./training-error.js";
+import { TrainingError } from "../training-error.js";
 
 export interface RngStateJson {
   seed: number;

@@ -3,7 +3,7 @@
 // ZeRO-2's token weighting. Batches are seeded, so every rank can build the same global batch.
 import { LayerNorm, Linear, Module, normalInit, Rng } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs-core";
-import type { TrainTask } from "../train-task.js";
+import type { TrainTask } from "../src/train-task.js";
 
 const D = 4; // input features
 const C = 5; // classes

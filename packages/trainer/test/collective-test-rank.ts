@@ -1,7 +1,7 @@
 // Test-only rank entry: runs a scripted sequence of collective operations on deterministic data and
 // returns what each rank ended with; some scripts fail on purpose (throw, exit, hang).
-import { type Collective, partitionRange } from "./collective.js";
-import { isRankWorker, runRank } from "./run-rank.js";
+import { type Collective, partitionRange } from "../src/zero2/collective/collective.js";
+import { isRankWorker, runRank } from "../src/zero2/launch/run-rank.js";
 
 export interface CollectiveScript {
   script: "ops" | "barrier" | "throw" | "exit" | "loop" | "hang";

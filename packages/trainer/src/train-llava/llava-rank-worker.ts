@@ -10,12 +10,12 @@ import type { TrainData } from "../batch-stream.js";
 import type { Batch } from "../train-task.js";
 import { Trainer } from "../trainer.js";
 import { TrainingError } from "../training-error.js";
-import type { Collective } from "./collective.js";
-import { rankRows } from "./rank-data.js";
-import { isRankWorker, runRank } from "./run-rank.js";
-import { isRankProcess, runRankProcess } from "./run-rank-process.js";
-import type { RankDataSource, RankRunResult, Zero2RankArgs } from "./train-zero2.js";
-import { Zero2 } from "./zero2.js";
+import type { Collective } from "../zero2/collective/collective.js";
+import { isRankWorker, runRank } from "../zero2/launch/run-rank.js";
+import { isRankProcess, runRankProcess } from "../zero2/launch/run-rank-process.js";
+import { rankRows } from "../zero2/rank-data.js";
+import { Zero2 } from "../zero2/zero2.js";
+import type { RankDataSource, RankRunResult, Zero2RankArgs } from "./train-llava.js";
 
 /** One rank of trainZero2, as a worker thread (shared memory) or a process (TCP). */
 async function trainRank(ctx: {

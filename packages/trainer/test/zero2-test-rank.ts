@@ -4,12 +4,12 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { initBackend } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs-core";
-import type { OptimizerParam } from "../adamw.js";
-import { Trainer } from "../trainer.js";
-import { PartitionedAdamW } from "./partitioned-adamw.js";
-import { isRankWorker, runRank } from "./run-rank.js";
+import type { OptimizerParam } from "../src/adamw.js";
+import { Trainer } from "../src/trainer.js";
+import { isRankWorker, runRank } from "../src/zero2/launch/run-rank.js";
+import { PartitionedAdamW } from "../src/zero2/partitioned-adamw.js";
+import { Zero2 } from "../src/zero2/zero2.js";
 import { TinyTokenModel, tokenBatches, tokenLabelCount, tokenRows, tokenTask } from "./tiny-token-model.js";
-import { Zero2 } from "./zero2.js";
 
 export type Zero2Script =
   | {

@@ -5,11 +5,11 @@ import { type Cases, fixturePath, loadCases } from "@llava-ts/core/testing";
 import { LlavaForConditionalGeneration } from "@llava-ts/llava";
 import { loadAdapter } from "@llava-ts/lora";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fixtureBatch } from "../../test/fixture-batch.js";
 import type { Strategy } from "../apply-strategy.js";
-import { fixtureBatch } from "../test-helpers/fixture-batch.js";
 import type { Batch } from "../train-task.js";
 import { Trainer } from "../trainer.js";
-import { type PlainTrainerOptions, trainZero2 } from "./train-zero2.js";
+import { type PlainTrainerOptions, trainZero2 } from "./train-llava.js";
 
 let cases: Cases;
 let batch: Batch;
@@ -81,7 +81,7 @@ describe("trainZero2 on fixtures/hf/llava: 2 ranks × 1 row = 1 rank × 2 rows",
 });
 
 describe("trainZero2 with a RankDataSource: each rank opens its own data", () => {
-  const module = new URL("./test-rank-data.ts", import.meta.url).href;
+  const module = new URL("../../test/test-rank-data.ts", import.meta.url).href;
 
   it("trains exactly as with the batches handed over, and returns each rank's data stats", async () => {
     const common = {
@@ -132,7 +132,7 @@ describe("trainZero2 with a RankDataSource: each rank opens its own data", () =>
     await expect(trainZero2({ ...common, data: { module: "/no/such/module.js" } })).rejects.toThrow(
       /rank data module \/no\/such\/module.js could not be loaded/,
     );
-    const wrong = new URL("./rank-data.ts", import.meta.url).href; // exports rankRows, not openRankData
+    const wrong = new URL("../zero2/rank-data.ts", import.meta.url).href; // exports rankRows, not openRankData
     await expect(trainZero2({ ...common, data: { module: wrong } })).rejects.toThrow(
       /does not export a function openRankData/,
     );

@@ -3,9 +3,9 @@
 // function, reports its result or error to the launcher over IPC, and exits. A failing rank first tells
 // its peers (their operations reject with "aborted: rank r failed"), so nobody waits on it.
 import { readFileSync } from "node:fs";
-import { CollectiveError } from "./collective.js";
+import { CollectiveError } from "../collective/collective.js";
+import { TcpCollective, type TcpCollectiveOptions } from "../collective/tcp-collective.js";
 import { ARGS_ENV, ARGS_FILE_ENV, COLLECTIVE_ENV, type RankProcessMessage } from "./rank-process-protocol.js";
-import { TcpCollective, type TcpCollectiveOptions } from "./tcp-collective.js";
 
 export interface RankProcessContext<A = unknown> {
   rank: number;

@@ -3,8 +3,8 @@
 // purpose (throw, exit, hang), and a timed all-reduce of a large array.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { isRankProcess, runRankProcess } from "../src/zero2/launch/run-rank-process.js";
 import { commonOps, contribution, failureScript } from "./collective-test-rank.js";
-import { isRankProcess, runRankProcess } from "./run-rank-process.js";
 
 export interface ProcessCollectiveScript {
   script: "ops" | "barrier" | "throw" | "exit" | "loop" | "hang" | "throughput";

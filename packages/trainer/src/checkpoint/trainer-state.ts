@@ -1,7 +1,7 @@
 // trainer_state.json as transformers 4.46's TrainerState.save_to_json writes it (sorted keys, indent 2),
 // plus the exact data position a resumed run needs, which HF reconstructs by skipping batches.
 import { readFileSync, writeFileSync } from "node:fs";
-import { TrainingError } from "./training-error.js";
+import { TrainingError } from "../training-error.js";
 
 /** One log_history entry: {epoch, grad_norm, learning_rate, loss, step} per logged step. */
 export type LogEntry = Record<string, number>;

@@ -1,6 +1,6 @@
 // The fixtures/hf/llava training batch as the trainer's Batch (the batch of training.json's six steps).
 import type { Cases } from "@llava-ts/core/testing";
-import type { Batch } from "../train-task.js";
+import type { Batch } from "../src/train-task.js";
 
 export function fixtureBatch(cases: Cases): Batch {
   const [B, T] = cases.shape("input_ids");
