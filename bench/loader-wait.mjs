@@ -52,9 +52,8 @@ try {
     strategy: "freeze_vision",
     optimizer: { lr: 1e-4 },
     maxSteps: steps,
-    saveAtEnd: false,
+    saveStrategy: "no",
     progress: false,
-    lossCurve: false,
     outputDir: join(dir, "run"),
   });
   const t0 = performance.now();

@@ -1,6 +1,6 @@
 // train_step.zero2.N: the bench batch split over N data-parallel ranks (worker threads, one wasm backend
-// each — one core each), global batch unchanged, through the trainer's trainZero2 (issue 7). The bench
-// model is written once to a temporary HF folder for the ranks to load.
+// each — one core each; N = 1 in this process), global batch unchanged, through the trainer's trainLlava.
+// The bench model is written once to a temporary HF folder for the ranks to load.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,9 +9,7 @@ import { trainStepFlops } from "./flops.mjs";
 import { median } from "./stats.mjs";
 
 export async function trainZero2Bench(N, strategy, reps, warmup) {
-  const trainer = await import("@llava-ts/trainer");
-  if (typeof trainer.trainZero2 !== "function")
-    return { skipped: "@llava-ts/trainer does not export trainZero2 yet (issue 7)", ranks: N, strategy };
+  const { trainLlava } = await import("@llava-ts/trainer");
   const dir = mkdtempSync(join(tmpdir(), "llava-bench-zero2-"));
   try {
     const model = buildBenchModel();
@@ -19,12 +17,12 @@ export async function trainZero2Bench(N, strategy, reps, warmup) {
     model.dispose();
     const batch = benchBatch();
     const steps = warmup + reps;
-    const result = await trainer.trainZero2({
-      worldSize: N,
+    const result = await trainLlava({
+      ranks: N,
       modelDir: join(dir, "model"),
       strategy,
       lora: strategy === "use_lora" ? LORA : undefined,
-      batches: Array.from({ length: steps }, () => batch),
+      data: { batches: Array.from({ length: steps }, () => batch) },
       trainer: { optimizer: { lr: 1e-4, weightDecay: 0 }, maxSteps: steps, progress: false },
     });
     // A step ends when its slowest rank does.

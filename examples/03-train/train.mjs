@@ -3,17 +3,15 @@
 //   node train.mjs --model my-llava --data chat.json --images images.zip --train-type use_lora --output-dir out
 //
 // Without --model it builds a tiny LLaVA and draws a tiny dataset, then trains each strategy for a few steps.
-// (`llava train` is the same with every run_zero2.sh flag, and --ranks N for ZeRO-2.)
+// (`llava train` is the same function with every run_zero2.sh flag, and --ranks N for ZeRO-2.)
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { initBackend } from "@llava-ts/core";
-import { generateSyntheticCaptions, LlavaDataLoader, LlavaDataset } from "@llava-ts/datasets";
-import { LlavaForConditionalGeneration, readLlavaConfig } from "@llava-ts/llava";
-import { applyLora, saveAdapter } from "@llava-ts/lora";
-import { formatStrategySummary, STRATEGIES, Trainer } from "@llava-ts/trainer";
+import { generateSyntheticCaptions } from "@llava-ts/datasets";
+import { STRATEGIES, trainLlava } from "@llava-ts/trainer";
 import { main as buildModel } from "../01-build-model/build-model.mjs";
 
 /** The tutorial's LoRA: every linear layer of the language model, the projector trained in full. */
@@ -34,37 +32,26 @@ export async function train({
   steps,
   lr = 1e-4,
   batchSize = 2,
+  ranks = 1,
 }) {
-  const config = readLlavaConfig(modelDir);
-  const loader = new LlavaDataLoader({
-    dataset: LlavaDataset.open({ file: data, images }),
-    processor: {
-      tokenizer: modelDir,
-      imageProcessor: modelDir,
-      llava: { imageSeqLength: config.image_seq_length },
-    },
-    batchSize,
-    collate: { padTokenId: config.pad_token_id },
-    seed: 42,
-  });
-  const model = LlavaForConditionalGeneration.fromPretrained(modelDir);
-  const trainer = new Trainer(model, {
+  // The same path as `llava train`: the strategy, LoRA, data and the final model or adapter (as the
+  // tutorial's trainer.save_model()) in outputDir, on one rank here or on N with ZeRO-2.
+  const { losses, saved } = await trainLlava({
+    ranks,
+    modelDir,
     strategy,
-    strategyOptions: { lora: (m) => applyLora(m, LORA) },
-    optimizer: { lr },
-    schedule: { type: "cosine", warmupRatio: 0.03 },
-    maxSteps: steps,
-    outputDir,
-    progress: false,
+    lora: strategy === "use_lora" ? LORA : undefined,
+    data: { dataset: { file: data, images, batchSize } },
+    trainer: {
+      optimizer: { lr },
+      schedule: { type: "cosine", warmupRatio: 0.03 },
+      maxSteps: steps,
+      outputDir,
+      seed: 42,
+    },
+    log: console.log,
   });
-  console.log(formatStrategySummary(trainer.summary));
-  const { losses } = await trainer.train(loader);
-  await loader.close();
-  // The final weights, as the tutorial's trainer.save_model(): an adapter for use_lora, else the full model.
-  if (strategy === "use_lora") await saveAdapter(model, outputDir);
-  else await model.savePretrained(outputDir);
-  model.dispose();
-  console.log(`${strategy}: losses ${losses.map((l) => l.toFixed(3)).join(" ")} → ${outputDir}`);
+  console.log(`${strategy}: losses ${losses.map((l) => l.toFixed(3)).join(" ")} → ${saved}`);
   return losses;
 }
 

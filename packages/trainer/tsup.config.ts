@@ -1,10 +1,14 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  // ZeRO-2's rank worker is its own entry: trainZero2 starts dist/llava-rank-worker.js (core's workerEntryUrl).
-  entry: { index: "src/index.ts", "llava-rank-worker": "src/train-llava/llava-rank-worker.ts" },
+  // The rank worker is its own entry: trainLlava starts dist/llava-rank-worker.js for N ranks.
+  entry: {
+    index: "src/index.ts",
+    internal: "src/internal/index.ts",
+    "llava-rank-worker": "src/train-llava/llava-rank-worker.ts",
+  },
   format: ["esm"],
-  dts: { entry: "src/index.ts" },
+  dts: { entry: { index: "src/index.ts", internal: "src/internal/index.ts" } },
   sourcemap: true,
   clean: true,
   target: "node20",

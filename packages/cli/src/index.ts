@@ -21,11 +21,19 @@ export {
 } from "./eval/evaluate.js";
 export { type EvalCommandOptions, evalMetrics, formatEvalLines, runEval } from "./eval/run-eval.js";
 export type { CliIO, TextSink } from "./io.js";
-export {
-  copyModelFiles,
-  type GenerationSettings,
-  LlavaSession,
-  type PromptRequest,
-} from "./llava-session.js";
+export { type GenerationSettings, LlavaSession, type PromptRequest } from "./llava-session.js";
 export { COMMANDS, main, usage } from "./main.js";
-export { loraConfigInput, runTrain, type TrainOptions, type TrainOutcome } from "./train/run-train.js";
+export {
+  type CurveOptions,
+  type CurvePoint,
+  lossCurveSvg,
+  writeLossCurve,
+  writeRunLossCurve,
+} from "./train/loss-curve.js";
+export {
+  loraConfigInput,
+  runTrain,
+  type TrainOptions,
+  type TrainOutcome,
+  trainLlavaOptions,
+} from "./train/run-train.js";

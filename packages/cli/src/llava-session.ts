@@ -1,7 +1,5 @@
 // A LLaVA model folder ready for inference: the model (plus a LoRA adapter, or merged into the weights),
 // its tokenizer, LlavaProcessor and CLIP image processor, and batched, streamed generation.
-import { copyFileSync, existsSync, readdirSync } from "node:fs";
-import { join } from "node:path";
 import { LlavaForConditionalGeneration } from "@llava-ts/llava";
 import { loadAdapter, mergeAndUnload } from "@llava-ts/lora";
 import {
@@ -158,24 +156,4 @@ export class LlavaSession {
   dispose(): void {
     this.model.dispose();
   }
-}
-
-/** Weight files of a checkpoint folder (these are what training and merging replace). */
-export function isWeightFile(name: string): boolean {
-  return name.endsWith(".safetensors") || name === "model.safetensors.index.json";
-}
-
-/**
- * Copies everything but the weights and config.json from `from` to `to`: tokenizer, chat template,
- * preprocessor and processor configs, generation config — what makes a weights folder a usable model.
- */
-export function copyModelFiles(from: string, to: string): string[] {
-  const copied: string[] = [];
-  for (const name of readdirSync(from, { withFileTypes: true })) {
-    if (!name.isFile() || isWeightFile(name.name) || name.name === "config.json") continue;
-    if (existsSync(join(to, name.name))) continue;
-    copyFileSync(join(from, name.name), join(to, name.name));
-    copied.push(name.name);
-  }
-  return copied;
 }

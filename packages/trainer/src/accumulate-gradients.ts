@@ -1,6 +1,6 @@
-// One micro-batch's backward pass: the loss (divided by the accumulation steps, as HF Trainer does)
-// under a gradient tape over the trainable variables only, its gradients added into the flat buffer —
-// dense ones whole, those of lookups made outside the tape (PreparedStep.rowGradients) row by row.
+// One micro-batch's backward pass: the loss (times the rank's loss weight, divided by the accumulation
+// steps as HF Trainer does) under a gradient tape over the trainable variables only, its gradients added
+// into the flat buffer — dense ones whole, those of lookups made outside the tape (rowGradients) row by row.
 import { valuesOf } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs-core";
 import type { OptimizerParam } from "./adamw.js";
@@ -14,17 +14,19 @@ export interface MicroBatchInfo {
   /** The optimizer step (1-based) and this micro-batch's index in it, for error messages. */
   step: number;
   micro: number;
+  /** This rank's loss weight among data-parallel ranks (rankLossWeight); default 1. */
+  weight?: number;
 }
 
 /**
- * Returns loss / accum of the micro-batch (what HF sums into the logged loss). A non-finite loss throws
- * before any gradient reaches the buffer. `prepared` is disposed either way.
+ * Returns weight · loss / accum of the micro-batch (what HF sums into the logged loss). A non-finite loss
+ * throws before any gradient reaches the buffer. `prepared` is disposed either way.
  */
 export function accumulateGradients(
   prepared: PreparedStep,
   params: readonly OptimizerParam[],
   buffer: GradientBuffer,
-  { accum, step, micro }: MicroBatchInfo,
+  { accum, step, micro, weight = 1 }: MicroBatchInfo,
 ): number {
   try {
     const vars = params.map((p) => p.variable);
@@ -34,7 +36,8 @@ export function accumulateGradients(
     const { value, grads } = tf.engine().gradients(
       () => {
         const l = prepared.loss();
-        return (accum > 1 ? l.div(accum) : l) as tf.Scalar;
+        const weighted = weight === 1 ? l : l.mul(weight);
+        return (accum > 1 ? weighted.div(accum) : weighted) as tf.Scalar;
       },
       xs,
       undefined,
@@ -45,7 +48,7 @@ export function accumulateGradients(
       if (!Number.isFinite(v)) {
         const where = accum > 1 ? ` (micro-batch ${micro + 1} of ${accum})` : "";
         throw new TrainingError(
-          `loss is ${v * accum}${where}; training stopped before the update, the last checkpoint is kept`,
+          `loss is ${(v * accum) / weight}${where}; training stopped before the update, the last checkpoint is kept`,
           step,
         );
       }

@@ -1,11 +1,8 @@
-// torch.optim.AdamW (torch 1.13, single-tensor path) on flat Float32Arrays, in torch's order of
-// operations. State lives in JS memory, one (exp_avg, exp_avg_sq) pair per parameter: outside wasm's
-// 4 GB heap (2× the trainable weights), and sliceable so ZeRO-2 can keep just its partition of it.
-
-import { join } from "node:path";
-import { type LoopBody, rewriteVariable, sharedFloat32, splitLoop } from "@llava-ts/core";
-import * as tf from "@tensorflow/tfjs-core";
-import { loadOptimizerState, OPTIMIZER_FILE, saveOptimizerState } from "./optimizer-state.js";
+// torch.optim.AdamW's update (torch 1.13, single-tensor path) on flat Float32Arrays, in torch's order of
+// operations, and its hyper-parameters. The optimizer that owns the state and applies this update to a
+// rank's partition of the parameters is zero2/partitioned-adamw.ts (one rank: all of them).
+import { type LoopBody, splitLoop } from "@llava-ts/core";
+import type * as tf from "@tensorflow/tfjs-core";
 import { TrainingError } from "./training-error.js";
 
 export interface AdamWOptions {
@@ -92,12 +89,6 @@ export function adamwUpdateParallel(
   });
 }
 
-/** Per-parameter optimizer state, as torch's `optimizer.state[p]`. */
-export interface AdamState {
-  expAvg: Float32Array;
-  expAvgSq: Float32Array;
-}
-
 export interface OptimizerParam {
   name: string;
   variable: tf.Variable;
@@ -105,120 +96,43 @@ export interface OptimizerParam {
   decay: boolean;
 }
 
-/**
- * What the trainer needs from an optimizer; a partitioned one (ZeRO-2) implements the same surface over
- * its share of the parameters.
- */
-export interface Optimizer {
-  /** Optimizer steps taken so far. */
-  stepCount: number;
-  /**
-   * One update; `grads[i]` belongs to the i-th trainable parameter (undefined = it got no gradient).
-   * `gradScale` (default 1) multiplies every gradient first: the trainer's clipping coefficient.
-   */
-  step(grads: readonly (Float32Array | undefined)[], lr: number, gradScale?: number): void | Promise<void>;
-  /** Writes this optimizer's state into checkpoint folder `dir`; `load` reads it back. */
-  save(dir: string): Promise<void>;
-  load(dir: string): void | Promise<void>;
-  /** Float values of optimizer state held by this process. */
-  readonly stateSize: number;
+/** AdamW's hyper-parameters, checked: torch's defaults filled in. */
+export interface AdamWConfig {
+  lr: number;
+  betas: [number, number];
+  eps: number;
+  weightDecay: number;
 }
 
-/** AdamW over named variables; `step()` takes one flat gradient per parameter (undefined = no gradient). */
-export class AdamW implements Optimizer {
-  readonly lr: number;
-  readonly betas: [number, number];
-  readonly eps: number;
-  readonly weightDecay: number;
-  /** Optimizer steps taken (torch's `state["step"]`). */
-  stepCount = 0;
-  readonly state = new Map<string, AdamState>();
-
-  constructor(
-    readonly params: readonly OptimizerParam[],
-    options: AdamWOptions = {},
-  ) {
-    this.lr = options.lr ?? 1e-3;
-    this.betas = options.betas ?? [0.9, 0.999];
-    this.eps = options.eps ?? 1e-8;
-    this.weightDecay = options.weightDecay ?? 0;
-    const check = (ok: boolean, what: string) => {
-      if (!ok) throw new TrainingError(`AdamW: invalid ${what}`);
-    };
-    check(this.lr >= 0, `learning rate ${this.lr}`);
-    check(
-      this.betas.every((b) => b >= 0 && b < 1),
-      `betas [${this.betas}] (each in [0, 1))`,
-    );
-    check(this.eps >= 0, `eps ${this.eps}`);
-    check(this.weightDecay >= 0, `weight decay ${this.weightDecay}`);
-  }
-
-  /**
-   * Applies one update with learning rate `lr` (the schedule's value for this step). Parameters whose
-   * gradient is undefined are skipped entirely, as torch skips `p.grad is None` (no decay, no state).
-   */
-  step(grads: readonly (Float32Array | undefined)[], lr: number, gradScale = 1): void {
-    if (grads.length !== this.params.length)
-      throw new TrainingError(`AdamW.step: ${grads.length} gradients for ${this.params.length} parameters`);
-    this.stepCount++;
-    this.params.forEach((param, i) => {
-      const g = grads[i];
-      if (!g) return;
-      const size = param.variable.size;
-      if (g.length !== size)
-        throw new TrainingError(
-          `AdamW.step: gradient of ${param.name} has ${g.length} values, expected ${size}`,
-        );
-      const s = this.stateFor(param.name, size);
-      const h = this.hyper(lr, param.decay, gradScale);
-      // Computed straight into the variable's next buffer (on wasm: heap to heap, no JS copies to allocate).
-      rewriteVariable(param.variable, (next, current) => {
-        adamwUpdateParallel(next, g, s.expAvg, s.expAvgSq, this.stepCount, h, current);
-      });
-    });
-  }
-
-  hyper(lr: number, decay: boolean, gradScale = 1): AdamWHyper {
-    return {
-      lr,
-      beta1: this.betas[0],
-      beta2: this.betas[1],
-      eps: this.eps,
-      weightDecay: decay ? this.weightDecay : 0,
-      gradScale,
-    };
-  }
-
-  /** The state of `name`, created as zeros on first use (torch creates it lazily too). */
-  stateFor(name: string, size: number): AdamState {
-    let s = this.state.get(name);
-    if (!s) {
-      s = { expAvg: sharedFloat32(size), expAvgSq: sharedFloat32(size) };
-      this.state.set(name, s);
-    }
-    return s;
-  }
-
-  save(dir: string): Promise<void> {
-    return saveOptimizerState(this, join(dir, OPTIMIZER_FILE));
-  }
-
-  load(dir: string): void {
-    loadOptimizerState(this, join(dir, OPTIMIZER_FILE));
-  }
-
-  /** Float values held in optimizer state (2 per parameter value that has received a gradient). */
-  get stateSize(): number {
-    let n = 0;
-    for (const s of this.state.values()) n += s.expAvg.length + s.expAvgSq.length;
-    return n;
-  }
+/** torch.optim.AdamW's defaults (lr 1e-3, betas (0.9, 0.999), eps 1e-8) and its argument checks. */
+export function adamwConfig(options: AdamWOptions = {}): AdamWConfig {
+  const c: AdamWConfig = {
+    lr: options.lr ?? 1e-3,
+    betas: options.betas ?? [0.9, 0.999],
+    eps: options.eps ?? 1e-8,
+    weightDecay: options.weightDecay ?? 0,
+  };
+  const check = (ok: boolean, what: string) => {
+    if (!ok) throw new TrainingError(`AdamW: invalid ${what}`);
+  };
+  check(c.lr >= 0, `learning rate ${c.lr}`);
+  check(
+    c.betas.every((b) => b >= 0 && b < 1),
+    `betas [${c.betas}] (each in [0, 1))`,
+  );
+  check(c.eps >= 0, `eps ${c.eps}`);
+  check(c.weightDecay >= 0, `weight decay ${c.weightDecay}`);
+  return c;
 }
 
-/** Replaces a variable's values from JS memory (one upload; the temporary tensor is freed). */
-export function writeVariable(v: tf.Variable, data: Float32Array): void {
-  const t = tf.tensor(data, v.shape, "float32");
-  v.assign(t);
-  t.dispose();
+/** The update's constants for one parameter group at learning rate `lr` (no decay for `decay` false). */
+export function adamwHyper(c: AdamWConfig, lr: number, decay: boolean, gradScale = 1): AdamWHyper {
+  return {
+    lr,
+    beta1: c.betas[0],
+    beta2: c.betas[1],
+    eps: c.eps,
+    weightDecay: decay ? c.weightDecay : 0,
+    gradScale,
+  };
 }

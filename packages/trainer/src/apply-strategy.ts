@@ -16,6 +16,8 @@ export interface StrategyOptions {
   lora?: LoraConfig | LoraConfigInput | ((model: Module) => void);
   /** use_lora: keep the projector frozen even when it is in modules_to_save. */
   freezeProjector?: boolean;
+  /** Modules (path prefixes) kept frozen whatever the strategy, e.g. "language_model.model.embed_tokens". */
+  freeze?: readonly string[];
 }
 
 export interface PartSummary {
@@ -75,6 +77,7 @@ export function applyStrategy(
       model.unfreeze("multi_modal_projector");
     }
   }
+  for (const prefix of options.freeze ?? []) model.freeze(prefix);
   return summarizeTrainable(model, strategy);
 }
 

@@ -1,6 +1,7 @@
 // Gradients of the trainable parameters in one contiguous Float32Array (a view per parameter), summed
-// over micro-batches. Contiguous so a data-parallel reduce (ZeRO-2's reduce-scatter) can work on
-// buckets of it directly; JS memory so clipping and the optimizer need no tensors.
+// over micro-batches. Contiguous so ZeRO-2's reduce-scatter works on buckets of it directly (the
+// optimizer that owns it allocates it in memory the other ranks can read); JS memory so the norm and the
+// update need no tensors.
 import { sharedFloat32, splitLoop, valuesOf } from "@llava-ts/core";
 import type * as tf from "@tensorflow/tfjs-core";
 import { TrainingError } from "./training-error.js";
@@ -99,38 +100,24 @@ export class GradientBuffer {
     return this.views.map((v, i) => (this.present[i] ? v : undefined));
   }
 
-  /** Σ g² over everything present, in double precision (long gradients on two cores). */
-  sumOfSquares(): number {
+  /**
+   * Σ g² over the present gradients' values in flat range [from, to) (default all; ZeRO-2: this rank's
+   * partition), in double precision, long runs on two cores.
+   */
+  sumOfSquares(from = 0, to = this.flat.length): number {
     let s = 0;
-    for (let i = 0; i < this.views.length; i++)
-      if (this.present[i]) s += splitLoop(sumOfSquaresPart, [this.views[i]], this.views[i].length);
+    this.offsets.forEach((offset, i) => {
+      const a = Math.max(from, offset);
+      const b = Math.min(to, offset + this.sizes[i]);
+      if (a < b && this.present[i]) s += splitLoop(sumOfSquaresPart, [this.flat.subarray(a, b)], b - a);
+    });
     return s;
-  }
-
-  scale(c: number): void {
-    const f = Math.fround(c);
-    for (let k = 0; k < this.flat.length; k++) this.flat[k] *= f;
   }
 }
 
 /** torch.nn.utils.clip_grad_norm_'s factor for a global L2 norm: max_norm / (norm + 1e-6), at most 1. */
 export function clipCoefficient(totalNorm: number, maxNorm: number): number {
   return Math.min(1, maxNorm / (totalNorm + 1e-6));
-}
-
-/**
- * torch.nn.utils.clip_grad_norm_ given the global L2 norm: scales by max_norm / (norm + 1e-6) only when
- * that is below 1. Returns the norm before clipping (what HF logs as grad_norm). The trainer instead
- * hands `clipCoefficient` to the optimizer, which applies it while it reads each gradient.
- */
-export function clipGradNorm(
-  buffer: GradientBuffer,
-  maxNorm: number,
-  totalNorm = Math.sqrt(buffer.sumOfSquares()),
-): number {
-  const coef = clipCoefficient(totalNorm, maxNorm);
-  if (coef < 1) buffer.scale(coef);
-  return totalNorm;
 }
 
 /** Σ x² over [from, to) of arrays[0], in double (also run by the second-core helper from its text). */

@@ -1,17 +1,8 @@
-// @llava-ts/trainer: the four LLaVA training strategies, AdamW as torch, HF's LR schedules, gradient
-// accumulation and clipping, atomic checkpoints with exact resume, metrics, progress and a loss curve.
+// @llava-ts/trainer: train a LLaVA on one rank or N (ZeRO-2) with the tutorial's four strategies, AdamW
+// as torch, HF's LR schedules, accumulation and clipping, atomic checkpoints that resume exactly on any
+// number of ranks, metrics and progress. The building blocks below the Trainer are in "./internal".
 
-export { accumulateGradients, type MicroBatchInfo } from "./accumulate-gradients.js";
-export {
-  type AdamState,
-  AdamW,
-  type AdamWHyper,
-  type AdamWOptions,
-  adamwUpdate,
-  type Optimizer,
-  type OptimizerParam,
-  writeVariable,
-} from "./adamw.js";
+export type { AdamWOptions } from "./adamw.js";
 export {
   applyStrategy,
   formatStrategySummary,
@@ -22,54 +13,49 @@ export {
   type StrategySummary,
   summarizeTrainable,
 } from "./apply-strategy.js";
+export type { EpochSource, TrainData } from "./batch-stream.js";
+export { type CheckpointInfo, latestCheckpoint, listCheckpoints } from "./checkpoint/checkpoint-dir.js";
 export {
-  type EpochSource,
-  epochLength,
-  isEpochSource,
-  type PositionedBatch,
-  positionedBatches,
-  type TrainData,
-} from "./batch-stream.js";
-export {
-  CHECKPOINT_PREFIX,
-  type CheckpointInfo,
-  latestCheckpoint,
-  listCheckpoints,
-  rotateCheckpoints,
-  TRAINER_STATE_FILE,
-  writeCheckpointAtomically,
-} from "./checkpoint/checkpoint-dir.js";
-export {
-  adapterSaver,
   defaultSaver,
   fullModelSaver,
   loraAdapterSaver,
   type ModelSaver,
   trainableSaver,
 } from "./checkpoint/model-saver.js";
-export {
-  type DataPosition,
-  type LogEntry,
-  pythonJson,
-  readTrainerState,
-  type TrainerStateJson,
-} from "./checkpoint/trainer-state.js";
-export {
-  type RunInfo,
-  resumeTraining,
-  saveTrainingCheckpoint,
-  type TrainingSnapshot,
-} from "./checkpoint/training-checkpoint.js";
-export { clipCoefficient, clipGradNorm, GradientBuffer } from "./gradient-buffer.js";
-export { type LlavaLike, llavaTask } from "./llava-task.js";
-export { type CurveOptions, type CurvePoint, lossCurveSvg, niceTicks, writeLossCurve } from "./loss-curve.js";
-export { LrSchedule, type ScheduleOptions, type ScheduleType } from "./lr-schedule.js";
-export { MetricsLogger, type StepMetrics } from "./metrics-logger.js";
-export { loadOptimizerState, OPTIMIZER_FILE, saveOptimizerState } from "./optimizer-state.js";
-export { formatDuration, ProgressBar, type ProgressStream, type ProgressUpdate } from "./progress-bar.js";
-export { type Batch, type BatchCounts, countBatch, type PreparedStep, type TrainTask } from "./train-task.js";
+export type { DataPosition, LogEntry } from "./checkpoint/trainer-state.js";
+export { countBatch, type LlavaLike, labelledTokens, llavaTask } from "./llava-task.js";
+export type { ScheduleOptions, ScheduleType } from "./lr-schedule.js";
+export type { ProgressStream } from "./progress-bar.js";
+export { type LossWeighting, rankLossWeight } from "./rank-loss-weight.js";
+export type { LlavaRankResult, LlavaRunArgs, PlainTrainerOptions } from "./train-llava/llava-rank.js";
+export type { LlavaDataSpec, RankData } from "./train-llava/rank-data.js";
+export { type TrainLlavaOptions, type TrainLlavaResult, trainLlava } from "./train-llava/train-llava.js";
+export type { Batch, BatchCounts, PreparedStep, RowGradient, TrainTask } from "./train-task.js";
 export { Trainer, type TrainResult } from "./trainer.js";
-export type { TrainerHooks, TrainerOptions } from "./trainer-options.js";
+export type {
+  SaveStrategy,
+  StepControl,
+  TrainerCallback,
+  TrainerOptions,
+} from "./trainer-options.js";
 export { TrainingError } from "./training-error.js";
-export { isNormModule, noDecayParameterNames } from "./weight-decay-groups.js";
-export * from "./zero2/index.js";
+export { lossPoints, type StepResult } from "./training-log.js";
+// ZeRO-2 for your own model and rank entry: collectives, launchers, data sharding, checkpoint tools.
+export { type Collective, CollectiveError, type ReduceOp } from "./zero2/collective/collective.js";
+export { LocalCollective } from "./zero2/collective/local-collective.js";
+export {
+  SharedMemoryCollective,
+  type SharedMemoryCollectiveOptions,
+} from "./zero2/collective/shared-memory-collective.js";
+export { TcpCollective, type TcpCollectiveOptions } from "./zero2/collective/tcp-collective.js";
+export type { RendezvousOptions } from "./zero2/collective/tcp-rendezvous.js";
+export {
+  type LaunchProcessesOptions,
+  launchProcesses,
+  type ProcessJob,
+} from "./zero2/launch/launch-processes.js";
+export { type LaunchOptions, launchRanks, RankError, type RankJob } from "./zero2/launch/launch-ranks.js";
+export { isRankWorker, type RankContext, runRank } from "./zero2/launch/run-rank.js";
+export { isRankProcess, type RankProcessContext, runRankProcess } from "./zero2/launch/run-rank-process.js";
+export { everyNth, rankRows } from "./zero2/rank-data.js";
+export { consolidateZeroCheckpoint } from "./zero2/zero2-checkpoint.js";

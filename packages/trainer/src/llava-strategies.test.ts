@@ -113,7 +113,7 @@ describe("exact resume: stop after step 3, resume from the checkpoint", () => {
         (await new Trainer(load(strategy), { ...SETUP, strategy }).train(sameBatch())).losses;
       const out = mkdtempSync(join(tmpdir(), "llava-trainer-resume-"));
       dirs.push(out);
-      const opts = { ...SETUP, strategy, outputDir: out, lossCurve: false };
+      const opts = { ...SETUP, strategy, outputDir: out };
       const first = load(strategy);
       await new Trainer(first, { ...opts, maxSteps: 3 }).train(sameBatch());
       first.dispose();

@@ -3,7 +3,7 @@
 // trained embedding table is looked up before the tape too, its gradient added row by row.
 import type { Module } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs-core";
-import { type Batch, countBatch, type TrainTask } from "./train-task.js";
+import type { Batch, BatchCounts, TrainTask } from "./train-task.js";
 import { TrainingError } from "./training-error.js";
 
 /** The surface of LlavaForConditionalGeneration the trainer uses (structural, to keep coupling thin). */
@@ -82,4 +82,25 @@ export function llavaTask(model: LlavaLike): TrainTask<Batch> {
       };
     },
   };
+}
+
+/** Counts of a collated batch; `lossTokens` are the positions HF's llava loss averages over. */
+export function countBatch(batch: Batch): BatchCounts {
+  let tokens = 0;
+  for (let i = 0; i < batch.attentionMask.length; i++) tokens += batch.attentionMask[i];
+  return {
+    samples: batch.batchSize,
+    tokens,
+    images: batch.pixelShape?.[0] ?? 0,
+    lossTokens: labelledTokens(batch),
+  };
+}
+
+/** Positions that enter HF's llava loss: labels[b, t+1] ≠ -100 with attention mask 1, t < T − 1. */
+export function labelledTokens(batch: Batch): number {
+  const { batchSize: B, seqLength: T, labels, attentionMask } = batch;
+  let n = 0;
+  for (let b = 0; b < B; b++)
+    for (let t = 1; t < T; t++) if (labels[b * T + t] !== -100 && attentionMask[b * T + t] !== 0) n++;
+  return n;
 }

@@ -4,8 +4,10 @@ import { availableParallelism } from "node:os";
 import { initBackend, secondCoreJobs, sharedFloat32, valuesOf, wasmThreads } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { AdamW, adamwUpdate, adamwUpdateParallel } from "./adamw.js";
-import { GradientBuffer } from "./gradient-buffer.js";
+import { adamwHyper, adamwUpdate, adamwUpdateParallel } from "./adamw.js";
+import { clipCoefficient, GradientBuffer } from "./gradient-buffer.js";
+import { LocalCollective } from "./zero2/collective/local-collective.js";
+import { PartitionedAdamW } from "./zero2/partitioned-adamw.js";
 
 const n = 600_001; // above the split threshold, odd so the halves differ
 const h = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, gradScale: 0.5 };
@@ -20,18 +22,27 @@ beforeAll(async () => {
 });
 
 describe("second core: AdamW and Σg² on two threads", () => {
-  it("AdamW.step on a variable in the threaded wasm heap: the helper writes its half of the new buffer", () => {
+  it("the one-rank optimizer step on a variable in the threaded wasm heap: the helper takes half of Σg² and of the update", async () => {
     const w = tf.variable(tf.tensor1d(fill(new Float32Array(n), 3)));
-    const g = fill(sharedFloat32(n), 4);
     const start = Float32Array.from(valuesOf(w));
     const heapShared = valuesOf(w).buffer instanceof SharedArrayBuffer; // the threaded build's heap
-    const opt = new AdamW([{ name: "w", variable: w, decay: true }], { lr: 1e-2, weightDecay: 0.1 });
+    const opt = new PartitionedAdamW([{ name: "w", variable: w, decay: true }], {
+      lr: 1e-2,
+      weightDecay: 0.1,
+      collective: new LocalCollective(),
+    });
+    fill(opt.grads.views[0], 4);
+    opt.grads.present[0] = true;
+    const g = Float32Array.from(opt.grads.views[0]);
     const before = secondCoreJobs();
-    opt.step([g], 1e-2, 0.25);
+    const norm = await opt.step(1e-2, 100); // clipped: the factor is folded into the update
+    const scale = clipCoefficient(norm, 100);
+    expect(scale).toBeLessThan(1);
     const [p1, m1, v1] = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
-    adamwUpdate(p1, Float32Array.from(g), m1, v1, 1, opt.hyper(1e-2, true, 0.25), 0, n, start);
+    adamwUpdate(p1, g, m1, v1, 1, adamwHyper(opt.config, 1e-2, true, scale), 0, n, start);
     expect(Float32Array.from(valuesOf(w))).toEqual(p1);
-    expect(secondCoreJobs() - before).toBe(multiCore && heapShared ? 1 : 0);
+    // Σg² over the shared gradient buffer, then the update into the heap.
+    expect(secondCoreJobs() - before).toBe((multiCore ? 1 : 0) + (multiCore && heapShared ? 1 : 0));
     if (multiCore && wasmThreads() > 1) expect(heapShared).toBe(true);
     w.dispose();
   });

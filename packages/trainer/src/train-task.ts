@@ -40,16 +40,14 @@ export interface BatchCounts {
   /** Non-padding tokens. */
   tokens: number;
   images: number;
+  /**
+   * Positions the micro-batch's mean loss averages over (a causal LM: labelled next tokens). ZeRO-2
+   * weights each rank's loss by its share of these, so N ranks compute what one rank does.
+   */
+  lossTokens: number;
 }
 
 export interface TrainTask<B> {
   prepare(batch: B): PreparedStep;
   count(batch: B): BatchCounts;
-}
-
-/** Counts for the standard Batch. */
-export function countBatch(batch: Batch): BatchCounts {
-  let tokens = 0;
-  for (let i = 0; i < batch.attentionMask.length; i++) tokens += batch.attentionMask[i];
-  return { samples: batch.batchSize, tokens, images: batch.pixelShape?.[0] ?? 0 };
 }

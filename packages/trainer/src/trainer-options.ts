@@ -1,37 +1,38 @@
 // Everything a training run is configured with, HF TrainingArguments' names in camelCase where one exists.
 import type { NamePattern } from "@llava-ts/core";
-import type { AdamWOptions, Optimizer, OptimizerParam } from "./adamw.js";
+import type { AdamWOptions } from "./adamw.js";
 import type { Strategy, StrategyOptions } from "./apply-strategy.js";
 import type { ModelSaver } from "./checkpoint/model-saver.js";
-import type { TrainingSnapshot } from "./checkpoint/training-checkpoint.js";
-import type { GradientBuffer } from "./gradient-buffer.js";
 import type { ScheduleOptions } from "./lr-schedule.js";
 import type { ProgressStream } from "./progress-bar.js";
+import type { LossWeighting } from "./rank-loss-weight.js";
 import type { TrainTask } from "./train-task.js";
+import type { StepResult } from "./training-log.js";
+import type { Collective } from "./zero2/collective/collective.js";
 
-/** Where ZeRO-2 (or any data-parallel scheme) plugs in. */
-export interface TrainerHooks {
-  /** After the micro-batches' gradients are summed, before clipping: e.g. reduce-scatter and average. */
-  reduceGradients?(grads: GradientBuffer, step: number): void | Promise<void>;
-  /** The step's loss to log and return; ZeRO-2 gives the global one (its reduceGradients all-reduces it). */
-  stepLoss?(localLoss: number, step: number): number;
-  /** Global Σ g² for clipping and grad_norm; default: over the local buffer (ZeRO-2 all-reduces shards). */
-  gradSumOfSquares?(grads: GradientBuffer): number | Promise<number>;
-  /** Builds the optimizer over the trainable parameters (default AdamW); ZeRO-2 returns a partitioned one. */
-  createOptimizer?(params: OptimizerParam[], options: AdamWOptions): Optimizer;
-  /** Memory for the flat gradient buffer of `length` values (ZeRO-2: shared with the other ranks). */
-  gradientStorage?(length: number): Float32Array | undefined;
-  /** Whether this process writes metrics, the progress bar, the loss curve and (by default) checkpoints. */
-  isMainProcess?: boolean;
-  /**
-   * Replaces checkpoint writing on every rank (ZeRO-2: rank 0 writes the model and trainer state, each
-   * rank its optimizer partition, around a barrier); saveTrainingCheckpoint is the single-process version.
-   */
-  saveCheckpoint?(trainer: TrainingSnapshot, outputDir: string): Promise<string | undefined>;
+/** HF's save_strategy: every `saveSteps` steps, at the end of each epoch, or never. */
+export type SaveStrategy = "steps" | "epoch" | "no";
+
+/** What a callback may ask for after a step (HF's TrainerControl). */
+export interface StepControl {
+  /** End training after this step (early stopping). */
+  stop?: boolean;
+  /** Write a checkpoint of this step. */
+  save?: boolean;
+}
+
+/**
+ * Called on every rank after each optimizer step is logged (HF's TrainerCallback.on_step_end): e.g. an
+ * evaluation every N steps, early stopping. With N ranks every rank must return the same control, so
+ * decide from values the ranks agree on (the step's global loss, or all-reduced metrics).
+ */
+export interface TrainerCallback {
+  // biome-ignore lint/suspicious/noConfusingVoidType: a callback that only observes returns nothing
+  onStepEnd?(step: StepResult): void | StepControl | Promise<void | StepControl>;
 }
 
 export interface TrainerOptions<B> {
-  /** Checkpoints, metrics.jsonl and loss-curve.png go here; nothing is written without it. */
+  /** Checkpoints and metrics.jsonl go here; nothing is written without it. */
   outputDir?: string;
   /** Sets trainable flags with applyStrategy; omit to train whatever is trainable now. */
   strategy?: Strategy;
@@ -53,19 +54,23 @@ export interface TrainerOptions<B> {
   epochs?: number;
   /** Seeds the trainer's Rng (saved and restored with checkpoints). Default 42 (HF's seed). */
   seed?: number;
-  /** Checkpoint every N optimizer steps (0 = only at the end). */
+  /** When to checkpoint; unless "no", also when training ends. Default "steps". */
+  saveStrategy?: SaveStrategy;
+  /** saveStrategy "steps": checkpoint every N optimizer steps (0 = only at the end). Default 0. */
   saveSteps?: number;
   /** Keep the newest K checkpoints. */
   saveTotalLimit?: number;
-  /** Write a checkpoint when training ends. Default true (when there is an outputDir). */
-  saveAtEnd?: boolean;
   /** Log (metrics, log_history, progress) every N steps. Default 1. */
   loggingSteps?: number;
-  /** true (stderr, default), false, or a stream. */
+  /** true (stderr, default), false, or a stream. Rank 0 only. */
   progress?: boolean | ProgressStream;
-  /** Write loss-curve.png (and .svg) at the end. Default true when there is an outputDir. */
-  lossCurve?: boolean;
   /** How the model goes into a checkpoint; default: full model, or the lora package's adapter format. */
   saver?: ModelSaver;
-  hooks?: TrainerHooks;
+  callbacks?: TrainerCallback[];
+  /** This rank's collective, for ZeRO-2 over N ranks; default one rank (LocalCollective). */
+  collective?: Collective;
+  /** N ranks: "tokens" (default) weights each rank's loss by its loss tokens, "mean" averages (DeepSpeed). */
+  lossWeighting?: LossWeighting;
+  /** N ranks: also write a consolidated optimizer.safetensors in each checkpoint. */
+  consolidateOptimizer?: boolean;
 }

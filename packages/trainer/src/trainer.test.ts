@@ -3,7 +3,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initBackend } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs-core";
-import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   concatBatches,
@@ -151,7 +150,7 @@ describe("Trainer on a small module", () => {
     resumed.dispose();
   });
 
-  it("keeps the newest save_total_limit checkpoints and writes metrics, progress lines, trainer_state and a loss-curve PNG", async () => {
+  it("keeps the newest save_total_limit checkpoints and writes metrics, progress lines and trainer_state", async () => {
     const out = tmp();
     const lines: string[] = [];
     const m = new TinyModel();
@@ -186,8 +185,6 @@ describe("Trainer on a small module", () => {
       step: 3,
     });
     expect(Object.keys(state)).toEqual([...Object.keys(state)].sort());
-    const png = await sharp(join(out, "loss-curve.png")).metadata();
-    expect([png.format, png.width, png.height]).toEqual(["png", 800, 450]);
     expect(existsSync(join(out, "checkpoint-6", "optimizer.safetensors"))).toBe(true);
     m.dispose();
   });

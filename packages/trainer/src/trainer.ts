@@ -1,47 +1,50 @@
-// The training loop: micro-batches → loss under a gradient tape (trainable variables only) → summed
-// gradients → (data-parallel reduce hook) → clip → AdamW with the scheduled lr → log → checkpoint.
-// Every step's inputs (weights, optimizer state, lr, data position, RNG) are checkpointed, so a resumed
-// run computes exactly what the uninterrupted one would have.
-
-import { join } from "node:path";
+// The training loop, one rank's (one rank is ZeRO-2 with N = 1): micro-batches → loss under a gradient
+// tape (trainable variables only) → gradients summed in the optimizer's buffer → the partitioned AdamW
+// (reduce-scatter, global norm and clipping, update, all-gather) → log → callbacks → checkpoint. Every
+// step's inputs (weights, optimizer state, lr, data position, RNG) are checkpointed, so a resumed run
+// computes exactly what the uninterrupted one would have, on any number of ranks.
 import { performance } from "node:perf_hooks";
 import { type Module, Rng } from "@llava-ts/core";
 import { accumulateGradients } from "./accumulate-gradients.js";
-import { AdamW, type Optimizer, type OptimizerParam } from "./adamw.js";
+import type { OptimizerParam } from "./adamw.js";
 import { applyStrategy, type StrategySummary } from "./apply-strategy.js";
-import { epochLength, positionedBatches, type TrainData } from "./batch-stream.js";
+import { epochLength, type PositionedBatch, positionedBatches, type TrainData } from "./batch-stream.js";
 import { latestCheckpoint } from "./checkpoint/checkpoint-dir.js";
 import { defaultSaver, type ModelSaver } from "./checkpoint/model-saver.js";
 import type { DataPosition, LogEntry } from "./checkpoint/trainer-state.js";
 import { type RunInfo, resumeTraining, saveTrainingCheckpoint } from "./checkpoint/training-checkpoint.js";
-import { clipCoefficient, GradientBuffer } from "./gradient-buffer.js";
 import { type LlavaLike, llavaTask } from "./llava-task.js";
-import { writeLossCurve } from "./loss-curve.js";
 import { LrSchedule } from "./lr-schedule.js";
-import { MetricsLogger } from "./metrics-logger.js";
-import { ProgressBar } from "./progress-bar.js";
+import { rankLossWeight } from "./rank-loss-weight.js";
 import type { Batch, BatchCounts, TrainTask } from "./train-task.js";
-import type { TrainerOptions } from "./trainer-options.js";
+import type { StepControl, TrainerOptions } from "./trainer-options.js";
 import { TrainingError } from "./training-error.js";
+import { type StepResult, TrainingLog } from "./training-log.js";
 import { noDecayParameterNames } from "./weight-decay-groups.js";
+import { LocalCollective } from "./zero2/collective/local-collective.js";
+import { TimedCollective } from "./zero2/collective/timed-collective.js";
+import { PartitionedAdamW } from "./zero2/partitioned-adamw.js";
 
 export interface TrainResult {
   globalStep: number;
   /** Loss of each optimizer step taken in this call (Σ over micro-batches of loss / accumulation). */
   losses: number[];
+  /** Each step of this call as the log saw it (timings included). */
+  steps: StepResult[];
   logHistory: LogEntry[];
-  /** The checkpoint written at the end, if any. */
+  /** The last checkpoint written, if any. */
   checkpoint?: string;
 }
 
 export class Trainer<B = Batch> {
   readonly params: OptimizerParam[];
-  readonly optimizer: Optimizer;
+  readonly optimizer: PartitionedAdamW;
+  /** This rank's collective (a LocalCollective for one rank), timed: a step's comm share is measured. */
+  readonly collective: TimedCollective;
   readonly rng: Rng;
   readonly summary?: StrategySummary;
   readonly task: TrainTask<B>;
   readonly saver: ModelSaver;
-  readonly grads: GradientBuffer;
   /** Optimizer steps completed (HF's global_step). */
   globalStep = 0;
   /** The next micro-batch to read. */
@@ -53,21 +56,6 @@ export class Trainer<B = Batch> {
     readonly model: Module,
     readonly options: TrainerOptions<B> = {},
   ) {
-    if (options.strategy) this.summary = applyStrategy(model, options.strategy, options.strategyOptions);
-    const { noDecay, ...adamw } = options.optimizer ?? {};
-    const skipDecay = noDecayParameterNames(model, noDecay);
-    this.params = model
-      .trainableParameters()
-      .map(([name, variable]) => ({ name, variable, decay: !skipDecay.has(name) }));
-    if (this.params.length === 0)
-      throw new TrainingError("nothing to train: no parameter of the model is trainable");
-    this.optimizer = options.hooks?.createOptimizer?.(this.params, adamw) ?? new AdamW(this.params, adamw);
-    const sizes = this.params.map((p) => p.variable.size);
-    const total = sizes.reduce((a, b) => a + b, 0);
-    this.grads = new GradientBuffer(sizes, options.hooks?.gradientStorage?.(total));
-    this.rng = new Rng(options.seed ?? 42);
-    this.task = options.task ?? (llavaTask(model as LlavaLike) as unknown as TrainTask<B>);
-    this.saver = options.saver ?? defaultSaver(model);
     for (const key of [
       "gradientAccumulationSteps",
       "maxSteps",
@@ -79,10 +67,31 @@ export class Trainer<B = Batch> {
       if (v !== undefined && (!Number.isInteger(v) || v < (key === "saveSteps" ? 0 : 1)))
         throw new TrainingError(`${key} must be a positive integer, got ${v}`);
     }
+    const save = options.saveStrategy ?? "steps";
+    if (!["steps", "epoch", "no"].includes(save))
+      throw new TrainingError(`saveStrategy must be steps, epoch or no, got ${JSON.stringify(save)}`);
+    if (options.strategy) this.summary = applyStrategy(model, options.strategy, options.strategyOptions);
+    const { noDecay, ...adamw } = options.optimizer ?? {};
+    const skipDecay = noDecayParameterNames(model, noDecay);
+    this.params = model
+      .trainableParameters()
+      .map(([name, variable]) => ({ name, variable, decay: !skipDecay.has(name) }));
+    if (this.params.length === 0)
+      throw new TrainingError("nothing to train: no parameter of the model is trainable");
+    this.collective = new TimedCollective(options.collective ?? new LocalCollective());
+    this.optimizer = new PartitionedAdamW(this.params, {
+      ...adamw,
+      collective: this.collective,
+      consolidate: options.consolidateOptimizer,
+    });
+    this.rng = new Rng(options.seed ?? 42);
+    this.task = options.task ?? (llavaTask(model as LlavaLike) as unknown as TrainTask<B>);
+    this.saver = options.saver ?? defaultSaver(model);
   }
 
-  private get isMain(): boolean {
-    return this.options.hooks?.isMainProcess ?? true;
+  /** Rank 0: writes checkpoints' shared files, metrics and the progress bar. */
+  get isMain(): boolean {
+    return this.collective.rank === 0;
   }
 
   /** Trains until maxSteps / the epochs are done; `resumeFrom` is a checkpoint folder or "latest". */
@@ -95,137 +104,135 @@ export class Trainer<B = Batch> {
     const total = o.maxSteps ?? (length !== undefined ? epochs! * Math.ceil(length / accum) : undefined);
     if (total === undefined && (o.schedule?.type ?? "constant") !== "constant")
       throw new TrainingError(`a ${o.schedule?.type} schedule needs maxSteps or data of known length`);
-    const baseLr = (this.optimizer as Partial<AdamW>).lr ?? o.optimizer?.lr ?? 1e-3;
-    const schedule = new LrSchedule(baseLr, total ?? 0, o.schedule);
+    const schedule = new LrSchedule(this.optimizer.lr, total ?? 0, o.schedule);
     this.run = { ...this.run, maxSteps: total ?? 0, epochs: epochs ?? 0 };
-    const out = this.isMain ? o.outputDir : undefined;
-    const metrics = out ? new MetricsLogger(join(out, "metrics.jsonl")) : undefined;
-    const bar =
-      this.isMain && o.progress !== false
-        ? new ProgressBar(o.progress === true ? undefined : o.progress)
-        : undefined;
-    const logEvery = o.loggingSteps ?? 1;
+    const log = new TrainingLog(this.logHistory, {
+      main: this.isMain,
+      outputDir: o.outputDir,
+      progress: o.progress,
+      loggingSteps: o.loggingSteps,
+      total,
+    });
     const stream = positionedBatches(data, this.position, epochs);
-    const losses: number[] = [];
-    const started = performance.now();
-    let window = { loss: 0, steps: 0 };
+    const steps: StepResult[] = [];
+    let checkpoint: string | undefined;
     let savedAt = -1;
     try {
       while (total === undefined || this.globalStep < total) {
-        const step = this.globalStep + 1;
-        const t0 = performance.now();
-        let waitMs = 0;
-        const counts: BatchCounts = { samples: 0, tokens: 0, images: 0 };
-        this.grads.reset();
-        let loss = 0;
-        let micro = 0;
-        while (micro < accum) {
-          const w0 = performance.now();
-          const next = await stream.next();
-          waitMs += performance.now() - w0;
-          if (next.done) break;
-          const { batch, epoch, index, lastInEpoch } = next.value;
-          loss += accumulateGradients(this.task.prepare(batch), this.params, this.grads, {
-            accum,
-            step,
-            micro,
-          });
-          const c = this.task.count(batch);
-          counts.samples += c.samples;
-          counts.tokens += c.tokens;
-          counts.images += c.images;
-          this.run.batchSize ??= c.samples;
-          micro++;
-          this.position = lastInEpoch
-            ? { epoch: epoch + 1, batchInEpoch: 0 }
-            : { epoch, batchInEpoch: index + 1 };
-          if (lastInEpoch) break; // an optimizer step never spans two epochs
+        const r = await this.step(stream, schedule.lr(this.globalStep), length);
+        if (!r) break; // the data is exhausted
+        steps.push(r);
+        log.record(r);
+        const control = await this.callbacks(r);
+        if (this.saveDue(r) || control.save) {
+          checkpoint = await this.saveCheckpoint();
+          savedAt = r.step;
         }
-        if (micro === 0) break; // the data is exhausted
-        const { norm: gradNorm, scale } = await this.reduceAndClip(step);
-        loss = o.hooks?.stepLoss?.(loss, step) ?? loss;
-        const lr = schedule.lr(this.globalStep);
-        await this.optimizer.step(this.grads.gradients(), lr, scale);
-        this.globalStep = step;
-        losses.push(loss);
-        window = { loss: window.loss + loss, steps: window.steps + 1 };
-        const seconds = (performance.now() - t0) / 1000;
-        const epochFloat = this.position.epoch + (length ? this.position.batchInEpoch / length : 0);
-        if (step % logEvery === 0 || step === total) {
-          const mean = window.loss / window.steps;
-          window = { loss: 0, steps: 0 };
-          // HF rounds the logged loss to 4 decimals; metrics.jsonl keeps full precision.
-          this.logHistory.push({
-            epoch: epochFloat,
-            grad_norm: gradNorm,
-            learning_rate: lr,
-            loss: round4(mean),
-            step,
-          });
-          metrics?.log({
-            step,
-            epoch: epochFloat,
-            loss: mean,
-            lr,
-            grad_norm: gradNorm,
-            tokens_per_second: counts.tokens / seconds,
-            images_per_second: counts.images / seconds,
-            samples_per_second: counts.samples / seconds,
-            data_wait_ms: waitMs,
-            step_ms: seconds * 1000,
-          });
-          bar?.update({
-            step,
-            total: total ?? step,
-            loss: mean,
-            lr,
-            elapsedMs: performance.now() - started,
-            stepsThisRun: losses.length,
-          });
-        }
-        if (o.outputDir && o.saveSteps && step % o.saveSteps === 0) {
-          await this.saveCheckpoint();
-          savedAt = step;
-        }
+        if (control.stop) break;
       }
     } finally {
-      bar?.finish();
+      log.finish();
       await stream.return(undefined);
     }
-    let checkpoint: string | undefined;
-    if (o.outputDir && (o.saveAtEnd ?? true) && savedAt !== this.globalStep)
+    if (o.outputDir && (o.saveStrategy ?? "steps") !== "no" && savedAt !== this.globalStep)
       checkpoint = await this.saveCheckpoint();
-    if (out && (o.lossCurve ?? true)) {
-      const points = this.logHistory
-        .filter((e) => e.loss !== undefined)
-        .map((e) => ({ step: e.step, loss: e.loss }));
-      await writeLossCurve(join(out, "loss-curve.png"), points, { svgPath: join(out, "loss-curve.svg") });
+    const losses = steps.map((s) => s.loss);
+    return { globalStep: this.globalStep, losses, steps, logHistory: this.logHistory, checkpoint };
+  }
+
+  /**
+   * One optimizer step at learning rate `lr`: up to gradientAccumulationSteps micro-batches from `batches`
+   * (never across an epoch's end), then the optimizer. Undefined when the data is exhausted. Every rank
+   * must read the same number of micro-batches.
+   */
+  async step(
+    batches: AsyncIterator<PositionedBatch<B>>,
+    lr: number,
+    epochLength?: number,
+  ): Promise<StepResult | undefined> {
+    const accum = this.options.gradientAccumulationSteps ?? 1;
+    const step = this.globalStep + 1;
+    const t0 = performance.now();
+    const comm0 = this.collective.ms;
+    const counts: BatchCounts = { samples: 0, tokens: 0, images: 0, lossTokens: 0 };
+    let dataWaitMs = 0;
+    let loss = 0;
+    let micro = 0;
+    let endOfEpoch = false;
+    this.optimizer.grads.reset();
+    while (micro < accum && !endOfEpoch) {
+      const w0 = performance.now();
+      const next = await batches.next();
+      dataWaitMs += performance.now() - w0;
+      if (next.done) break;
+      const { batch, epoch, index, lastInEpoch } = next.value;
+      const c = this.task.count(batch);
+      const weight = await this.lossWeight(c.lossTokens);
+      loss += accumulateGradients(this.task.prepare(batch), this.params, this.optimizer.grads, {
+        accum,
+        step,
+        micro,
+        weight,
+      });
+      for (const k of ["samples", "tokens", "images", "lossTokens"] as const) counts[k] += c[k];
+      this.run.batchSize ??= c.samples;
+      micro++;
+      endOfEpoch = lastInEpoch; // an optimizer step never spans two epochs
+      this.position = lastInEpoch
+        ? { epoch: epoch + 1, batchInEpoch: 0 }
+        : { epoch, batchInEpoch: index + 1 };
     }
-    return { globalStep: this.globalStep, losses, logHistory: this.logHistory, checkpoint };
+    if (micro === 0) return undefined;
+    const gradNorm = await this.optimizer.step(lr, this.options.maxGradNorm ?? 1);
+    const global = Float64Array.of(loss);
+    await this.collective.allReduce(global, "avg"); // every rank logs and returns the global loss
+    this.globalStep = step;
+    const { epoch, batchInEpoch } = this.position;
+    return {
+      step,
+      loss: global[0],
+      lr,
+      gradNorm,
+      epoch: epoch + (epochLength ? batchInEpoch / epochLength : 0),
+      endOfEpoch,
+      counts,
+      ms: performance.now() - t0,
+      dataWaitMs,
+      commMs: this.collective.ms - comm0,
+    };
   }
 
-  /** Runs the reduce hook, measures the global norm (HF's grad_norm) and clips when asked. */
-  /** The global gradient norm and the clipping factor the optimizer applies as it reads the gradients. */
-  private async reduceAndClip(step: number): Promise<{ norm: number; scale: number }> {
-    const hooks = this.options.hooks;
-    await hooks?.reduceGradients?.(this.grads, step);
-    const sumSq = hooks?.gradSumOfSquares
-      ? await hooks.gradSumOfSquares(this.grads)
-      : this.grads.sumOfSquares();
-    const norm = Math.fround(Math.sqrt(sumSq));
-    if (!Number.isFinite(norm))
-      throw new TrainingError(`gradient norm is ${norm}; training stopped before the update`, step);
-    const max = this.options.maxGradNorm ?? 1;
-    return { norm, scale: max > 0 ? clipCoefficient(norm, max) : 1 };
+  /** This rank's loss weight among the ranks for a micro-batch of `lossTokens` (one scalar all-reduce). */
+  private async lossWeight(lossTokens: number): Promise<number> {
+    const N = this.collective.worldSize;
+    if (N === 1 || this.options.lossWeighting === "mean") return 1;
+    const total = Float64Array.of(lossTokens);
+    await this.collective.allReduce(total, "sum");
+    return rankLossWeight(lossTokens, total[0], N);
   }
 
-  /** Writes checkpoint-<globalStep> (atomically) and prunes old ones; returns its path. */
-  /** Every rank calls this; without a hook only the main process writes (a data-parallel hook coordinates ranks). */
-  async saveCheckpoint(): Promise<string | undefined> {
-    const { outputDir, saveTotalLimit, hooks } = this.options;
+  private saveDue(r: StepResult): boolean {
+    const { outputDir, saveStrategy = "steps", saveSteps } = this.options;
+    if (!outputDir) return false;
+    if (saveStrategy === "epoch") return r.endOfEpoch;
+    return saveStrategy === "steps" && !!saveSteps && r.step % saveSteps === 0;
+  }
+
+  private async callbacks(r: StepResult): Promise<StepControl> {
+    const control: StepControl = {};
+    for (const cb of this.options.callbacks ?? []) {
+      const c = await cb.onStepEnd?.(r);
+      if (c?.stop) control.stop = true;
+      if (c?.save) control.save = true;
+    }
+    return control;
+  }
+
+  /** Writes checkpoint-<globalStep> (atomically, every rank its optimizer partition), prunes old ones. */
+  async saveCheckpoint(): Promise<string> {
+    const { outputDir, saveTotalLimit } = this.options;
     if (!outputDir) throw new TrainingError("saveCheckpoint: no outputDir configured");
-    if (hooks?.saveCheckpoint) return hooks.saveCheckpoint(this, outputDir);
-    return this.isMain ? saveTrainingCheckpoint(this, outputDir, saveTotalLimit) : undefined;
+    return saveTrainingCheckpoint(this, outputDir, saveTotalLimit);
   }
 
   /** Restores weights, optimizer, schedule position, data position, RNG and log history. */
@@ -238,8 +245,4 @@ export class Trainer<B = Batch> {
     }
     await resumeTraining(this, dir);
   }
-}
-
-function round4(x: number): number {
-  return Math.round(x * 1e4) / 1e4;
 }

@@ -23,7 +23,7 @@ if (isRankProcess())
       case "ops": {
         const common = await commonOps(collective, rank, worldSize, total);
         const { lo, hi } = common;
-        // In place, as Zero2's copying path does it: the output is this rank's range of the input.
+        // In place, as PartitionedAdamW's copying path does it: the output is this rank's range of the input.
         const inPlace = fill();
         await collective.reduceScatter(inPlace, inPlace.subarray(lo, hi), "avg");
         // Float64 sums in rank order, rounded once: the same bits on every rank.
@@ -63,7 +63,7 @@ if (isRankProcess())
           for (let k = 0; k < worldSize; k++) s += contribution(k, i);
           return data[i] !== Math.fround(s);
         });
-        // Latency: one float64, as Zero2's loss weights and gradient norms are.
+        // Latency: one float64, as the trainer's loss weights and the optimizer's gradient norms are.
         const scalar = Float64Array.of(rank);
         const t1 = performance.now();
         for (let r = 0; r < 200; r++) await collective.allReduce(scalar, "sum");

@@ -28,7 +28,12 @@ export interface TinyBatch {
 
 export function tinyTask(model: TinyModel): TrainTask<TinyBatch> {
   return {
-    count: (b) => ({ samples: b.x.length / 4, tokens: b.x.length / 4, images: 0 }),
+    count: (b) => ({
+      samples: b.x.length / 4,
+      tokens: b.x.length / 4,
+      images: 0,
+      lossTokens: b.x.length / 2,
+    }),
     prepare(b) {
       const n = b.x.length / 4;
       const x = tf.tensor2d(b.x, [n, 4]);

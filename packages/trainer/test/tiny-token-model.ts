@@ -35,7 +35,10 @@ export const tokenLabelCount = (b: TokenBatch) => b.labels.reduce((n, y) => n + 
 
 export function tokenTask(model: TinyTokenModel, onLoss?: () => void): TrainTask<TokenBatch> {
   return {
-    count: (b) => ({ samples: b.batchSize, tokens: tokenLabelCount(b), images: 0 }),
+    count: (b) => {
+      const n = tokenLabelCount(b);
+      return { samples: b.batchSize, tokens: n, images: 0, lossTokens: n };
+    },
     prepare(b) {
       const rows = Int32Array.from(b.labels.keys()).filter((i) => b.labels[i] !== -100);
       const x = tf.tensor3d(b.x, [b.batchSize, b.seqLength, D]);

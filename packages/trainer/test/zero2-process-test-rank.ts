@@ -1,11 +1,10 @@
 // Test-only rank process: zero2-test-rank.ts's "train" script with each rank its own process on a
-// TcpCollective: the Trainer with Zero2 on the tiny token model, each rank taking its rows of the same
-// seeded global batches. The collective has no contiguous gradient buffers, so Zero2 takes its copying path.
+// TcpCollective: the Trainer on the tiny token model, each rank taking its rows of the same seeded global
+// batches. The collective has no contiguous gradient buffers, so the optimizer takes its copying path.
 import { initBackend } from "@llava-ts/core";
 import { Trainer } from "../src/trainer.js";
 import { isRankProcess, runRankProcess } from "../src/zero2/launch/run-rank-process.js";
-import { Zero2 } from "../src/zero2/zero2.js";
-import { TinyTokenModel, tokenBatches, tokenLabelCount, tokenRows, tokenTask } from "./tiny-token-model.js";
+import { TinyTokenModel, tokenBatches, tokenRows, tokenTask } from "./tiny-token-model.js";
 import { OPT } from "./zero2-test-rank.js";
 
 export interface Zero2ProcessScript {
@@ -23,35 +22,31 @@ if (isRankProcess())
   runRankProcess<Zero2ProcessScript, unknown>(async ({ args, collective, rank, worldSize }) => {
     await initBackend({ backend: "cpu" });
     const model = new TinyTokenModel();
-    const zero = new Zero2({ collective, labelCount: tokenLabelCount });
     let step = 1;
     const task = tokenTask(model, () => {
       if (args.exitAt?.rank === rank && args.exitAt.step === step) process.exit(9);
       step++;
     });
-    const trainer = new Trainer(
-      model,
-      zero.trainerOptions(model, {
-        task,
-        optimizer: { ...OPT },
-        maxSteps: args.steps,
-        maxGradNorm: args.maxGradNorm ?? 0,
-        outputDir: args.outputDir,
-        saveSteps: args.saveSteps,
-        progress: false,
-        lossCurve: false,
-      }),
-    );
+    const trainer = new Trainer(model, {
+      task,
+      optimizer: { ...OPT },
+      maxSteps: args.steps,
+      maxGradNorm: args.maxGradNorm ?? 0,
+      outputDir: args.outputDir,
+      saveSteps: args.saveSteps,
+      progress: false,
+      collective,
+    });
     step = trainer.globalStep + 1;
     const global = tokenBatches(args.steps, args.globalBatch);
-    const data = zero.wrapData(global.map((b) => tokenRows(b, rank, worldSize)));
+    const data = global.map((b) => tokenRows(b, rank, worldSize));
     const result = await trainer.train(data, { resumeFrom: args.resumeFrom });
     return {
-      losses: zero.losses,
-      localLosses: result.losses,
+      losses: result.losses,
+      logged: result.logHistory.map((e) => e.loss),
       params: Object.fromEntries(model.trainableParameters().map(([n, v]) => [n, [...v.dataSync()]])),
       stateSize: trainer.optimizer.stateSize,
-      commMs: zero.commMs,
-      stepMs: zero.stepMs,
+      commMs: result.steps.map((s) => s.commMs),
+      stepMs: result.steps.map((s) => s.ms),
     };
   });

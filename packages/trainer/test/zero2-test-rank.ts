@@ -1,5 +1,5 @@
-// Test-only rank entry: (1) PartitionedAdamW alone on seeded flat gradients; (2) the Trainer with Zero2 on
-// the tiny token model, each rank taking its rows of the same seeded global batches.
+// Test-only rank entry: (1) PartitionedAdamW alone on seeded flat gradients; (2) the Trainer on this
+// rank's collective with the tiny token model, each rank taking its rows of the same seeded global batches.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { initBackend } from "@llava-ts/core";
@@ -8,8 +8,7 @@ import type { OptimizerParam } from "../src/adamw.js";
 import { Trainer } from "../src/trainer.js";
 import { isRankWorker, runRank } from "../src/zero2/launch/run-rank.js";
 import { PartitionedAdamW } from "../src/zero2/partitioned-adamw.js";
-import { Zero2 } from "../src/zero2/zero2.js";
-import { TinyTokenModel, tokenBatches, tokenLabelCount, tokenRows, tokenTask } from "./tiny-token-model.js";
+import { TinyTokenModel, tokenBatches, tokenRows, tokenTask } from "./tiny-token-model.js";
 
 export type Zero2Script =
   | {
@@ -48,6 +47,16 @@ export function seededParams(sizes: number[]): OptimizerParam[] {
 
 export const OPT = { lr: 0.01, weightDecay: 0.1, betas: [0.8, 0.95] as [number, number], eps: 1e-6 };
 
+/** Puts the seeded gradients of step `s` into the optimizer's buffer (parameter 1 never has one). */
+export function setSeededGradients(opt: PartitionedAdamW, sizes: number[], s: number): void {
+  opt.grads.reset();
+  sizes.forEach((n, p) => {
+    if (p === 1) return;
+    opt.grads.views[p].set(seededGradient(n, p, s));
+    opt.grads.present[p] = true;
+  });
+}
+
 if (isRankWorker())
   runRank<Zero2Script, unknown>(async (ctx) => {
     await initBackend({ backend: "cpu" });
@@ -61,17 +70,15 @@ if (isRankWorker())
         opt.load(args.loadFrom);
       }
       for (let s = opt.stepCount + 1; s <= args.steps; s++) {
-        // Every rank passes the full gradient; only the partition is read.
-        await opt.step(
-          args.sizes.map((n, p) => (p === 1 ? undefined : seededGradient(n, p, s))),
-          OPT.lr * (1 - s / 20),
-        );
-        if (args.saveAt?.step === s) await opt.writePartition(join(args.saveAt.dir, "staging"));
-        await collective.barrier();
-        if (args.saveAt?.step === s && rank === 0) {
-          await opt.save(args.saveAt.dir);
-          const values = params.map((p) => [...p.variable.dataSync()]);
-          writeFileSync(join(args.saveAt.dir, "params.json"), JSON.stringify(values));
+        // Every rank has the same gradient, so their average is that gradient.
+        setSeededGradients(opt, args.sizes, s);
+        await opt.step(OPT.lr * (1 - s / 20));
+        if (args.saveAt?.step === s) {
+          await opt.save(args.saveAt.dir); // every rank its partition, rank 0 the layout
+          if (rank === 0) {
+            const values = params.map((p) => [...p.variable.dataSync()]);
+            writeFileSync(join(args.saveAt.dir, "params.json"), JSON.stringify(values));
+          }
         }
         await collective.barrier();
       }
@@ -82,11 +89,6 @@ if (isRankWorker())
       };
     }
     const model = new TinyTokenModel();
-    const zero = new Zero2({
-      collective,
-      weighting: args.weighting,
-      labelCount: tokenLabelCount,
-    });
     let step = 1;
     let micro = 0;
     const accumulation = args.accumulation ?? 1;
@@ -94,27 +96,25 @@ if (isRankWorker())
       if (args.exitAt?.rank === rank && args.exitAt.step === step) process.exit(9);
       if (++micro % accumulation === 0) step++;
     });
-    const trainer = new Trainer(
-      model,
-      zero.trainerOptions(model, {
-        task,
-        optimizer: { ...OPT },
-        maxSteps: args.steps,
-        gradientAccumulationSteps: accumulation,
-        maxGradNorm: args.maxGradNorm ?? 0,
-        outputDir: args.outputDir,
-        saveSteps: args.saveSteps,
-        progress: false,
-        lossCurve: false,
-      }),
-    );
+    const trainer = new Trainer(model, {
+      task,
+      optimizer: { ...OPT },
+      maxSteps: args.steps,
+      gradientAccumulationSteps: accumulation,
+      maxGradNorm: args.maxGradNorm ?? 0,
+      outputDir: args.outputDir,
+      saveSteps: args.saveSteps,
+      progress: false,
+      collective,
+      lossWeighting: args.weighting,
+    });
     step = trainer.globalStep + 1;
     const global = tokenBatches(args.steps * accumulation, args.globalBatch);
-    const data = zero.wrapData(global.map((b) => tokenRows(b, rank, worldSize)));
+    const data = global.map((b) => tokenRows(b, rank, worldSize));
     const result = await trainer.train(data, { resumeFrom: args.resumeFrom });
     return {
-      losses: zero.losses,
-      localLosses: result.losses,
+      losses: result.losses,
+      logged: result.logHistory.map((e) => e.loss),
       params: Object.fromEntries(model.trainableParameters().map(([n, v]) => [n, [...v.dataSync()]])),
       stateSize: trainer.optimizer.stateSize,
       checkpoint: result.checkpoint,

@@ -3,8 +3,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { initBackend } from "@llava-ts/core";
 import { beforeAll, describe, expect, it } from "vitest";
+import { captureIO, type TinyFixture, tinyFixture } from "../../test/tiny-llava.js";
 import { main } from "../main.js";
-import { captureIO, type TinyFixture, tinyFixture } from "../testing/tiny-llava.js";
 
 let fx: TinyFixture;
 let image: string;

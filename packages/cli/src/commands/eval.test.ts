@@ -6,8 +6,8 @@ import { createSampleProcessor, LlavaDataLoader, LlavaDataset } from "@llava-ts/
 import { LlavaForConditionalGeneration } from "@llava-ts/llava";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
+import { captureIO, type TinyFixture, tinyFixture } from "../../test/tiny-llava.js";
 import { main } from "../main.js";
-import { captureIO, type TinyFixture, tinyFixture } from "../testing/tiny-llava.js";
 
 let fx: TinyFixture;
 

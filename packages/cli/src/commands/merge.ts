@@ -2,11 +2,10 @@
 // (PEFT's merge_and_unload + save_pretrained), loadable without the lora package.
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
-import { LlavaForConditionalGeneration } from "@llava-ts/llava";
+import { copyModelFiles, LlavaForConditionalGeneration } from "@llava-ts/llava";
 import { loadAdapter, mergeAndUnload } from "@llava-ts/lora";
 import { type CommandSpec, Flags, helpText, parseFlags, UsageError } from "../args.js";
 import type { CliIO } from "../io.js";
-import { copyModelFiles } from "../llava-session.js";
 import type { Command } from "./command.js";
 
 export const mergeSpec: CommandSpec = {

@@ -94,7 +94,7 @@ export const trainSpec: CommandSpec = {
     "dataloader-num-workers": {
       type: "string",
       value: "N",
-      help: "image decoding threads (single rank)",
+      help: "image decoding threads per rank",
       default: "0",
     },
     "save-strategy": { type: "string", value: "S", help: "steps | epoch | no", default: "steps" },

@@ -1,5 +1,5 @@
 // The demo's data: a CC3M-style synthetic captioning set (datasets' generator: chat.json + images.zip),
-// read back through the real readers and processor into collated global batches for trainZero2.
+// read back through the real readers and processor into collated global batches for trainLlava.
 import {
   type CaptionStyle,
   collate,

@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initBackend } from "@llava-ts/core";
 import { beforeAll, describe, expect, it } from "vitest";
+import { captureIO } from "../../test/tiny-llava.js";
 import { formatEvalLines } from "../eval/run-eval.js";
 import { main } from "../main.js";
-import { captureIO } from "../testing/tiny-llava.js";
 import { QUICK_DEMO } from "./demo-settings.js";
 import { runDemo } from "./run-demo.js";
 

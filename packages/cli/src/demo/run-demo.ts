@@ -2,21 +2,22 @@
 // set is drawn; random tiny CLIP and Qwen2.5 checkpoints (with the real Qwen2.5 tokenizer) are built into a
 // LLaVA by buildLlava; the model is trained from scratch with ZeRO-2 on every core (strategy "none"), then
 // fine-tuned with use_lora to Chinese captions; held-out images are captioned by both.
-import { copyFileSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { initBackend } from "@llava-ts/core";
 import { LlavaDataset } from "@llava-ts/datasets";
 import { buildLlava } from "@llava-ts/llava";
+import { trainLlava } from "@llava-ts/trainer";
 import { type EvalResult, evaluate } from "../eval/evaluate.js";
 import { formatEvalLines } from "../eval/run-eval.js";
 import { type CliIO, formatSeconds } from "../io.js";
-import { copyModelFiles, isWeightFile, LlavaSession } from "../llava-session.js";
+import { LlavaSession } from "../llava-session.js";
+import { writeRunLossCurve } from "../train/loss-curve.js";
 import { captionSet, trainingBatches } from "./caption-batches.js";
 import { type DemoSettings, FULL_DEMO, QUICK_DEMO } from "./demo-settings.js";
 import { writeTinyClip, writeTinyQwen } from "./tiny-checkpoints.js";
-import { trainDemoPhase } from "./train-phase.js";
 
 export interface DemoOptions {
   /** Working folder (wiped first). Default ".demo". */
@@ -43,6 +44,14 @@ export interface DemoResult {
 
 /** LoRA on every linear layer of the language model, the projector trained in full (the tutorial's). */
 const LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
+
+/**
+ * The demo's one choice beyond the tutorial: the tied 151,936 × E token embedding keeps its random values.
+ * Training it costs a dense V × E gradient, its reduce-scatter and AdamW over ~10 M values every step
+ * (≈ 4× the rest of a step at this size); frozen random rows serve as well as input and output vectors
+ * for a 64-wide model, so the transformer layers and the projector learn from scratch around them.
+ */
+const FROZEN = ["language_model.model.embed_tokens"];
 
 export async function runDemo(options: DemoOptions, io: CliIO): Promise<DemoResult> {
   const t0 = performance.now();
@@ -116,24 +125,26 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<DemoResu
   say(
     `training from scratch: freeze_vision (the random CLIP tower and token embeddings stay fixed), ${s.base.steps} steps × ${s.base.batchSize} images, ZeRO-2 on ${ranks} rank(s)…`,
   );
-  const baseRun = join(out, "runs/base");
-  const base = await trainDemoPhase(ranks, {
+  // The trained model (config, weights, the build's tokenizer and processor files) is the run's output.
+  const baseDir = join(out, "llava-base");
+  const base = await trainLlava({
+    ranks,
     modelDir: builtDir,
     strategy: "freeze_vision",
-    freezeEmbeddings: true,
-    batches: baseBatches,
+    freeze: FROZEN,
+    data: { batches: baseBatches },
     trainer: {
-      outputDir: baseRun,
+      outputDir: baseDir,
       optimizer: { lr: s.base.lr, weightDecay: 0 },
       schedule: { type: "cosine", warmupSteps: s.base.warmupSteps },
       maxSteps: s.base.steps,
+      saveStrategy: "no",
       loggingSteps: 1,
       seed,
       progress: true,
     },
   });
-  const baseDir = join(out, "llava-base");
-  modelFromCheckpoint(base.checkpoint!, builtDir, baseDir);
+  const baseLossCurve = await writeRunLossCurve(baseDir, base.logHistory);
   say(`  loss ${first(base.losses)} → ${last(base.losses)}; model in ${baseDir}`);
 
   // 4. LoRA fine-tune to the second caption style.
@@ -146,32 +157,31 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<DemoResu
   say(
     `fine-tuning with use_lora (r ${s.lora.r}, alpha ${s.lora.alpha}) to Chinese captions, ${s.lora.steps} steps…`,
   );
-  const loraRun = join(out, "runs/lora-zh");
-  const lora = await trainDemoPhase(ranks, {
+  const adapterDir = join(out, "adapter-zh");
+  const lora = await trainLlava({
+    ranks,
     modelDir: baseDir,
     strategy: "use_lora",
-    freezeEmbeddings: true,
+    freeze: FROZEN,
     lora: {
       r: s.lora.r,
       lora_alpha: s.lora.alpha,
       target_modules: LORA_TARGETS,
       modules_to_save: ["multi_modal_projector"],
     },
-    batches: loraBatches,
+    data: { batches: loraBatches },
     trainer: {
-      outputDir: loraRun,
+      outputDir: adapterDir,
       optimizer: { lr: s.lora.lr, weightDecay: 0 },
       schedule: { type: "cosine", warmupSteps: s.lora.warmupSteps },
       maxSteps: s.lora.steps,
+      saveStrategy: "no",
       loggingSteps: 1,
       seed,
       progress: true,
     },
   });
-  const adapterDir = join(out, "adapter-zh");
-  mkdirSync(adapterDir, { recursive: true });
-  for (const f of ["adapter_config.json", "adapter_model.safetensors"])
-    copyFileSync(join(lora.checkpoint!, f), join(adapterDir, f));
+  const loraLossCurve = await writeRunLossCurve(adapterDir, lora.logHistory);
   say(`  loss ${first(lora.losses)} → ${last(lora.losses)}; adapter in ${adapterDir}`);
 
   // 5. Held-out images: the base model's English captions and the adapter's Chinese ones, through the same
@@ -195,8 +205,8 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<DemoResu
     adapterAccuracy: adapterEval.scores!.exactMatch,
     baseEval,
     adapterEval,
-    baseLossCurve: join(baseRun, "loss-curve.png"),
-    loraLossCurve: join(loraRun, "loss-curve.png"),
+    baseLossCurve,
+    loraLossCurve,
     seconds: (performance.now() - t0) / 1000,
   };
   const cli = "node packages/cli/dist/bin.js";
@@ -211,7 +221,7 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<DemoResu
       `  (the same as: ${cli} eval --model ${baseDir} --adapter ${adapterDir} --data ${heldZh.chatJson} --images ${heldZh.imagesZip} --per-device-eval-batch-size ${EVAL_BATCH} --max-new-tokens ${EVAL_MAX_NEW_TOKENS})`,
       `loss curves: ${result.baseLossCurve}`,
       `             ${result.loraLossCurve}`,
-      `metrics:     ${join(baseRun, "metrics.jsonl")}, ${join(loraRun, "metrics.jsonl")}`,
+      `metrics:     ${join(baseDir, "metrics.jsonl")}, ${join(adapterDir, "metrics.jsonl")}`,
       `try it:      ${cli} infer --model ${baseDir} --adapter ${adapterDir} --image ${join(heldZh.imagesDir!, heldZh.records[0].image)} --prompt "${heldZh.records[0].conversations[0].value.replace("<image>", "").trim()}"`,
       `done in ${formatSeconds(result.seconds)}`,
       "",
@@ -237,14 +247,6 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<DemoResu
 /** Held-out evaluation settings (the demo's captions are short). */
 const EVAL_BATCH = 32;
 const EVAL_MAX_NEW_TOKENS = 24;
-
-/** A usable model folder: the checkpoint's config + weights, and the build's tokenizer/processor files. */
-function modelFromCheckpoint(checkpoint: string, builtDir: string, dir: string): void {
-  mkdirSync(dir, { recursive: true });
-  for (const f of readdirSync(checkpoint))
-    if (isWeightFile(f) || f === "config.json") copyFileSync(join(checkpoint, f), join(dir, f));
-  copyModelFiles(builtDir, dir);
-}
 
 const first = (xs: number[]) => (xs.length ? xs[0].toFixed(3) : "–");
 const last = (xs: number[]) => (xs.length ? xs[xs.length - 1].toFixed(3) : "–");

@@ -1,6 +1,7 @@
 // Checkpoint folders as HF Trainer names them (<output>/checkpoint-<step>). A checkpoint is written under
-// a temporary name and renamed into place only when complete, so a crash mid-write never replaces or
-// corrupts the previous one; older ones are removed beyond save_total_limit.
+// a temporary name (by every rank: each its optimizer partition) and renamed into place only when
+// complete, so a crash mid-write never replaces or corrupts the previous one; older ones are removed
+// beyond save_total_limit.
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 
@@ -28,28 +29,28 @@ export function latestCheckpoint(outputDir: string): string | undefined {
   return listCheckpoints(outputDir).at(-1)?.path;
 }
 
+/** Where checkpoint-<step> is written before it is complete. */
+export function tmpCheckpointDir(outputDir: string, step: number): string {
+  return join(outputDir, `${TMP_PREFIX}${step}`);
+}
+
 /**
- * Runs `write(tmpDir)` and renames the folder to checkpoint-<step>. On failure the temporary folder is
- * removed and the error rethrown; existing checkpoints are untouched.
+ * Starts writing checkpoint-<step>: removes folders left over by a crash mid-write (never valid
+ * checkpoints) and creates the temporary folder, which it returns.
  */
-export async function writeCheckpointAtomically(
-  outputDir: string,
-  step: number,
-  write: (dir: string) => Promise<void>,
-): Promise<string> {
+export function beginCheckpoint(outputDir: string, step: number): string {
   mkdirSync(outputDir, { recursive: true });
-  const tmp = join(outputDir, `${TMP_PREFIX}${step}`);
-  const final = join(outputDir, `${CHECKPOINT_PREFIX}${step}`);
-  // Folders left over by a crash mid-write are never valid checkpoints.
   for (const d of readdirSync(outputDir))
     if (d.startsWith(TMP_PREFIX)) rmSync(join(outputDir, d), { recursive: true, force: true });
+  const tmp = tmpCheckpointDir(outputDir, step);
   mkdirSync(tmp);
-  try {
-    await write(tmp);
-  } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw e;
-  }
+  return tmp;
+}
+
+/** Renames the complete temporary folder to checkpoint-<step>, replacing an older one only once it is in place. */
+export function commitCheckpoint(outputDir: string, step: number): string {
+  const tmp = tmpCheckpointDir(outputDir, step);
+  const final = join(outputDir, `${CHECKPOINT_PREFIX}${step}`);
   if (existsSync(final)) {
     // Re-saving a step (a resumed run): move the old one aside first so a failure here loses nothing.
     const old = `${final}.old-${process.pid}`;

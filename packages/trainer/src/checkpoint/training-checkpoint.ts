@@ -1,15 +1,24 @@
 // A training checkpoint folder, HF Trainer's layout with safetensors/JSON instead of pickles:
 //   model.safetensors + config.json (or adapter_model.safetensors + adapter_config.json) — the saver's
-//   optimizer.safetensors  — AdamW exp_avg / exp_avg_sq per parameter, step in the metadata
+//   optimizer.safetensors  — AdamW exp_avg / exp_avg_sq per parameter, step in the metadata (one rank), or
+//   global_step<N>/ + latest — each rank's partition of it, as DeepSpeed lays ZeRO-2 state out (N ranks)
 //   scheduler.json         — LambdaLR's last_epoch (= optimizer steps taken)
 //   rng_state.json         — the trainer's Rng and the model's own streams (LoRA dropout)
 //   trainer_state.json     — HF's fields (log_history, global_step, …) + llava_ts.data (exact data position)
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Module, Rng } from "@llava-ts/core";
-import type { Optimizer } from "../adamw.js";
 import { TrainingError } from "../training-error.js";
-import { rotateCheckpoints, TRAINER_STATE_FILE, writeCheckpointAtomically } from "./checkpoint-dir.js";
+import type { Collective } from "../zero2/collective/collective.js";
+import type { PartitionedAdamW } from "../zero2/partitioned-adamw.js";
+import {
+  beginCheckpoint,
+  CHECKPOINT_PREFIX,
+  commitCheckpoint,
+  rotateCheckpoints,
+  TRAINER_STATE_FILE,
+  tmpCheckpointDir,
+} from "./checkpoint-dir.js";
 import type { ModelSaver } from "./model-saver.js";
 import { captureRngState, type RngStateJson, restoreRngState } from "./rng-state.js";
 import {
@@ -34,49 +43,69 @@ export interface TrainingSnapshot {
   run: RunInfo;
   readonly rng: Rng;
   readonly model: Module;
-  readonly optimizer: Optimizer;
+  readonly optimizer: PartitionedAdamW;
   readonly saver: ModelSaver;
+  readonly collective: Collective;
   readonly options: { seed?: number; loggingSteps?: number; saveSteps?: number };
 }
 
+/**
+ * Every rank calls this: rank 0 opens the temporary folder, every rank writes its optimizer partition into
+ * it, rank 0 writes the rest and renames it into place (then prunes to `limit`). Returns the checkpoint's
+ * path. A failure on any rank leaves the previous checkpoints as they were.
+ */
 export async function saveTrainingCheckpoint(
   t: TrainingSnapshot,
   outputDir: string,
   limit?: number,
 ): Promise<string> {
-  const path = await writeCheckpointAtomically(outputDir, t.globalStep, async (dir) => {
-    await t.saver.save(dir);
+  const main = t.collective.rank === 0;
+  const step = t.globalStep;
+  const dir = main ? beginCheckpoint(outputDir, step) : tmpCheckpointDir(outputDir, step);
+  await t.collective.barrier(); // the folder exists
+  try {
     await t.optimizer.save(dir);
-    writeFileSync(join(dir, "scheduler.json"), pythonJson({ last_epoch: t.globalStep }));
-    writeFileSync(
-      join(dir, "rng_state.json"),
-      pythonJson(captureRngState(t.rng, t.options.seed ?? 42, t.model)),
-    );
-    writeTrainerState(join(dir, TRAINER_STATE_FILE), {
-      best_metric: null,
-      best_model_checkpoint: null,
-      epoch: t.logHistory.at(-1)?.epoch ?? t.position.epoch,
-      eval_steps: 500,
-      global_step: t.globalStep,
-      is_hyper_param_search: false,
-      is_local_process_zero: true,
-      is_world_process_zero: true,
-      log_history: t.logHistory,
-      logging_steps: t.options.loggingSteps ?? 1,
-      max_steps: t.run.maxSteps,
-      num_input_tokens_seen: 0,
-      num_train_epochs: t.run.epochs,
-      save_steps: t.options.saveSteps ?? 0,
-      stateful_callbacks: {},
-      total_flos: 0,
-      train_batch_size: t.run.batchSize,
-      trial_name: null,
-      trial_params: null,
-      llava_ts: { data: t.position },
-    });
-  });
+    if (main) await writeTrainingState(t, dir);
+  } catch (e) {
+    if (main) rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  if (!main) return join(outputDir, `${CHECKPOINT_PREFIX}${step}`);
+  const path = commitCheckpoint(outputDir, step);
   rotateCheckpoints(outputDir, limit, path);
   return path;
+}
+
+/** Rank 0: the model (through the saver), scheduler, RNG and trainer state. */
+async function writeTrainingState(t: TrainingSnapshot, dir: string): Promise<void> {
+  await t.saver.save(dir);
+  writeFileSync(join(dir, "scheduler.json"), pythonJson({ last_epoch: t.globalStep }));
+  writeFileSync(
+    join(dir, "rng_state.json"),
+    pythonJson(captureRngState(t.rng, t.options.seed ?? 42, t.model)),
+  );
+  writeTrainerState(join(dir, TRAINER_STATE_FILE), {
+    best_metric: null,
+    best_model_checkpoint: null,
+    epoch: t.logHistory.at(-1)?.epoch ?? t.position.epoch,
+    eval_steps: 500,
+    global_step: t.globalStep,
+    is_hyper_param_search: false,
+    is_local_process_zero: true,
+    is_world_process_zero: true,
+    log_history: t.logHistory,
+    logging_steps: t.options.loggingSteps ?? 1,
+    max_steps: t.run.maxSteps,
+    num_input_tokens_seen: 0,
+    num_train_epochs: t.run.epochs,
+    save_steps: t.options.saveSteps ?? 0,
+    stateful_callbacks: {},
+    total_flos: 0,
+    train_batch_size: t.run.batchSize,
+    trial_name: null,
+    trial_params: null,
+    llava_ts: { data: t.position },
+  });
 }
 
 export async function resumeTraining(t: TrainingSnapshot, dir: string): Promise<void> {
@@ -88,7 +117,7 @@ export async function resumeTraining(t: TrainingSnapshot, dir: string): Promise<
       `${dir}: scheduler.json is at step ${scheduler.last_epoch}, trainer_state.json at ${state.global_step}`,
     );
   await t.saver.load(dir);
-  await t.optimizer.load(dir);
+  t.optimizer.load(dir);
   if (t.optimizer.stepCount !== state.global_step)
     throw new TrainingError(
       `${dir}: optimizer state is at step ${t.optimizer.stepCount}, trainer_state.json at ${state.global_step}`,

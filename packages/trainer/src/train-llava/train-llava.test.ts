@@ -1,5 +1,5 @@
-// The issue's acceptance test: 2 ranks × 1 row equal 1 rank × 2 rows on the fixture LLaVA (ten AdamW
-// steps, freeze_vision and use_lora), and each rank holds half of the optimizer state.
+// ZeRO-2's acceptance test: 2 ranks × 1 row equal 1 rank × 2 rows on the fixture LLaVA (ten AdamW steps,
+// freeze_vision and use_lora), and each rank holds half of the optimizer state; how ranks open their data.
 import { initBackend } from "@llava-ts/core";
 import { type Cases, fixturePath, loadCases } from "@llava-ts/core/testing";
 import { LlavaForConditionalGeneration } from "@llava-ts/llava";
@@ -9,7 +9,8 @@ import { fixtureBatch } from "../../test/fixture-batch.js";
 import type { Strategy } from "../apply-strategy.js";
 import type { Batch } from "../train-task.js";
 import { Trainer } from "../trainer.js";
-import { type PlainTrainerOptions, trainZero2 } from "./train-llava.js";
+import type { PlainTrainerOptions } from "./llava-rank.js";
+import { trainLlava } from "./train-llava.js";
 
 let cases: Cases;
 let batch: Batch;
@@ -40,16 +41,16 @@ async function single(strategy: Strategy) {
   return out;
 }
 
-describe("trainZero2 on fixtures/hf/llava: 2 ranks × 1 row = 1 rank × 2 rows", () => {
+describe("trainLlava on fixtures/hf/llava: 2 ranks × 1 row = 1 rank × 2 rows", () => {
   for (const strategy of ["freeze_vision", "use_lora"] as const) {
     it(`${strategy}: ten losses and the final parameters within 1e-5; half the optimizer state per rank`, async () => {
       const ref = await single(strategy);
-      const zero = await trainZero2({
-        worldSize: 2,
+      const zero = await trainLlava({
+        ranks: 2,
         modelDir: fixturePath("hf/llava"),
         adapterDir: strategy === "use_lora" ? fixturePath("hf/llava-lora-init") : undefined,
         strategy,
-        batches: [batch],
+        data: { batches: [batch] },
         trainer: SETUP,
         returnParams: true,
       });
@@ -80,18 +81,18 @@ describe("trainZero2 on fixtures/hf/llava: 2 ranks × 1 row = 1 rank × 2 rows",
   }
 });
 
-describe("trainZero2 with a RankDataSource: each rank opens its own data", () => {
+describe("trainLlava with data { module }: each rank opens its own data", () => {
   const module = new URL("../../test/test-rank-data.ts", import.meta.url).href;
 
   it("trains exactly as with the batches handed over, and returns each rank's data stats", async () => {
     const common = {
-      worldSize: 2,
+      ranks: 2,
       modelDir: fixturePath("hf/llava"),
       strategy: "freeze_vision" as const,
       trainer: { ...SETUP, maxSteps: 3 },
     };
-    const given = await trainZero2({ ...common, batches: [batch] });
-    const opened = await trainZero2({ ...common, data: { module, args: { batches: [batch] } } });
+    const given = await trainLlava({ ...common, data: { batches: [batch] } });
+    const opened = await trainLlava({ ...common, data: { module, args: { batches: [batch] } } });
     expect(opened.losses).toEqual(given.losses);
     // Three steps over an epoch of one batch: three epochs, each rank served three batches, then closed.
     expect(opened.dataStats).toEqual([
@@ -102,13 +103,13 @@ describe("trainZero2 with a RankDataSource: each rank opens its own data", () =>
 
   it('launch "processes": one process per rank over TCP trains the same', async () => {
     const common = {
-      worldSize: 2,
+      ranks: 2,
       modelDir: fixturePath("hf/llava"),
       strategy: "freeze_vision" as const,
       trainer: { ...SETUP, maxSteps: 3 },
     };
-    const threads = await trainZero2({ ...common, data: { module, args: { fixture: "hf/llava" } } });
-    const processes = await trainZero2({
+    const threads = await trainLlava({ ...common, data: { module, args: { fixture: "hf/llava" } } });
+    const processes = await trainLlava({
       ...common,
       launch: "processes",
       data: { module, args: { fixture: "hf/llava" } },
@@ -122,20 +123,23 @@ describe("trainZero2 with a RankDataSource: each rank opens its own data", () =>
       { rank: 0, served: 3, closed: true },
       { rank: 1, served: 3, closed: true },
     ]);
-    await expect(trainZero2({ ...common, launch: "processes", batches: [batch] })).rejects.toThrow(
+    await expect(trainLlava({ ...common, launch: "processes", data: { batches: [batch] } })).rejects.toThrow(
       /passes arguments as JSON; give data/,
     );
   });
 
   it("names a module that cannot be loaded or lacks openRankData", async () => {
-    const common = { worldSize: 2, modelDir: fixturePath("hf/llava"), strategy: "freeze_vision" as const };
-    await expect(trainZero2({ ...common, data: { module: "/no/such/module.js" } })).rejects.toThrow(
+    const common = { ranks: 2, modelDir: fixturePath("hf/llava"), strategy: "freeze_vision" as const };
+    await expect(trainLlava({ ...common, data: { module: "/no/such/module.js" } })).rejects.toThrow(
       /rank data module \/no\/such\/module.js could not be loaded/,
     );
     const wrong = new URL("../zero2/rank-data.ts", import.meta.url).href; // exports rankRows, not openRankData
-    await expect(trainZero2({ ...common, data: { module: wrong } })).rejects.toThrow(
+    await expect(trainLlava({ ...common, data: { module: wrong } })).rejects.toThrow(
       /does not export a function openRankData/,
     );
-    await expect(trainZero2({ ...common })).rejects.toThrow(/give either batches or data/);
+    // @ts-expect-error data is required
+    await expect(trainLlava({ ...common })).rejects.toThrow(
+      /data must be one of \{ batches \}, \{ dataset \} or \{ module \}, got none/,
+    );
   });
 });

@@ -3,11 +3,11 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { SafetensorsFile } from "@llava-ts/core";
-import { OPTIMIZER_FILE } from "../optimizer-state.js";
 import { TrainingError } from "../training-error.js";
 import type { FlatLayout } from "./flat-layout.js";
 import {
   findStepDir,
+  OPTIMIZER_FILE,
   readPartition,
   readPartitionsJson,
   type StatePartition,
@@ -47,7 +47,17 @@ export function readZeroOptimizerState(
   const file = SafetensorsFile.open(consolidated);
   try {
     const step = Number(file.metadata.step);
+    if (!Number.isInteger(step) || step < 0)
+      throw new TrainingError(`${consolidated}: bad step "${file.metadata.step}" in metadata`);
     const keys = new Set(file.keys());
+    const trained = new Set(layout.params.map((p) => p.name));
+    const unknown = [...new Set([...keys].map((k) => k.replace(/\.exp_avg(_sq)?$/, "")))].filter(
+      (n) => !trained.has(n),
+    );
+    if (unknown.length)
+      throw new TrainingError(
+        `${consolidated}: optimizer state for ${unknown.length} parameter(s) that are not trained now: ${unknown.slice(0, 5).join(", ")}`,
+      );
     layout.params.forEach((p) => {
       const a = Math.max(lo, p.offset);
       const b = Math.min(hi, p.offset + p.size);

@@ -1,14 +1,15 @@
 // ZeRO-2 optimizer state in a checkpoint folder, laid out as DeepSpeed does: one file per rank's partition
 // under global_step<N>/, a JSON describing the partition boundaries, and a `latest` file naming the step
 // folder. Partitions are read by flat range, so a run may resume with any number of ranks; the
-// consolidated form is the trainer's optimizer.safetensors (per-parameter exp_avg / exp_avg_sq).
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+// consolidated form, optimizer.safetensors (per-parameter exp_avg / exp_avg_sq), is what one rank writes.
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SafetensorsFile, type TensorEntry, writeSafetensors } from "@llava-ts/core";
-import { OPTIMIZER_FILE } from "../optimizer-state.js";
 import { TrainingError } from "../training-error.js";
 import type { FlatLayout } from "./flat-layout.js";
 
+/** The state per parameter: what one rank writes, and the consolidated form of N ranks' partitions. */
+export const OPTIMIZER_FILE = "optimizer.safetensors";
 export const ZERO_LATEST_FILE = "latest";
 export const ZERO_PARTITIONS_FILE = "zero_partitions.json";
 
@@ -68,12 +69,11 @@ export async function writeZeroPartition(
 }
 
 /**
- * Completes a checkpoint's optimizer state (rank 0): moves every rank's partition file from `staging`
- * into `dir`/global_step<N>/, writes the layout JSON and `latest`, and with `consolidate` optimizer.safetensors.
+ * Completes a checkpoint's ZeRO optimizer state (rank 0, once every rank has written its partition into
+ * `dir`/global_step<N>/): the layout JSON, `latest`, and with `consolidate` optimizer.safetensors.
  */
-export async function assembleZeroOptimizerState(
+export async function writePartitionsJson(
   dir: string,
-  staging: string,
   layout: FlatLayout,
   ranges: readonly [number, number][],
   step: number,
@@ -81,7 +81,6 @@ export async function assembleZeroOptimizerState(
   consolidate = false,
 ): Promise<void> {
   const stepDir = join(dir, zeroStepDir(step));
-  mkdirSync(stepDir, { recursive: true });
   const json: ZeroPartitionsJson = {
     format: "llava-ts.zero2",
     step,
@@ -91,12 +90,11 @@ export async function assembleZeroOptimizerState(
     params: layout.params.map(({ name, offset, size }) => ({ name, offset, size })),
     partitions: ranges.map(([start, end], rank) => ({ rank, start, end, file: zeroRankFile(rank) })),
   };
-  for (const p of json.partitions) {
-    const from = join(staging, p.file);
-    if (!existsSync(from))
-      throw new TrainingError(`ZeRO checkpoint: rank ${p.rank}'s partition ${from} is missing`);
-    renameSync(from, join(stepDir, p.file));
-  }
+  for (const p of json.partitions)
+    if (!existsSync(join(stepDir, p.file)))
+      throw new TrainingError(
+        `ZeRO checkpoint: rank ${p.rank}'s partition ${join(stepDir, p.file)} is missing`,
+      );
   writeFileSync(join(stepDir, ZERO_PARTITIONS_FILE), `${JSON.stringify(json, null, 2)}\n`);
   writeFileSync(join(dir, ZERO_LATEST_FILE), zeroStepDir(step));
   if (consolidate) {
@@ -105,7 +103,7 @@ export async function assembleZeroOptimizerState(
   }
 }
 
-/** Writes optimizer.safetensors (the non-ZeRO trainer's format) from a checkpoint's ZeRO partitions. */
+/** Writes optimizer.safetensors (what one rank saves) from a checkpoint's ZeRO partitions. */
 export async function consolidateZeroCheckpoint(dir: string): Promise<string> {
   const stepDir = findStepDir(dir);
   if (!stepDir) throw new TrainingError(`${dir}: no ZeRO optimizer state to consolidate`);
@@ -171,9 +169,10 @@ export function sliceOf(
   return out;
 }
 
-async function writeConsolidated(
+/** The state per parameter (`<name>.exp_avg`, `<name>.exp_avg_sq`), read by flat range through `slice`. */
+export async function writeConsolidated(
   path: string,
-  json: ZeroPartitionsJson,
+  json: Pick<ZeroPartitionsJson, "step" | "hyper" | "params">,
   slice: (lo: number, hi: number, key: "expAvg" | "expAvgSq") => Float32Array,
 ): Promise<void> {
   const entries: TensorEntry[] = json.params.flatMap((p) => [

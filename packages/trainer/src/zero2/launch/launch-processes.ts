@@ -34,6 +34,8 @@ export interface LaunchProcessesOptions<A> {
   masterPort?: number;
   /** Node flags for the rank processes (e.g. --max-old-space-size=…). Default none. */
   execArgv?: string[];
+  /** Lines a rank sends with its context's `log`. */
+  onLog?: (rank: number, line: string) => void;
 }
 
 export interface ProcessJob<R> {
@@ -163,6 +165,7 @@ export async function launchProcesses<A, R>(options: LaunchProcessesOptions<A>):
   processes.forEach((child, rank) => {
     const state = states[rank];
     child.on("message", (m: RankProcessMessage) => {
+      if (m.type === "log") return options.onLog?.(rank, m.line);
       if (state.done) return;
       state.done = true;
       if (m.type === "result") {

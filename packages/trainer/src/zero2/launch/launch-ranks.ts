@@ -24,6 +24,8 @@ export interface LaunchOptions<A> {
   collective?: SharedMemoryCollectiveOptions;
   /** After a failure, how long the other ranks get to stop on their own before termination. Default 2 s. */
   abortGraceMs?: number;
+  /** Lines a rank sends with its context's `log`. */
+  onLog?: (rank: number, line: string) => void;
 }
 
 /** One rank failed; `rank` is the one that caused it, `cause` what it threw or how it ended. */
@@ -107,7 +109,8 @@ export async function launchRanks<A, R>(options: LaunchOptions<A>): Promise<Rank
   workers.forEach((worker, rank) => {
     const state = states[rank];
     worker.on("message", (m: RankMessage) => {
-      if (m.type === "result") {
+      if (m.type === "log") options.onLog?.(rank, m.line);
+      else if (m.type === "result") {
         state.done = true;
         state.value = m.value;
         void worker.terminate(); // nothing left to do; do not wait for its event loop to drain

@@ -12,6 +12,7 @@ export const COLLECTIVE_ENV = "LLAVA_ZERO2_COLLECTIVE";
 /** Rank process → launcher. `failedRank`: the rank a CollectiveError blames, when it blames one. */
 export type RankProcessMessage =
   | { type: "result"; value: unknown }
+  | { type: "log"; line: string }
   | {
       type: "error";
       name: string;

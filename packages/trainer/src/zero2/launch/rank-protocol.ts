@@ -18,4 +18,5 @@ export interface RankWorkerData {
 /** Rank → launcher. */
 export type RankMessage =
   | { type: "result"; value: unknown }
+  | { type: "log"; line: string }
   | { type: "error"; name: string; message: string; stack?: string; secondary: boolean };

@@ -13,6 +13,8 @@ export interface RankProcessContext<A = unknown> {
   collective: TcpCollective;
   /** What the launcher passed as `args` (through JSON). */
   args: A;
+  /** Sends a line to the launcher's `onLog`; printed to stdout without a launcher. */
+  log(line: string): void;
 }
 
 /** Whether this process was started as a rank: RANK, WORLD_SIZE and MASTER_PORT are set. */
@@ -50,7 +52,11 @@ export function runRankProcess<A, R>(
     collective = await TcpCollective.fromEnv(process.env, { ...options, ...launched });
     ({ rank, worldSize } = collective);
     const args = rankProcessArgs<A>();
-    const value = await main({ rank, worldSize, collective, args });
+    const log = (line: string) => {
+      if (process.send) void report({ type: "log", line });
+      else console.log(line);
+    };
+    const value = await main({ rank, worldSize, collective, args, log });
     await collective.close();
     await report({ type: "result", value });
   })().then(

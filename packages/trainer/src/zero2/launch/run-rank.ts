@@ -12,6 +12,8 @@ export interface RankContext<A = unknown> {
   collective: SharedMemoryCollective;
   /** What the launcher passed as `args` (structured-cloned). */
   args: A;
+  /** Sends a line to the launcher's `onLog` (e.g. rank 0's summary for the user). */
+  log(line: string): void;
 }
 
 /** Whether this thread was started by launchRanks. */
@@ -31,6 +33,7 @@ export function runRank<A, R>(main: (ctx: RankContext<A>) => R | Promise<R>): vo
     worldSize: data.memory.worldSize,
     collective,
     args: data.args as A,
+    log: (line) => post({ type: "log", line }),
   };
   Promise.resolve()
     .then(() => main(ctx))

@@ -1,7 +1,9 @@
-// The loss curve as an SVG line chart (axes, ticks, the curve), rasterised to PNG with sharp at the end
-// of training. sharp is a peer dependency, loaded only here.
+// The loss curve of a run as an SVG line chart (axes, ticks, the curve), rasterised to PNG with sharp:
+// drawn by `llava train` and the demo from the run's log history, after training.
 import { writeFileSync } from "node:fs";
-import { TrainingError } from "./training-error.js";
+import { join } from "node:path";
+import { LlavaError } from "@llava-ts/core";
+import { type LogEntry, lossPoints } from "@llava-ts/trainer";
 
 export interface CurvePoint {
   step: number;
@@ -90,7 +92,14 @@ export async function writeLossCurve(
   try {
     sharp = (await import("sharp")).default;
   } catch (e) {
-    throw new TrainingError(`writing ${pngPath} needs the "sharp" package: ${(e as Error).message}`);
+    throw new LlavaError(`writing ${pngPath} needs the "sharp" package: ${(e as Error).message}`);
   }
   await sharp(Buffer.from(svg)).png().toFile(pngPath);
+}
+
+/** `dir`/loss-curve.png and .svg from a run's log history; returns the PNG's path. */
+export async function writeRunLossCurve(dir: string, history: readonly LogEntry[]): Promise<string> {
+  const png = join(dir, "loss-curve.png");
+  await writeLossCurve(png, lossPoints(history), { svgPath: join(dir, "loss-curve.svg") });
+  return png;
 }

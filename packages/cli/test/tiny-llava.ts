@@ -5,9 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateSyntheticCaptions, type SyntheticCaptions } from "@llava-ts/datasets";
 import { buildLlava } from "@llava-ts/llava";
-import type { TinySizes } from "../demo/tiny-checkpoints.js";
-import { writeTinyClip, writeTinyQwen } from "../demo/tiny-checkpoints.js";
-import type { CliIO } from "../io.js";
+import type { TinySizes } from "../src/demo/tiny-checkpoints.js";
+import { writeTinyClip, writeTinyQwen } from "../src/demo/tiny-checkpoints.js";
+import type { CliIO } from "../src/io.js";
 
 export const TEST_SIZES: TinySizes = {
   imageSize: 28,

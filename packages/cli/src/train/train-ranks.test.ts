@@ -1,0 +1,138 @@
+// `llava train` as a user types it, on one rank and on two (ZeRO-2 worker threads): the seed reaches the
+// LoRA initialisation, the final adapter is written for every save strategy, a checkpoint resumes on a
+// different number of ranks exactly where the uninterrupted run went, and the loss curve is drawn.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { initBackend, SafetensorsFile } from "@llava-ts/core";
+import { LlavaForConditionalGeneration } from "@llava-ts/llava";
+import { applyLora } from "@llava-ts/lora";
+import sharp from "sharp";
+import { beforeAll, describe, expect, it } from "vitest";
+import { captureIO, type TinyFixture, tinyFixture } from "../../test/tiny-llava.js";
+import { main } from "../main.js";
+import { loraConfigInput } from "./run-train.js";
+
+let fx: TinyFixture;
+beforeAll(async () => {
+  await initBackend();
+  fx = await tinyFixture();
+});
+
+async function train(out: string, ranks: number, ...flags: string[]) {
+  const io = captureIO();
+  const code = await main(
+    [
+      "train",
+      ...["--model", fx.model, "--data", fx.data.chatJson, "--images", fx.data.imagesZip!],
+      ...["--train-type", "use_lora", "--output-dir", out, "--ranks", String(ranks)],
+      // Per rank: 4 rows on one rank, 2 on each of two, so the global batch is the same.
+      ...[
+        "--per-device-train-batch-size",
+        String(4 / ranks),
+        "--learning-rate",
+        "1e-2",
+        "--lora-dropout",
+        "0",
+      ],
+      ...flags,
+    ],
+    io,
+  );
+  expect(io.err()).not.toMatch(/Error/);
+  expect(code).toBe(0);
+  return io.out();
+}
+
+/** The full-precision loss of each step in a run's metrics.jsonl. */
+const losses = (out: string): number[] =>
+  readFileSync(join(out, "metrics.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l).loss);
+
+function loraA(dir: string): Map<string, Float32Array> {
+  const file = SafetensorsFile.open(join(dir, "adapter_model.safetensors"));
+  try {
+    const keys = file.keys().filter((k) => k.includes("lora_A"));
+    return new Map(keys.map((k) => [k, Float32Array.from(file.read(k).data as Float32Array)]));
+  } finally {
+    file.close();
+  }
+}
+
+const maxDiff = (a: number[], b: number[]) => {
+  expect(a.length).toBe(b.length);
+  return Math.max(...a.map((x, i) => Math.abs(x - b[i])));
+};
+
+describe("llava train on 1 and 2 ranks", () => {
+  it("--seed initialises LoRA the same on 1 and 2 ranks (learning rate 0 keeps the initial adapter)", async () => {
+    const one = join(fx.root, "seed-1rank");
+    const two = join(fx.root, "seed-2ranks");
+    const flags = ["--seed", "7", "--learning-rate", "0", "--max-steps", "1", "--save-strategy", "no"];
+    await train(one, 1, ...flags);
+    await train(two, 2, ...flags);
+    const a1 = loraA(one);
+    const a2 = loraA(two);
+    expect(a1.size).toBe(7); // 7 projections × 1 layer of the tiny language model
+    expect([...a2.keys()]).toEqual([...a1.keys()]);
+    for (const [k, v] of a1) expect(a2.get(k), k).toEqual(v);
+    // …and it is seed 7's initialisation, not another seed's.
+    const lora = loraConfigInput({
+      r: 8,
+      alpha: 16,
+      dropout: 0,
+      targetModules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    });
+    for (const [seed, same] of [
+      [7, true],
+      [8, false],
+    ] as const) {
+      const model = LlavaForConditionalGeneration.fromPretrained(fx.model);
+      applyLora(model, lora, { seed });
+      const [, w] = [...model.namedParameters()].find(([n]) =>
+        n.includes("layers.0.self_attn.q_proj.lora_A"),
+      )!;
+      const key = [...a1.keys()].find((k) => k.includes("layers.0.self_attn.q_proj"))!;
+      expect(w.dataSync().every((x, i) => x === a1.get(key)![i])).toBe(same);
+      model.dispose();
+    }
+  });
+
+  it("writes the final adapter for --save-strategy epoch on 1 and 2 ranks (the last step is a save step)", async () => {
+    for (const ranks of [1, 2]) {
+      const out = join(fx.root, `epoch-${ranks}`);
+      const text = await train(out, ranks, "--save-strategy", "epoch", "--num-train-epochs", "2");
+      expect(text).toContain(`saved adapter to ${out}`);
+      for (const f of ["adapter_config.json", "adapter_model.safetensors"])
+        expect(existsSync(join(out, f)), `${ranks} rank(s): ${f}`).toBe(true);
+      expect(existsSync(join(out, "checkpoint-4")), `${ranks} rank(s): checkpoint-4`).toBe(true); // 2 epochs × 2 steps
+      const png = await sharp(join(out, "loss-curve.png")).metadata();
+      expect([png.format, png.width, png.height]).toEqual(["png", 800, 450]);
+    }
+  });
+
+  it("a checkpoint resumes on another number of ranks where the uninterrupted run went (2 → 1, 1 → 2)", async () => {
+    const flags = ["--max-steps", "4", "--save-steps", "2", "--lr-scheduler-type", "constant"];
+    const runs = { 1: join(fx.root, "resume-1"), 2: join(fx.root, "resume-2") };
+    await train(runs[1], 1, ...flags);
+    await train(runs[2], 2, ...flags);
+    const full = { 1: losses(runs[1]), 2: losses(runs[2]) };
+    console.log(`1 rank vs 2 ranks, 4 steps: max |Δloss| ${maxDiff(full[1], full[2]).toExponential(2)}`);
+    expect(maxDiff(full[1], full[2])).toBeLessThan(1e-5);
+    for (const [from, to] of [
+      [2, 1],
+      [1, 2],
+    ] as const) {
+      const out = join(fx.root, `resume-${from}-to-${to}`);
+      const ckpt = join(runs[from], "checkpoint-2");
+      await train(out, to, ...flags, "--resume-from-checkpoint", ckpt);
+      const resumed = losses(out);
+      console.log(
+        `resume ${from} → ${to}: max |Δloss| steps 3–4 ${maxDiff(resumed, full[from].slice(2)).toExponential(2)}`,
+      );
+      expect(maxDiff(resumed, full[from].slice(2))).toBeLessThan(1e-5);
+      expect(existsSync(join(out, "adapter_model.safetensors"))).toBe(true);
+    }
+  });
+});

@@ -1,0 +1,148 @@
+// One rank of trainLlava — the only place a LLaVA training run is set up, for one rank in the caller's
+// process and for every rank of N (threads or processes): load the HF folder on this rank's backend,
+// apply the strategy (a new LoRA seeded by the trainer's seed, or a PEFT adapter to continue), open this
+// rank's data, train with the Trainer on this rank's collective, and (rank 0) write the final model or
+// adapter into the output folder, as HF Trainer's save_model does at the end of the tutorial's run.py.
+import { mkdirSync } from "node:fs";
+import { performance } from "node:perf_hooks";
+import { type BackendName, initBackend } from "@llava-ts/core";
+import { LlavaDataLoader } from "@llava-ts/datasets";
+import { copyModelFiles, LlavaForConditionalGeneration } from "@llava-ts/llava";
+import { applyLora, type LoraConfigInput, loadAdapter } from "@llava-ts/lora";
+import { formatStrategySummary, type Strategy, type StrategySummary } from "../apply-strategy.js";
+import type { LogEntry } from "../checkpoint/trainer-state.js";
+import type { Batch } from "../train-task.js";
+import { Trainer } from "../trainer.js";
+import type { TrainerOptions } from "../trainer-options.js";
+import type { Collective } from "../zero2/collective/collective.js";
+import { openRankData, type RankData } from "./rank-data.js";
+
+/** Trainer options that can cross into a rank (no functions, no collective). */
+export type PlainTrainerOptions = Omit<
+  TrainerOptions<Batch>,
+  "task" | "saver" | "progress" | "strategy" | "strategyOptions" | "callbacks" | "collective"
+> & {
+  /** Rank 0's progress bar on stderr. Default false. */
+  progress?: boolean;
+};
+
+/** What every rank is given: structured-cloned into threads, JSON for processes. */
+export interface LlavaRunArgs {
+  /** An HF llava checkpoint folder. */
+  modelDir: string;
+  strategy: Strategy;
+  /** use_lora: a PEFT adapter to load and keep training (e.g. fixtures/hf/llava-lora-init)… */
+  adapterDir?: string;
+  /** …or a new LoRA to inject, initialised from the trainer's seed. */
+  lora?: LoraConfigInput;
+  /** use_lora: keep the projector frozen. */
+  freezeProjector?: boolean;
+  /** Modules kept frozen whatever the strategy (the demo keeps its random token embeddings). */
+  freeze?: string[];
+  data: RankData;
+  trainer?: PlainTrainerOptions;
+  /** A checkpoint folder (written on any number of ranks), or "latest" in trainer.outputDir. */
+  resumeFrom?: string;
+  /** Default: LLAVA_BACKEND, else the best available (wasm here). */
+  backend?: BackendName;
+  /** Rank 0 returns the trained parameters (tests, parity checks). */
+  returnParams?: boolean;
+}
+
+export interface LlavaRankContext {
+  rank: number;
+  worldSize: number;
+  collective: Collective;
+  args: LlavaRunArgs;
+  /** Lines for the user (rank 0's summary); the launcher's onLog. */
+  log(line: string): void;
+}
+
+export interface LlavaRankResult {
+  backend: BackendName;
+  /** Backend init + model load + strategy (ms). */
+  setupMs: number;
+  losses: number[];
+  /** Per step: wall time, and the part spent in collectives (ms). */
+  stepMs: number[];
+  commMs: number[];
+  stateSize: number;
+  trainable: number;
+  globalStep: number;
+  checkpoint?: string;
+  /** Rank 0: where the final model or adapter was written (trainer.outputDir). */
+  saved?: string;
+  logHistory: LogEntry[];
+  summary: StrategySummary;
+  params?: Record<string, Float32Array>;
+  /** What the rank's data reported (its `stats()`), when it has one. */
+  dataStats?: unknown;
+}
+
+export async function trainLlavaRank(ctx: LlavaRankContext): Promise<LlavaRankResult> {
+  const { args: a, rank, worldSize, collective } = ctx;
+  const t0 = performance.now();
+  const backend = await initBackend({ backend: a.backend });
+  const model = LlavaForConditionalGeneration.fromPretrained(a.modelDir);
+  try {
+    if (a.adapterDir) loadAdapter(model, a.adapterDir, { trainable: true });
+    const seed = a.trainer?.seed ?? 42;
+    const lora = a.lora;
+    const trainer = new Trainer(model, {
+      ...a.trainer,
+      seed,
+      progress: rank === 0 && (a.trainer?.progress ?? false),
+      strategy: a.strategy,
+      strategyOptions: {
+        lora: lora ? (m) => applyLora(m, lora, { seed }) : undefined,
+        freezeProjector: a.freezeProjector,
+        freeze: a.freeze,
+      },
+      collective,
+    });
+    const summary = trainer.summary!;
+    if (rank === 0) ctx.log(formatStrategySummary(summary));
+    const setupMs = performance.now() - t0;
+    const data = await openRankData(a.data, { rank, worldSize, modelDir: a.modelDir, seed });
+    if (rank === 0 && data instanceof LlavaDataLoader)
+      ctx.log(
+        `${data.options.dataset.length} records; ${data.length} micro-batches of ${data.options.batchSize} per rank per epoch`,
+      );
+    let result: Awaited<ReturnType<Trainer<Batch>["train"]>>;
+    try {
+      result = await trainer.train(data, { resumeFrom: a.resumeFrom });
+    } finally {
+      await data.close?.();
+    }
+    const out = a.trainer?.outputDir;
+    let saved: string | undefined;
+    if (out && rank === 0) {
+      // Every rank holds every trained value after the all-gather: rank 0 writes them.
+      mkdirSync(out, { recursive: true });
+      await trainer.saver.save(out);
+      if (a.strategy !== "use_lora") copyModelFiles(a.modelDir, out);
+      saved = out;
+    }
+    return {
+      backend,
+      setupMs,
+      losses: result.losses,
+      stepMs: result.steps.map((s) => s.ms),
+      commMs: result.steps.map((s) => s.commMs),
+      stateSize: trainer.optimizer.stateSize,
+      trainable: summary.trainable,
+      globalStep: result.globalStep,
+      checkpoint: result.checkpoint,
+      saved,
+      logHistory: result.logHistory,
+      summary,
+      params:
+        rank === 0 && a.returnParams
+          ? Object.fromEntries(trainer.params.map((p) => [p.name, Float32Array.from(p.variable.dataSync())]))
+          : undefined,
+      dataStats: data.stats?.(),
+    };
+  } finally {
+    model.dispose();
+  }
+}
