@@ -15,9 +15,11 @@ import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { applyLora } from "./apply-lora.js";
 import { loadAdapter } from "./load-adapter.js";
+import { loraConfigOf, loraLayers } from "./lora-layers.js";
 import type { LoraLinear } from "./lora-linear.js";
 import { adapterStateDict } from "./peft-keys.js";
 import { saveAdapter } from "./save-adapter.js";
+import { matchesTargetModules } from "./target-modules.js";
 import { LlavaForConditionalGeneration, TinyLlava } from "./test-models.js";
 
 beforeAll(async () => {
@@ -63,6 +65,41 @@ describe("PEFT adapter files", () => {
     expect(readFileSync(join(dir, "adapter_config.json"), "utf8")).toBe(
       readFileSync(join(fixture("llava-lora-init"), "adapter_config.json"), "utf8"),
     );
+  });
+
+  it("a suffix list is saved as the regex PEFT applies to exactly the wrapped layers (the fixture's config, byte for byte)", async () => {
+    const model = baseModel();
+    const names = [...model.namedModules()].map(([n]) => n).filter((n) => n !== "");
+    const targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
+    applyLora(model, {
+      r: 8,
+      lora_alpha: 16,
+      lora_dropout: 0,
+      target_modules: targets,
+      modules_to_save: ["multi_modal_projector"],
+      base_model_name_or_path: "", // as the fixture was made
+    });
+    const wrapped = loraLayers(model).map(([n]) => n);
+    const dir = tmp();
+    await saveAdapter(model, dir);
+    const saved = JSON.parse(readFileSync(join(dir, "adapter_config.json"), "utf8")).target_modules;
+    expect(saved).toBe(".*language_model.*\\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)");
+    expect(names.filter((n) => matchesTargetModules(n, saved))).toEqual(wrapped);
+    // The list itself, which PEFT applies to the whole model, would also take CLIP's q/k/v projections.
+    const byList = names.filter((n) => matchesTargetModules(n, targets));
+    expect(byList.filter((n) => n.startsWith("vision_tower.")).length).toBeGreaterThan(0);
+    expect(readFileSync(join(dir, "adapter_config.json"), "utf8")).toBe(
+      readFileSync(join(fixture("llava-lora-init"), "adapter_config.json"), "utf8"),
+    );
+    // Either form reads back: loading follows the weights, so a config with the list loads the same layers.
+    const listed = tmp();
+    copyFileSync(join(dir, "adapter_model.safetensors"), join(listed, "adapter_model.safetensors"));
+    const json = JSON.parse(readFileSync(join(dir, "adapter_config.json"), "utf8"));
+    writeFileSync(join(listed, "adapter_config.json"), JSON.stringify({ ...json, target_modules: targets }));
+    const back = baseModel();
+    loadAdapter(back, listed);
+    expect(loraLayers(back).map(([n]) => n)).toEqual(wrapped);
+    expect(loraConfigOf(back)?.target_modules).toEqual(targets);
   });
 
   it("save → load round trip is bit-exact and follows the file, not the default scope", async () => {

@@ -8,12 +8,11 @@ import {
   layerSeed,
   loraLayers,
   markTrainable,
-  rememberLoraConfig,
   wrapModuleToSave,
   wrapWithLora,
 } from "./lora-layers.js";
 import { LoraSummary } from "./lora-summary.js";
-import { matchesTargetModules } from "./target-modules.js";
+import { exactTargetRegex, matchesTargetModules } from "./target-modules.js";
 
 /** "language_model" (default; the whole model if it has no such child), "all", or module-path prefixes. */
 export type LoraScope = "language_model" | "all" | readonly string[];
@@ -45,8 +44,9 @@ export function applyLora(
 
   const inScope: string[] = [];
   const outOfScope: string[] = [];
-  for (const [path] of model.namedModules()) {
-    if (path === "" || !matchesTargetModules(path, targets)) continue;
+  const modules = [...model.namedModules()].map(([path]) => path).filter((path) => path !== "");
+  for (const path of modules) {
+    if (!matchesTargetModules(path, targets)) continue;
     if (saved.some((s) => path === s || path.startsWith(`${s}.`))) continue; // trained in full anyway
     (prefixes === null || prefixes.some((p) => path === p || path.startsWith(`${p}.`))
       ? inScope
@@ -64,14 +64,17 @@ export function applyLora(
         "target_modules",
       );
   }
+  // What the adapter file says: a regex PEFT's whole-model matching turns into exactly these layers.
+  const resolved: LoraConfig = {
+    ...config,
+    target_modules: exactTargetRegex(inScope, modules, targets, prefixes),
+  };
   const rng = new Rng(options.seed ?? 0);
   inScope.forEach((path, i) => {
-    wrapWithLora(model, path, config, rng, layerSeed(options.seed ?? 0, i));
+    wrapWithLora(model, path, resolved, rng, layerSeed(options.seed ?? 0, i));
   });
-  for (const path of saved) wrapModuleToSave(model, path);
+  for (const path of saved) wrapModuleToSave(model, path, resolved);
   markTrainable(model, true);
-  const resolved: LoraConfig = { ...config, target_modules: targets };
-  rememberLoraConfig(model, resolved);
   return new LoraSummary(
     label,
     inScope,

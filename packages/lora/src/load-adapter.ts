@@ -18,7 +18,6 @@ import {
   layerSeed,
   loraLayers,
   markTrainable,
-  rememberLoraConfig,
   wrapModuleToSave,
   wrapWithLora,
 } from "./lora-layers.js";
@@ -55,10 +54,11 @@ export function loadAdapter(model: Module, dir: string, options: LoadAdapterOpti
     // Only now, with every shape known to fit, does the model change.
     const seed = options.seed ?? 0;
     plan.loraModules.forEach((path, i) => {
-      if (!(model.getSubmodule(path) instanceof LoraLinear))
-        wrapWithLora(model, path, config, new Rng(0), layerSeed(seed, i));
+      const m = model.getSubmodule(path);
+      if (m instanceof LoraLinear) m.config = config;
+      else wrapWithLora(model, path, config, new Rng(0), layerSeed(seed, i));
     });
-    for (const path of plan.saved) wrapModuleToSave(model, path);
+    for (const path of plan.saved) wrapModuleToSave(model, path, config);
     const params = new Map(model.namedParameters());
     for (const [key, target] of plan.assignments) {
       const t = file.tensor(key);
@@ -66,7 +66,6 @@ export function loadAdapter(model: Module, dir: string, options: LoadAdapterOpti
       t.dispose();
     }
     markTrainable(model, options.trainable ?? false);
-    rememberLoraConfig(model, config);
     return new LoraSummary(
       "adapter file",
       plan.loraModules,

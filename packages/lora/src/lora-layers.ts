@@ -64,16 +64,20 @@ export function wrapWithLora(
     init: config.init_lora_weights,
     rng,
     dropoutSeed,
+    config,
   });
   model.setSubmodule(path, layer);
   return layer;
 }
 
-/** Replaces the module at `path` with a ModulesToSaveWrapper (idempotent). */
-export function wrapModuleToSave(model: Module, path: string): ModulesToSaveWrapper {
+/** Replaces the module at `path` with a ModulesToSaveWrapper of the adapter `config` (idempotent). */
+export function wrapModuleToSave(model: Module, path: string, config: LoraConfig): ModulesToSaveWrapper {
   const target = model.getSubmodule(path);
-  if (target instanceof ModulesToSaveWrapper) return target;
-  const wrapper = ModulesToSaveWrapper.wrap(target);
+  if (target instanceof ModulesToSaveWrapper) {
+    target.config = config;
+    return target;
+  }
+  const wrapper = ModulesToSaveWrapper.wrap(target, config);
   model.setSubmodule(path, wrapper);
   return wrapper;
 }
@@ -94,17 +98,12 @@ export function layerSeed(seed: number, index: number): number {
   return new Rng((seed ^ Math.imul(index + 1, 0x9e3779b1)) >>> 0).int(2 ** 31);
 }
 
-/** Where applyLora left its config, so saveAdapter can write it. */
-const configs = new WeakMap<Module, LoraConfig>();
-
-export function rememberLoraConfig(model: Module, config: LoraConfig): void {
-  configs.set(model, config);
-}
-
+/**
+ * The config of the model's adapter, as applyLora or loadAdapter gave it to the adapter's layers
+ * (PEFT's peft_config); undefined without an adapter.
+ */
 export function loraConfigOf(model: Module): LoraConfig | undefined {
-  return configs.get(model);
-}
-
-export function forgetLoraConfig(model: Module): void {
-  configs.delete(model);
+  for (const [, m] of model.namedModules())
+    if ((m instanceof LoraLinear || m instanceof ModulesToSaveWrapper) && m.config) return m.config;
+  return undefined;
 }

@@ -3,7 +3,7 @@
 // Shape legend: N leading dims, I in features, O out features, R rank.
 import { Linear, LlavaError, linear, Module, Rng } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs-core";
-import type { InitLoraWeights } from "./lora-config.js";
+import type { InitLoraWeights, LoraConfig } from "./lora-config.js";
 import { loraDropout } from "./lora-dropout.js";
 import { loraInitializers } from "./lora-init.js";
 import { ModuleDict } from "./module-dict.js";
@@ -19,6 +19,8 @@ export interface LoraLinearOptions {
   rng: Rng;
   /** Seed of this layer's dropout stream. */
   dropoutSeed?: number;
+  /** The adapter's config (PEFT's peft_config), which saveAdapter writes. */
+  config?: LoraConfig;
 }
 
 export class LoraLinear extends Module {
@@ -35,6 +37,8 @@ export class LoraLinear extends Module {
   merged = false;
   /** This layer's dropout stream; its state is all a resumed run needs. */
   readonly dropoutRng: Rng;
+  /** The config of the adapter this layer belongs to (the same object on every layer of it). */
+  config?: LoraConfig;
 
   constructor(base: Linear, options: LoraLinearOptions) {
     super();
@@ -43,6 +47,7 @@ export class LoraLinear extends Module {
     this.scaling = options.scaling;
     this.dropout = options.dropout ?? 0;
     this.dropoutRng = new Rng(options.dropoutSeed ?? 0);
+    this.config = options.config;
     const init = loraInitializers(options.init ?? true, options.r, options.rng);
     this.base_layer = this.module("base_layer", base);
     const a = new Linear(base.inFeatures, options.r, { bias: false, init: init.a });

@@ -1,6 +1,6 @@
 // Merging adapters into the base weights (PEFT's merge_adapter / unmerge_adapter / merge_and_unload).
 import type { Module } from "@llava-ts/core";
-import { forgetLoraConfig, loraLayers, modulesToSaveWrappers } from "./lora-layers.js";
+import { loraLayers, modulesToSaveWrappers } from "./lora-layers.js";
 
 /** W += (B A) · scaling in every LoRA layer; forward then skips the LoRA branch. Returns the layer count. */
 export function mergeLora(model: Module): number {
@@ -36,5 +36,4 @@ export function unloadLora<M extends Module>(model: M): M {
 
 function unwrapModulesToSave(model: Module): void {
   for (const [path, w] of modulesToSaveWrappers(model)) model.setSubmodule(path, w.unwrap());
-  forgetLoraConfig(model);
 }

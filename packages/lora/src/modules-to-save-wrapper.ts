@@ -3,6 +3,7 @@
 // starting weights sits under `original_module`, as in PEFT, so parameter names match PEFT's state dict.
 import { LlavaError, Module } from "@llava-ts/core";
 import type * as tf from "@tensorflow/tfjs-core";
+import type { LoraConfig } from "./lora-config.js";
 import { ModuleDict } from "./module-dict.js";
 
 /** Frozen copies of a module's parameters under the same names (no forward: it only holds weights). */
@@ -17,6 +18,8 @@ export class ParameterCopy extends Module {
 export class ModulesToSaveWrapper extends Module {
   readonly original_module: ParameterCopy;
   readonly modules_to_save: ModuleDict<Module>;
+  /** The config of the adapter whose modules_to_save this is (saveAdapter writes it). */
+  config?: LoraConfig;
 
   private constructor(module: Module) {
     super();
@@ -28,8 +31,10 @@ export class ModulesToSaveWrapper extends Module {
    * Wraps `module`, which stays the one forward runs. The result is a proxy that hands property reads the
    * wrapper lacks to the trained module, since models may read more than forward from a child.
    */
-  static wrap(module: Module): ModulesToSaveWrapper {
-    return new Proxy(new ModulesToSaveWrapper(module), {
+  static wrap(module: Module, config?: LoraConfig): ModulesToSaveWrapper {
+    const wrapper = new ModulesToSaveWrapper(module);
+    wrapper.config = config;
+    return new Proxy(wrapper, {
       get: (target, prop, receiver) =>
         prop in target ? Reflect.get(target, prop, receiver) : Reflect.get(target.trained, prop),
     });

@@ -27,6 +27,31 @@ export function patternValue(
   return fallback;
 }
 
+/**
+ * A target_modules regex that selects exactly `wrapped` among `modules` (every module path of the model
+ * before wrapping), for the adapter file: PEFT applies target_modules to the whole model, so a suffix
+ * list would also wrap what llava-ts' scope left out (CLIP's q/k/v_proj). Preferred form, as PEFT's
+ * own configs: `.*language_model.*\.(q_proj|k_proj|…)` for `targets` (a suffix list) within `prefixes`
+ * (null = the whole model); `targets` itself when it is already an exact regex; else the wrapped paths.
+ */
+export function exactTargetRegex(
+  wrapped: readonly string[],
+  modules: readonly string[],
+  targets: readonly string[] | string,
+  prefixes: readonly string[] | null,
+): string {
+  const want = new Set(wrapped);
+  const exact = (re: string) => modules.every((m) => fullMatch(re).test(m) === want.has(m));
+  const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const alt = (xs: readonly string[]) => xs.map(esc).join("|");
+  const within = (xs: readonly string[]) => (xs.length === 1 ? esc(xs[0]) : `(${alt(xs)})`);
+  const preferred =
+    typeof targets === "string"
+      ? targets
+      : `${prefixes === null ? "(.*\\.)?" : `.*${within(prefixes)}.*\\.`}(${alt(targets)})`;
+  return exact(preferred) ? preferred : `(${alt(wrapped)})`;
+}
+
 const cache = new Map<string, RegExp>();
 
 /** Python's re.fullmatch as a JS RegExp. */

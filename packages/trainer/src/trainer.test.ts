@@ -185,6 +185,33 @@ describe("Trainer on a small module", () => {
       step: 3,
     });
     expect(Object.keys(state)).toEqual([...Object.keys(state)].sort());
+    // Only TrainerState's fields (transformers 4.46, trainer_callback.py), so TrainerState.load_from_json
+    // reads it; the exact data position is llava-ts' own file.
+    const fields = new Set([
+      "best_metric",
+      "best_model_checkpoint",
+      "epoch",
+      "eval_steps",
+      "global_step",
+      "is_hyper_param_search",
+      "is_local_process_zero",
+      "is_world_process_zero",
+      "log_history",
+      "logging_steps",
+      "max_steps",
+      "num_input_tokens_seen",
+      "num_train_epochs",
+      "save_steps",
+      "stateful_callbacks",
+      "total_flos",
+      "train_batch_size",
+      "trial_name",
+      "trial_params",
+    ]);
+    expect(Object.keys(state).filter((k) => !fields.has(k))).toEqual([]);
+    expect(JSON.parse(readFileSync(join(out, "checkpoint-6", "llava_ts_state.json"), "utf8"))).toEqual({
+      data: { batch_in_epoch: 0, epoch: 2 },
+    });
     expect(existsSync(join(out, "checkpoint-6", "optimizer.safetensors"))).toBe(true);
     m.dispose();
   });

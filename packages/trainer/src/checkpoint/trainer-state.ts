@@ -1,7 +1,11 @@
-// trainer_state.json as transformers 4.46's TrainerState.save_to_json writes it (sorted keys, indent 2),
-// plus the exact data position a resumed run needs, which HF reconstructs by skipping batches.
-import { readFileSync, writeFileSync } from "node:fs";
+// trainer_state.json as transformers 4.46's TrainerState.save_to_json writes it (sorted keys, indent 2,
+// only TrainerState's fields, so TrainerState.load_from_json reads it), and llava_ts_state.json beside it:
+// the exact data position a resumed run needs, which HF reconstructs by skipping batches.
+import { writeFileSync } from "node:fs";
+import { readJsonFile } from "@llava-ts/core";
 import { TrainingError } from "../training-error.js";
+
+export const LLAVA_TS_STATE_FILE = "llava_ts_state.json";
 
 /** One log_history entry: {epoch, grad_norm, learning_rate, loss, step} per logged step. */
 export type LogEntry = Record<string, number>;
@@ -33,8 +37,12 @@ export interface TrainerStateJson {
   train_batch_size: number | null;
   trial_name: null;
   trial_params: null;
-  /** llava-ts: where the data stream stands, for an exact resume (HF re-skips batches instead). */
-  llava_ts: { data: DataPosition };
+}
+
+/** llava_ts_state.json: llava-ts' own part of a training checkpoint. */
+export interface LlavaTsStateJson {
+  /** Where the data stream stands, for an exact resume (HF re-skips batches instead). */
+  data: { epoch: number; batch_in_epoch: number };
 }
 
 /** Python's json.dumps(obj, indent=2, sort_keys=True) + "\n" (for finite numbers and plain values). */
@@ -57,13 +65,21 @@ export function writeTrainerState(path: string, state: TrainerStateJson): void {
 }
 
 export function readTrainerState(path: string): TrainerStateJson {
-  let json: TrainerStateJson;
-  try {
-    json = JSON.parse(readFileSync(path, "utf8"));
-  } catch (e) {
-    throw new TrainingError(`cannot read ${path}: ${(e as Error).message}`);
-  }
-  if (!json.llava_ts?.data || typeof json.global_step !== "number")
-    throw new TrainingError(`${path}: not a llava-ts training checkpoint (no llava_ts.data / global_step)`);
+  const json = readJsonFile(path) as unknown as TrainerStateJson;
+  if (typeof json.global_step !== "number" || !Array.isArray(json.log_history))
+    throw new TrainingError(`${path}: not a trainer state (no global_step / log_history)`);
   return json;
+}
+
+export function writeLlavaTsState(path: string, position: DataPosition): void {
+  const json: LlavaTsStateJson = { data: { epoch: position.epoch, batch_in_epoch: position.batchInEpoch } };
+  writeFileSync(path, pythonJson(json));
+}
+
+/** The data position saved in llava_ts_state.json. */
+export function readLlavaTsState(path: string): DataPosition {
+  const { data } = readJsonFile(path) as Partial<LlavaTsStateJson>;
+  if (!Number.isInteger(data?.epoch) || !Number.isInteger(data?.batch_in_epoch))
+    throw new TrainingError(`${path}: no data position (data.epoch, data.batch_in_epoch)`);
+  return { epoch: data!.epoch, batchInEpoch: data!.batch_in_epoch };
 }

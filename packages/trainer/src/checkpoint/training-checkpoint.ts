@@ -4,10 +4,11 @@
 //   global_step<N>/ + latest — each rank's partition of it, as DeepSpeed lays ZeRO-2 state out (N ranks)
 //   scheduler.json         — LambdaLR's last_epoch (= optimizer steps taken)
 //   rng_state.json         — the trainer's Rng and the model's own streams (LoRA dropout)
-//   trainer_state.json     — HF's fields (log_history, global_step, …) + llava_ts.data (exact data position)
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+//   trainer_state.json     — HF's TrainerState (log_history, global_step, …), loadable by transformers
+//   llava_ts_state.json    — llava-ts' own: the exact data position
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Module, Rng } from "@llava-ts/core";
+import { type Module, type Rng, readJsonFile } from "@llava-ts/core";
 import { TrainingError } from "../training-error.js";
 import type { Collective } from "../zero2/collective/collective.js";
 import type { PartitionedAdamW } from "../zero2/partitioned-adamw.js";
@@ -23,9 +24,12 @@ import type { ModelSaver } from "./model-saver.js";
 import { captureRngState, type RngStateJson, restoreRngState } from "./rng-state.js";
 import {
   type DataPosition,
+  LLAVA_TS_STATE_FILE,
   type LogEntry,
   pythonJson,
+  readLlavaTsState,
   readTrainerState,
+  writeLlavaTsState,
   writeTrainerState,
 } from "./trainer-state.js";
 
@@ -104,14 +108,14 @@ async function writeTrainingState(t: TrainingSnapshot, dir: string): Promise<voi
     train_batch_size: t.run.batchSize,
     trial_name: null,
     trial_params: null,
-    llava_ts: { data: t.position },
   });
+  writeLlavaTsState(join(dir, LLAVA_TS_STATE_FILE), t.position);
 }
 
 export async function resumeTraining(t: TrainingSnapshot, dir: string): Promise<void> {
   const state = readTrainerState(join(dir, TRAINER_STATE_FILE));
-  const scheduler = readJson(join(dir, "scheduler.json")) as { last_epoch?: number };
-  const rng = readJson(join(dir, "rng_state.json")) as RngStateJson;
+  const scheduler = readJsonFile(join(dir, "scheduler.json")) as { last_epoch?: number };
+  const rng = readJsonFile(join(dir, "rng_state.json")) as unknown as RngStateJson;
   if (scheduler.last_epoch !== state.global_step)
     throw new TrainingError(
       `${dir}: scheduler.json is at step ${scheduler.last_epoch}, trainer_state.json at ${state.global_step}`,
@@ -123,16 +127,8 @@ export async function resumeTraining(t: TrainingSnapshot, dir: string): Promise<
       `${dir}: optimizer state is at step ${t.optimizer.stepCount}, trainer_state.json at ${state.global_step}`,
     );
   t.globalStep = state.global_step;
-  t.position = { ...state.llava_ts.data };
+  t.position = readLlavaTsState(join(dir, LLAVA_TS_STATE_FILE));
   t.logHistory = state.log_history.filter((e) => e.step <= state.global_step);
   restoreRngState(rng, t.rng, t.model, join(dir, "rng_state.json"));
   t.run = { ...t.run, batchSize: state.train_batch_size };
-}
-
-function readJson(path: string): unknown {
-  try {
-    return JSON.parse(readFileSync(path, "utf8"));
-  } catch (e) {
-    throw new TrainingError(`cannot read ${path}: ${(e as Error).message}`);
-  }
 }
