@@ -1,6 +1,6 @@
 // CLIPEncoder (modeling_clip.py): the stack of encoder layers, optionally keeping every layer's input.
 // Shape legend: B batch, S sequence, D hidden size.
-import { Module, ModuleList, type Rng } from "@llava-ts/core";
+import { checkpoint, Module, ModuleList, type Rng } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs-core";
 import { ClipEncoderLayer } from "./clip-encoder-layer.js";
 import type { ClipVisionConfig } from "./clip-vision-config.js";
@@ -14,6 +14,8 @@ export type EncoderOutput = {
 
 export class ClipEncoder extends Module {
   layers: ModuleList<ClipEncoderLayer>;
+  /** Recompute each layer in the backward pass (the tower trains only under strategy "none"). */
+  gradientCheckpointing = false;
 
   constructor(config: ClipVisionConfig, rng: Rng) {
     super();
@@ -30,12 +32,20 @@ export class ClipEncoder extends Module {
       let h = x.clone(); // [B, S, D]
       for (let i = 0; i < n; i++) {
         if (options.outputHiddenStates) states.push(h);
-        h = this.layers.at(i).forward(h); // [B, S, D]
+        h = this.runLayer(this.layers.at(i), h); // [B, S, D]
       }
       if (!options.outputHiddenStates) return { lastHiddenState: h };
       states.push(h);
       // Its own handle too, so disposing lastHiddenState leaves hiddenStates[n] usable.
       return { lastHiddenState: h.clone(), hiddenStates: states };
     });
+  }
+
+  /** One layer: offloaded weights brought in first; checkpointed when asked and a gradient is recorded. */
+  private runLayer(layer: ClipEncoderLayer, h: tf.Tensor): tf.Tensor {
+    layer.bringInWeights();
+    if (!this.gradientCheckpointing) return layer.forward(h);
+    const params = layer.trainableParameters().map(([, v]) => v);
+    return checkpoint((x) => layer.forward(x), h, [], params);
   }
 }

@@ -7,10 +7,12 @@ import { patchEmbed } from "./patch-embedding.js";
 
 /** torch's Conv2d(C, D, kernel=P, stride=P, bias=False); `weight` keeps the conv layout [D, C, P, P]. */
 export class PatchConv extends Module {
-  readonly weight: tf.Variable;
   constructor(channels: number, dim: number, patch: number, rng: Rng, std: number) {
     super();
-    this.weight = this.param("weight", [dim, channels, patch, patch], normalInit(std, rng));
+    this.param("weight", [dim, channels, patch, patch], normalInit(std, rng));
+  }
+  get weight(): tf.Tensor {
+    return this.value("weight");
   }
   forward(pixelValues: tf.Tensor): tf.Tensor {
     return patchEmbed(pixelValues, this.weight); // [B, N, D]
@@ -18,7 +20,6 @@ export class PatchConv extends Module {
 }
 
 export class ClipVisionEmbeddings extends Module {
-  readonly class_embedding: tf.Variable;
   patch_embedding: PatchConv;
   position_embedding: Embedding;
 
@@ -27,7 +28,7 @@ export class ClipVisionEmbeddings extends Module {
     const D = config.hidden_size;
     const f = config.initializer_factor;
     // HF's _init_weights: class token N(0, D^-½·f), conv and positions N(0, initializer_range·f).
-    this.class_embedding = this.param("class_embedding", [D], normalInit(D ** -0.5 * f, rng));
+    this.param("class_embedding", [D], normalInit(D ** -0.5 * f, rng));
     this.patch_embedding = this.module(
       "patch_embedding",
       new PatchConv(config.num_channels, D, config.patch_size, rng, config.initializer_range * f),
@@ -38,11 +39,15 @@ export class ClipVisionEmbeddings extends Module {
     );
   }
 
+  get class_embedding(): tf.Tensor {
+    return this.value("class_embedding");
+  }
+
   /** `[B, C, H, W]` → `[B, S, D]`; the caller has checked the image size. */
   forward(pixelValues: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const B = pixelValues.shape[0];
-      const D = this.class_embedding.shape[0];
+      const D = this.parameter("class_embedding").shape[0];
       const patches = this.patch_embedding.forward(pixelValues); // [B, N, D]
       const cls = this.class_embedding.reshape([1, 1, D]).tile([B, 1, 1]); // [B, 1, D]
       const x = tf.concat([cls, patches], 1); // [B, S, D]

@@ -145,7 +145,7 @@ describe("ClipVisionModel from a config (random init)", () => {
   it("trains on this backend: every parameter gets a finite, non-zero gradient", () => {
     const m = new ClipVisionModel(config, { seed: 4 });
     const px = tf.randomNormal([1, 3, 28, 28], 0, 1, "float32", 6);
-    const params = [...m.namedParameters()];
+    const params = m.trainableParameters();
     const { value, grads } = tf.variableGrads(() => {
       const out = m.forward(px);
       return out.lastHiddenState.square().mean().add(out.poolerOutput.sum()) as tf.Scalar;

@@ -7,6 +7,7 @@ import type { WrittenCheckpoint } from "@llava-ts/core";
 import { IGNORE_INDEX, Module, ShapeError } from "@llava-ts/core";
 import { LlavaMultiModalProjector, mergeImageFeatures, selectImageFeatures } from "@llava-ts/projector";
 import {
+  type CausalLMLossOutput,
   type CausalLMOutput,
   type GenerateOptions,
   type GenerateOutput,
@@ -100,8 +101,7 @@ export class LlavaForConditionalGeneration extends Module {
         textEmbeds.shape,
       );
     return tf.tidy(() => {
-      const embeds =
-        textEmbeds ?? this.language_model.model.embed_tokens.forward(tf.tensor2d(inputIds, [B, T], "int32")); // [B, T, E]
+      const embeds = textEmbeds ?? this.language_model.model.embed_tokens.lookup(inputIds, [B, T]); // [B, T, E]
       const imageToken = this.config.image_token_index;
       if (!imageFeatures) {
         const n = inputIds.reduce((a, id) => a + (id === imageToken ? 1 : 0), 0);
@@ -138,7 +138,10 @@ export class LlavaForConditionalGeneration extends Module {
     return streamLlava(this, inputIds, options);
   }
 
-  forward(input: LlavaInput): CausalLMOutput {
+  forward(input: LlavaInput & { logitsMode: "none" }): CausalLMLossOutput;
+  forward(input: LlavaInput & { logitsMode?: Exclude<LogitsMode, "none"> }): CausalLMOutput;
+  forward(input: LlavaInput): CausalLMOutput | CausalLMLossOutput;
+  forward(input: LlavaInput): CausalLMOutput | CausalLMLossOutput {
     const [B, T] = batchShape(input.inputIds);
     const ids = toInt32(input.inputIds, B * T, "inputIds");
     const mask =

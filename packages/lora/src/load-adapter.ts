@@ -59,10 +59,13 @@ export function loadAdapter(model: Module, dir: string, options: LoadAdapterOpti
       else wrapWithLora(model, path, config, new Rng(0), layerSeed(seed, i));
     });
     for (const path of plan.saved) wrapModuleToSave(model, path, config);
-    const params = new Map(model.namedParameters());
     for (const [key, target] of plan.assignments) {
+      // A modules_to_save parameter of an offloaded model comes into the heap to take the adapter's values.
+      model.materialize(target);
+      const dot = target.lastIndexOf(".");
+      const owner = model.getSubmodule(target.slice(0, dot));
       const t = file.tensor(key);
-      params.get(target)!.assign(t);
+      owner.variable(target.slice(dot + 1)).assign(t);
       t.dispose();
     }
     markTrainable(model, options.trainable ?? false);

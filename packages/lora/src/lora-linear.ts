@@ -1,7 +1,7 @@
 // PEFT's lora.Linear (peft/tuners/lora/layer.py) as a wrapper around a plain Linear, keeping PEFT's
 // parameter names: base_layer.weight, lora_A.default.weight [r, in], lora_B.default.weight [out, r].
 // Shape legend: N leading dims, I in features, O out features, R rank.
-import { Linear, LlavaError, linear, Module, Rng } from "@llava-ts/core";
+import { Linear, LlavaError, linear, Module, OffloadedParameter, Rng } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs-core";
 import type { InitLoraWeights, LoraConfig } from "./lora-config.js";
 import { loraDropout } from "./lora-dropout.js";
@@ -63,19 +63,19 @@ export class LoraLinear extends Module {
   get outFeatures(): number {
     return this.base_layer.outFeatures;
   }
-  get weight(): tf.Variable {
+  get weight(): tf.Tensor {
     return this.base_layer.weight;
   }
-  get bias(): tf.Variable | undefined {
+  get bias(): tf.Tensor | undefined {
     return this.base_layer.bias;
   }
   /** lora_A.default.weight [R, I]. */
   get weightA(): tf.Variable {
-    return this.lora_A.get("default").weight;
+    return this.lora_A.get("default").variable("weight");
   }
   /** lora_B.default.weight [O, R]. */
   get weightB(): tf.Variable {
-    return this.lora_B.get("default").weight;
+    return this.lora_B.get("default").variable("weight");
   }
 
   /** base(x) + B(A(dropout(x))) · scaling, in PEFT's order of operations. */
@@ -95,27 +95,42 @@ export class LoraLinear extends Module {
     return tf.tidy(() => tf.matMul(this.weightB, this.weightA).mul(this.scaling));
   }
 
-  /** W += (B A) · scaling. Merging twice would count the adapter twice, so it is an error. */
+  /**
+   * W += (B A) · scaling. Merging twice would count the adapter twice, so it is an error. An offloaded W
+   * is not rewritten: it becomes W + (B A)·scaling formed when used (OffloadedParameter.merged), and the
+   * adapter's weights stay alive for that.
+   */
   merge(): void {
     if (this.merged) throw new LlavaError("LoraLinear.merge(): already merged");
-    const w = this.base_layer.weight;
-    tf.tidy(() => w.assign(w.add(this.deltaWeight())));
+    const w = this.base_layer.parameter("weight");
+    if (w instanceof OffloadedParameter)
+      this.base_layer.setParameter(
+        "weight",
+        OffloadedParameter.merged(w, () => this.deltaWeight()),
+      );
+    else tf.tidy(() => w.assign(w.add(this.deltaWeight())));
     this.merged = true;
   }
 
-  /** W -= (B A) · scaling: undoes merge() up to float32 rounding. */
+  /** W -= (B A) · scaling: undoes merge() up to float32 rounding (exactly, for an offloaded W). */
   unmerge(): void {
     if (!this.merged) throw new LlavaError("LoraLinear.unmerge(): not merged");
-    const w = this.base_layer.weight;
-    tf.tidy(() => w.assign(w.sub(this.deltaWeight())));
+    const w = this.base_layer.parameter("weight");
+    if (w instanceof OffloadedParameter && w.mergedFrom) this.base_layer.setParameter("weight", w.mergedFrom);
+    else if (w instanceof tf.Variable) tf.tidy(() => w.assign(w.sub(this.deltaWeight())));
     this.merged = false;
   }
 
-  /** The base Linear with the adapter merged in (mlx-lm's fuse()); this wrapper's LoRA weights are freed. */
+  /**
+   * The base Linear with the adapter merged in (mlx-lm's fuse()); this wrapper's LoRA weights are freed —
+   * unless W is offloaded, whose merge reads them whenever W is used.
+   */
   fuse(): Linear {
     if (!this.merged) this.merge();
-    this.lora_A.dispose();
-    this.lora_B.dispose();
+    if (!(this.base_layer.parameter("weight") instanceof OffloadedParameter)) {
+      this.lora_A.dispose();
+      this.lora_B.dispose();
+    }
     return this.base_layer;
   }
 

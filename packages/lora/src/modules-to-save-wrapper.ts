@@ -1,16 +1,21 @@
 // PEFT's ModulesToSaveWrapper (peft/utils/other.py): a module trained in full next to the adapters.
 // The trained module sits under `modules_to_save.default` and is what forward uses; a frozen copy of its
 // starting weights sits under `original_module`, as in PEFT, so parameter names match PEFT's state dict.
-import { LlavaError, Module } from "@llava-ts/core";
-import type * as tf from "@tensorflow/tfjs-core";
+import { LlavaError, Module, OffloadedParameter, type Parameter } from "@llava-ts/core";
 import type { LoraConfig } from "./lora-config.js";
 import { ModuleDict } from "./module-dict.js";
 
-/** Frozen copies of a module's parameters under the same names (no forward: it only holds weights). */
+/**
+ * Frozen copies of a module's parameters under the same names (no forward: it only holds weights). An
+ * offloaded parameter is copied as another view of the same stored values: no heap, no host memory.
+ */
 export class ParameterCopy extends Module {
   constructor(source: Module) {
     super();
-    for (const [name, p] of source.ownParameters()) this.param(name, p.shape, p.clone()).trainable = false;
+    for (const [name, p] of source.ownParameters()) {
+      if (p instanceof OffloadedParameter) this.param(name, p.shape, p.copy());
+      else this.param(name, p.shape, p.clone()).trainable = false;
+    }
     for (const [name, child] of source.children()) this.module(name, new ParameterCopy(child));
   }
 }
@@ -60,6 +65,6 @@ export class ModulesToSaveWrapper extends Module {
 }
 
 /** Parameters the wrapper saves: the trained module's, named relative to it (as PEFT's adapter file). */
-export function trainedParameters(wrapper: ModulesToSaveWrapper): [string, tf.Variable][] {
+export function trainedParameters(wrapper: ModulesToSaveWrapper): [string, Parameter][] {
   return [...wrapper.trained.namedParameters()];
 }

@@ -4,15 +4,14 @@
 //   <path>.lora_B.default.weight              ↔ base_model.model.<path>.lora_B.weight
 //   <path>.modules_to_save.default.<param>    ↔ base_model.model.<path>.<param>
 //   <path>.original_module.<param>            — not saved
-import { FormatError, type Module } from "@llava-ts/core";
-import type * as tf from "@tensorflow/tfjs-core";
+import { FormatError, type Module, type Parameter } from "@llava-ts/core";
 import { loraLayers, modulesToSaveWrappers } from "./lora-layers.js";
 
 export const PEFT_PREFIX = "base_model.model.";
 
-/** The tensors saveAdapter writes, keyed by their names in the adapter file (the variables themselves). */
-export function adapterStateDict(model: Module): Map<string, tf.Variable> {
-  const out = new Map<string, tf.Variable>();
+/** The parameters saveAdapter writes, keyed by their names in the adapter file (the parameters themselves). */
+export function adapterStateDict(model: Module): Map<string, Parameter> {
+  const out = new Map<string, Parameter>();
   for (const [path, layer] of loraLayers(model)) {
     out.set(`${PEFT_PREFIX}${path}.lora_A.weight`, layer.weightA);
     out.set(`${PEFT_PREFIX}${path}.lora_B.weight`, layer.weightB);

@@ -2,8 +2,7 @@
 // PeftModel.from_pretrained loads as is.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { LlavaError, type Module, saveSafetensors } from "@llava-ts/core";
-import type * as tf from "@tensorflow/tfjs-core";
+import { LlavaError, type Module, OffloadedParameter, saveSafetensors } from "@llava-ts/core";
 import type { LoraConfig } from "./lora-config.js";
 import { type AutoMapping, autoMappingFor, loraConfigToJson } from "./lora-config-json.js";
 import { loraConfigOf } from "./lora-layers.js";
@@ -46,7 +45,15 @@ export async function saveAdapter(
   const autoMapping =
     options.autoMapping !== undefined ? options.autoMapping : autoMappingFor(model.constructor.name);
   writeFileSync(configPath, loraConfigToJson(config, autoMapping));
-  const record: Record<string, tf.Tensor> = Object.fromEntries(tensors);
+  // A modules_to_save module loaded for inference may still be offloaded: its values are read from the host.
+  const record = Object.fromEntries(
+    [...tensors].map(([k, p]) => [
+      k,
+      p instanceof OffloadedParameter
+        ? { dtype: "float32" as const, shape: [...p.shape], data: p.dataSync() }
+        : p,
+    ]),
+  );
   await saveSafetensors(weightsPath, record, { format: "pt" });
   return { configPath, weightsPath, keys: [...tensors.keys()].sort() };
 }

@@ -3,6 +3,8 @@
 
 import {
   causalLmLoss,
+  chunkedCrossEntropy,
+  chunkedLogits,
   crossEntropy,
   Linear,
   LlavaError,
@@ -10,6 +12,8 @@ import {
   linear,
   Module,
   normalInit,
+  OffloadedParameter,
+  type Parameter,
   Rng,
   zerosInit,
 } from "@llava-ts/core";
@@ -28,9 +32,10 @@ import { loadQwen2Weights, saveQwen2Pretrained } from "./weights.js";
 
 /**
  * Which positions get logits: "all" [B, T, V] as HF; "last" [B, 1, V] (generation); "labelled" [N, V], only
- * the N positions that predict a label (row order b, then t), which is all the loss needs.
+ * the N positions that predict a label (row order b, then t); "none": the loss alone (training — with a
+ * vocabulary-chunked output the [N, V] logits are then never formed).
  */
-export type LogitsMode = "all" | "last" | "labelled";
+export type LogitsMode = "all" | "last" | "labelled" | "none";
 
 export interface CausalLMInput extends Qwen2ModelInput {
   /** [B, T]; -100 = ignored. Shifted inside as HF does: position t is scored on labels[t + 1]. */
@@ -42,6 +47,12 @@ export interface CausalLMOutput {
   logits: tf.Tensor;
   /** Mean cross-entropy over labelled tokens (scalar), when labels were given. */
   loss?: tf.Scalar;
+  hiddenStates?: tf.Tensor[];
+}
+
+/** What forward returns with logitsMode "none": the loss alone. */
+export interface CausalLMLossOutput {
+  loss: tf.Scalar;
   hiddenStates?: tf.Tensor[];
 }
 
@@ -90,17 +101,45 @@ export class Qwen2ForCausalLM extends Module {
     return saveQwen2Pretrained(this, dir, options);
   }
 
-  /** Hidden states [..., E] → logits [..., V]. */
-  logits(h: tf.Tensor): tf.Tensor {
-    return this.lm_head ? this.lm_head.forward(h) : linear(h, this.model.embed_tokens.weight);
+  /** lm_head.weight, or embed_tokens.weight when tied: [V, E]. */
+  private outputWeight(): Parameter {
+    return (this.lm_head ?? this.model.embed_tokens).parameter("weight");
   }
 
-  forward(input: CausalLMInput): CausalLMOutput {
+  /**
+   * Hidden states [..., E] → logits [..., V]. An offloaded output matrix is applied in vocabulary chunks
+   * (it never enters the heap whole).
+   */
+  logits(h: tf.Tensor): tf.Tensor {
+    const w = this.outputWeight();
+    if (!(w instanceof OffloadedParameter))
+      return this.lm_head ? this.lm_head.forward(h) : linear(h, this.model.embed_tokens.weight);
+    const E = h.shape[h.shape.length - 1];
+    return tf.tidy(() =>
+      chunkedLogits(h.reshape([-1, E]), w.vocabChunks()).reshape([...h.shape.slice(0, -1), w.shape[0]]),
+    );
+  }
+
+  /** Mean cross-entropy of `targets` under the logits of h [N, E], chunked over the vocabulary when offloaded. */
+  private labelledLoss(h: tf.Tensor, targets: Int32Array): { loss: tf.Scalar; logits?: tf.Tensor } {
+    const w = this.outputWeight();
+    if (w instanceof OffloadedParameter)
+      return { loss: chunkedCrossEntropy(h, w.vocabChunks(), targets) as tf.Scalar };
+    const logits = this.logits(h); // [N, V]
+    return { loss: crossEntropy(logits, targets) as tf.Scalar, logits };
+  }
+
+  forward(input: CausalLMInput & { logitsMode: "none" }): CausalLMLossOutput;
+  forward(input: CausalLMInput & { logitsMode?: Exclude<LogitsMode, "none"> }): CausalLMOutput;
+  forward(input: CausalLMInput): CausalLMOutput | CausalLMLossOutput;
+  forward(input: CausalLMInput): CausalLMOutput | CausalLMLossOutput {
     const mode = input.logitsMode ?? "all";
     const { lastHiddenState: h, hiddenStates } = this.model.forward(input);
     const [B, T, E] = h.shape;
     const labels = input.labels === undefined ? undefined : intArray(input.labels, B, T, "labels");
-    const out = tf.tidy(() => {
+    // A type for tf.tidy (interfaces are not TensorContainers).
+    type Out = { logits?: tf.Tensor; loss?: tf.Scalar };
+    const out = tf.tidy((): Out => {
       if (mode === "all") {
         const logits = this.logits(h); // [B, T, V]
         return { logits, loss: labels ? (causalLmLoss(logits, labels) as tf.Scalar) : undefined };
@@ -110,19 +149,25 @@ export class Qwen2ForCausalLM extends Module {
       let labelled: tf.Tensor | undefined;
       if (labels) {
         const { rows, targets } = labelledPositions(labels, B, T);
-        labelled = this.logits(tf.gather(flat, tf.tensor1d(rows, "int32"))); // [N, V]
-        loss = crossEntropy(labelled, targets) as tf.Scalar;
+        const hl = tf.gather(flat, tf.tensor1d(rows, "int32")); // [N, E]
+        ({ loss, logits: labelled } = this.labelledLoss(hl, targets));
+        // Chunked (offloaded) output: the [N, V] logits are formed only if the caller asked for them.
+        if (!labelled && mode === "labelled") labelled = this.logits(hl);
       }
-      if (mode === "labelled") {
-        if (!labelled) throw new LlavaError('forward: logitsMode "labelled" needs labels');
-        return { logits: labelled, loss };
+      if (mode === "labelled" || mode === "none") {
+        if (!loss) throw new LlavaError(`forward: logitsMode "${mode}" needs labels`);
+        if (mode === "none") {
+          labelled?.dispose();
+          return { loss };
+        }
+        return { logits: labelled!, loss };
       }
       const last = tf.slice(h, [0, T - 1, 0], [B, 1, E]); // [B, 1, E]
       return { logits: this.logits(last), loss }; // [B, 1, V]
     });
-    if (hiddenStates) return { ...out, hiddenStates };
+    if (hiddenStates) return { ...out, hiddenStates } as CausalLMOutput | CausalLMLossOutput;
     h.dispose();
-    return out;
+    return out as CausalLMOutput | CausalLMLossOutput;
   }
 
   /** Greedy or sampled continuation of `inputIds`; see GenerateOptions. */

@@ -1,6 +1,7 @@
 export { type AttentionContext, Qwen2Attention } from "./attention.js";
 export {
   type CausalLMInput,
+  type CausalLMLossOutput,
   type CausalLMOutput,
   type LogitsMode,
   Qwen2ForCausalLM,

@@ -3,6 +3,7 @@
 
 import {
   attentionBias,
+  checkpoint,
   Embedding,
   type Initializer,
   Module,
@@ -43,6 +44,11 @@ export class Qwen2Model extends Module {
   layers: ModuleList<Qwen2DecoderLayer>;
   norm: RMSNorm;
   readonly rotary_emb: Qwen2RotaryEmbedding;
+  /**
+   * Recompute each decoder layer in the backward pass instead of keeping its activations (HF's
+   * gradient_checkpointing_enable()): only each layer's input is held while a gradient is recorded.
+   */
+  gradientCheckpointing = false;
 
   constructor(
     readonly config: Qwen2Config,
@@ -109,12 +115,12 @@ export class Qwen2Model extends Module {
         const bad = ids.findIndex((id) => id < 0 || id >= V);
         if (bad >= 0)
           throw new ShapeError(`inputIds: id ${ids[bad]} at flat index ${bad} is outside [0, ${V})`);
-        h = this.embed_tokens.forward(tf.tensor2d(ids, [B, T], "int32")); // [B, T, E]
+        h = this.embed_tokens.lookup(ids, [B, T]); // [B, T, E]
       }
       const hiddenStates: tf.Tensor[] = [];
       for (const layer of this.layers) {
         if (input.outputHiddenStates) hiddenStates.push(h);
-        h = layer.forward(h, ctx); // [B, T, E]
+        h = this.runLayer(layer, h, ctx); // [B, T, E]
       }
       h = this.norm.forward(h); // [B, T, E]
       if (!input.outputHiddenStates) return { lastHiddenState: h };
@@ -123,6 +129,18 @@ export class Qwen2Model extends Module {
       if (hiddenStates[0] === inputsEmbeds) hiddenStates[0] = inputsEmbeds.clone();
       return { lastHiddenState: h, hiddenStates };
     });
+  }
+
+  /** One decoder layer: its offloaded weights brought in first; checkpointed when asked and training. */
+  private runLayer(layer: Qwen2DecoderLayer, h: tf.Tensor, ctx: AttentionContext): tf.Tensor {
+    layer.bringInWeights();
+    if (!this.gradientCheckpointing || ctx.cache) return layer.forward(h, ctx);
+    return checkpoint(
+      (x, [cos, sin, bias]) => layer.forward(x, { cos: cos!, sin: sin!, bias }),
+      h,
+      [ctx.cos, ctx.sin, ctx.bias],
+      layer.trainableParameters().map(([, v]) => v),
+    );
   }
 
   /** Frees the parameters and the cached rotary tables. */

@@ -137,7 +137,7 @@ describe("a trained embedding's gradient arrives row by row", () => {
     const model = load("freeze_vision");
     applyStrategy(model, "freeze_vision");
     const params = model.trainableParameters().map(([name, variable]) => ({ name, variable, decay: true }));
-    const table = model.language_model.model.embed_tokens.weight;
+    const table = model.language_model.model.embed_tokens.variable("weight");
     const index = params.findIndex((p) => p.variable === table);
     expect(index).toBeGreaterThanOrEqual(0);
     const info = { accum: 1, step: 1, micro: 0 };

@@ -25,9 +25,9 @@ export interface LlavaLike extends Module {
 
 /** The text embedding table, where the model has the usual layout (language_model.model.embed_tokens). */
 function embeddingTable(model: LlavaLike): tf.Variable | undefined {
-  const lm = (model as unknown as { language_model?: { model?: { embed_tokens?: { weight?: unknown } } } })
-    .language_model;
-  const w = lm?.model?.embed_tokens?.weight;
+  const lm = (model as unknown as { language_model?: { model?: { embed_tokens?: Module } } }).language_model;
+  // The parameter, not its value: an offloaded table is never brought into the heap just to be looked at.
+  const w = lm?.model?.embed_tokens?.parameter("weight");
   return w instanceof tf.Variable ? w : undefined;
 }
 

@@ -117,7 +117,7 @@ export async function writeTinyQwen(dir: string, s: TinySizes, seed: number): Pr
   const model = new Qwen2ForCausalLM(parseQwen2Config(tinyQwenConfig(s)), { seed });
   try {
     if (s.embeddingStd !== undefined) {
-      const w = model.model.embed_tokens.weight;
+      const w = model.model.embed_tokens.variable("weight");
       w.assign(tf.tidy(() => w.mul(s.embeddingStd! / s.initializerRange)));
     }
     await model.savePretrained(dir);

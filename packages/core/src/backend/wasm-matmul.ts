@@ -20,6 +20,18 @@ interface Cached {
 }
 
 /**
+ * Data of offloaded weights the heap cache brings in and out (core's heap-cache.ts). Their transposes are
+ * never cached: the heap is the scarce thing, and the cached copy (plus XNNPACK's packing of it) would
+ * triple a weight's footprint. They are multiplied as (W·xᵀ)ᵀ, which packs only the activations.
+ */
+const streamed = new WeakSet<object>();
+
+/** Marks a tensor's data as a streamed (offloaded) weight; see `streamed`. */
+export function markStreamed(dataId: object): void {
+  streamed.add(dataId);
+}
+
+/**
  * XNNPACK's packed right operand is cached by tfjs under the operand's data id alone, so the same data
  * under a second shape (a reshape shares data) would reuse a wrong operator. Remember each right
  * operand's [K, N] and pass a copy when it differs.
@@ -37,7 +49,10 @@ function runPlain(
   const key = `${K}x${N}`;
   const seen = rightShapes.get(b.dataId);
   let own: tf.TensorInfo | undefined;
-  if (seen !== undefined && seen !== key) own = operand(backend, b, 0, K, N, false);
+  // A streamed weight as the packed operand goes through a copy, so XNNPACK's packing of it is freed with
+  // the copy instead of living (invisible to the heap budget) as long as the weight is resident.
+  if (streamed.has(b.dataId) || (seen !== undefined && seen !== key))
+    own = operand(backend, b, 0, K, N, false);
   else rightShapes.set(b.dataId, key);
   const out = original({
     inputs: { a, b: own ?? b },
@@ -268,13 +283,15 @@ function matMul2D(
   let bT: tf.TensorInfo | undefined;
   let ownB = false;
   if (transposeB) {
+    const isStreamed = streamed.has(b.dataId);
+    const cheaper = 2 * M * K + M * N < 2 * K * N; // transposing x and the output beats transposing W
+    const fewRows = M <= FEW_ROWS;
     const hit = wholeB ? cache.get(b.dataId) : undefined;
     if (hit) bT = hit.info;
     else if (
       wholeB &&
       !transposeA &&
-      !(M <= FEW_ROWS && K * N >= CACHE_MIN_VALUES) &&
-      2 * M * K + M * N < 2 * K * N
+      (isStreamed ? fewRows || cheaper : cheaper && !(fewRows && K * N >= CACHE_MIN_VALUES))
     ) {
       // (W·xᵀ)ᵀ: transposing x and the small output beats transposing (and packing) a large W.
       const aT = wholeA ? operand(backend, a, 0, K, M, true) : operand(backend, a, offsetA, K, M, true);
@@ -290,7 +307,7 @@ function matMul2D(
       return out;
     } else {
       bT = operand(backend, b, offsetB, K, N, true);
-      if (wholeB && K * N >= CACHE_MIN_VALUES) remember(backend, b.dataId, bT);
+      if (wholeB && K * N >= CACHE_MIN_VALUES && !isStreamed) remember(backend, b.dataId, bT);
       else ownB = true;
     }
   }

@@ -1,10 +1,12 @@
-// Leaf modules owning HF-named variables; the maths is in ../nn.
-import type * as tf from "@tensorflow/tfjs-core";
+// Leaf modules owning HF-named parameters; the maths is in ../nn. Parameters are read through getters:
+// a frozen one may be offloaded (its values brought into the heap when used), a trainable one is a variable.
+import * as tf from "@tensorflow/tfjs-core";
 import { embedding } from "../nn/embedding.js";
 import { layerNorm } from "../nn/layer-norm.js";
 import { linear } from "../nn/linear.js";
 import { rmsNorm } from "../nn/rms-norm.js";
 import { Module } from "./module.js";
+import { OffloadedParameter } from "./offloaded-parameter.js";
 import { type Initializer, onesInit, zerosInit } from "./random.js";
 
 export interface LinearOptions {
@@ -14,16 +16,20 @@ export interface LinearOptions {
 
 /** torch.nn.Linear: `weight` [out, in], optional `bias` [out]. */
 export class Linear extends Module {
-  readonly weight: tf.Variable;
-  readonly bias?: tf.Variable;
   constructor(
     readonly inFeatures: number,
     readonly outFeatures: number,
     options: LinearOptions = {},
   ) {
     super();
-    this.weight = this.param("weight", [outFeatures, inFeatures], options.init);
-    if (options.bias ?? true) this.bias = this.param("bias", [outFeatures]);
+    this.param("weight", [outFeatures, inFeatures], options.init);
+    if (options.bias ?? true) this.param("bias", [outFeatures]);
+  }
+  get weight(): tf.Tensor {
+    return this.value("weight");
+  }
+  get bias(): tf.Tensor | undefined {
+    return this.optionalValue("bias");
   }
   forward(x: tf.Tensor): tf.Tensor {
     return linear(x, this.weight, this.bias);
@@ -32,30 +38,46 @@ export class Linear extends Module {
 
 /** torch.nn.Embedding: `weight` [num, dim]. */
 export class Embedding extends Module {
-  readonly weight: tf.Variable;
   constructor(
     readonly numEmbeddings: number,
     readonly embeddingDim: number,
     init: Initializer = zerosInit,
   ) {
     super();
-    this.weight = this.param("weight", [numEmbeddings, embeddingDim], init);
+    this.param("weight", [numEmbeddings, embeddingDim], init);
+  }
+  get weight(): tf.Tensor {
+    return this.value("weight");
   }
   forward(ids: tf.Tensor): tf.Tensor {
     return embedding(ids, this.weight);
   }
+  /**
+   * Rows `ids` ([...shape], host ints) → [...shape, dim]. An offloaded table is read row by row from its
+   * checkpoint: a 151,936-row vocabulary never enters the heap for a lookup.
+   */
+  lookup(ids: Int32Array, shape: readonly number[]): tf.Tensor {
+    const table = this.parameter("weight");
+    if (table instanceof OffloadedParameter)
+      return tf.tensor(table.rows(ids), [...shape, this.embeddingDim], "float32");
+    return tf.tidy(() => embedding(tf.tensor(ids, [...shape], "int32"), table));
+  }
 }
 
 export class LayerNorm extends Module {
-  readonly weight: tf.Variable;
-  readonly bias: tf.Variable;
   constructor(
     readonly dim: number,
     readonly eps = 1e-5,
   ) {
     super();
-    this.weight = this.param("weight", [dim], onesInit);
-    this.bias = this.param("bias", [dim]);
+    this.param("weight", [dim], onesInit);
+    this.param("bias", [dim]);
+  }
+  get weight(): tf.Tensor {
+    return this.value("weight");
+  }
+  get bias(): tf.Tensor {
+    return this.value("bias");
   }
   forward(x: tf.Tensor): tf.Tensor {
     return layerNorm(x, this.weight, this.bias, this.eps);
@@ -63,13 +85,15 @@ export class LayerNorm extends Module {
 }
 
 export class RMSNorm extends Module {
-  readonly weight: tf.Variable;
   constructor(
     readonly dim: number,
     readonly eps = 1e-6,
   ) {
     super();
-    this.weight = this.param("weight", [dim], onesInit);
+    this.param("weight", [dim], onesInit);
+  }
+  get weight(): tf.Tensor {
+    return this.value("weight");
   }
   forward(x: tf.Tensor): tf.Tensor {
     return rmsNorm(x, this.weight, this.eps);

@@ -1,8 +1,16 @@
-// The module tree: parameters live in tf.Variables named by their Hugging Face keys, so a checkpoint's
-// state dict maps 1:1 onto a model ("language_model.model.layers.0.self_attn.q_proj.weight").
+// The module tree: parameters named by their Hugging Face keys, so a checkpoint's state dict maps 1:1
+// onto a model ("language_model.model.layers.0.self_attn.q_proj.weight"). A parameter is a tf.Variable in
+// the heap, or — frozen weights of a model larger than the wasm heap — an OffloadedParameter whose values
+// stay in their checkpoint and enter the heap only while used.
 import * as tf from "@tensorflow/tfjs-core";
 import { LlavaError, WeightLoadError, type WeightMismatch } from "../errors.js";
+import { bringIn, evict } from "./heap-cache.js";
+import { BytesTensor, type HostDtype, type HostTensor } from "./host-tensor.js";
+import { OffloadedParameter } from "./offloaded-parameter.js";
 import { type Initializer, zerosInit } from "./random.js";
+
+/** A parameter: resident (a variable, trainable or not) or offloaded (frozen, values outside the heap). */
+export type Parameter = tf.Variable | OffloadedParameter;
 
 /** Anything that hands out tensors by name: a Map, a Record, or a lazily reading checkpoint. */
 export interface TensorSource {
@@ -11,6 +19,29 @@ export interface TensorSource {
   shape?(key: string): readonly number[];
   /** A new tensor the caller owns (it is disposed after loading). */
   tensor(key: string): tf.Tensor;
+  /** The values left where they are (a tensor of an open checkpoint), for offloaded loading. */
+  host?(key: string): HostTensor;
+}
+
+/** Something a module keeps open while it lives (the checkpoint its offloaded weights are read from). */
+export interface Closeable {
+  close(): void;
+}
+
+let emptyDepth = 0;
+
+/**
+ * Builds modules without allocating or initialising any weight (accelerate's `init_empty_weights`): every
+ * parameter is declared with its shape only, for `loadStateDict` to fill — so a 7B model can be built,
+ * then loaded tensor by tensor or left in its checkpoint.
+ */
+export function emptyWeights<T>(build: () => T): T {
+  emptyDepth++;
+  try {
+    return build();
+  } finally {
+    emptyDepth--;
+  }
 }
 
 /** A name filter: a glob with `*`, a name or dotted prefix, a RegExp, or a predicate. */
@@ -35,9 +66,22 @@ export interface LoadResult {
   unexpected: string[];
 }
 
+export interface LoadOptions {
+  /** Default true: every parameter must be present and nothing else. */
+  strict?: boolean;
+  /** Where the tensors come from, for error messages. */
+  source?: string;
+  /**
+   * Leave the values where they are (the source's `host()`) instead of copying them into the heap: the
+   * parameters become OffloadedParameters, frozen, read when used. Default false.
+   */
+  offload?: boolean;
+}
+
 export abstract class Module {
   private readonly _modules = new Map<string, Module>();
-  private readonly _params = new Map<string, tf.Variable>();
+  private readonly _params = new Map<string, Parameter>();
+  private readonly _resources: Closeable[] = [];
 
   /** Registers a child under its HF name; also reachable as the property of the same name. */
   protected module<M extends Module>(name: string, child: M): M {
@@ -45,17 +89,75 @@ export abstract class Module {
     return child;
   }
 
-  /** Creates a parameter (trainable by default) from an initializer or a tensor the module takes over. */
+  /**
+   * Creates a parameter (trainable by default) from an initializer or a tensor the module takes over;
+   * under emptyWeights() only its shape is recorded.
+   */
   protected param(
     name: string,
     shape: readonly number[],
-    init: Initializer | tf.Tensor = zerosInit,
-  ): tf.Variable {
+    init: Initializer | tf.Tensor | OffloadedParameter = zerosInit,
+  ): Parameter {
+    if (init instanceof OffloadedParameter) {
+      this._params.set(name, init);
+      return init;
+    }
+    if (emptyDepth > 0) {
+      if (init instanceof tf.Tensor) init.dispose();
+      const p = new OffloadedParameter(shape);
+      this._params.set(name, p);
+      return p;
+    }
     const value = init instanceof tf.Tensor ? init : tf.tensor(init(shape), [...shape], "float32");
     const v = tf.variable(value, true);
     if (!(init instanceof tf.Tensor)) value.dispose();
     this._params.set(name, v);
     return v;
+  }
+
+  /** The parameter `name` of this module (not of a child). */
+  parameter(name: string): Parameter {
+    const p = this._params.get(name);
+    if (!p) throw new LlavaError(`no parameter "${name}" in ${this.constructor.name}`);
+    return p;
+  }
+
+  /** The parameter `name` as a resident variable (LoRA's A and B, anything trained); an error if offloaded. */
+  variable(name: string): tf.Variable {
+    const p = this.parameter(name);
+    if (p instanceof OffloadedParameter)
+      throw new LlavaError(`${p.label} is offloaded; materialize() or unfreeze() it to get a variable`);
+    return p;
+  }
+
+  /**
+   * The tensor to compute with for parameter `name`: the variable itself, or an offloaded parameter's
+   * values brought into the heap (where they stay while the heap budget allows).
+   */
+  protected value(name: string): tf.Tensor {
+    const p = this.parameter(name);
+    return p instanceof OffloadedParameter ? p.value() : p;
+  }
+
+  /** The optional parameter `name`, or undefined when the module has none. */
+  protected optionalValue(name: string): tf.Tensor | undefined {
+    return this._params.has(name) ? this.value(name) : undefined;
+  }
+
+  /**
+   * Brings every offloaded parameter of this module and its children into the heap together (a decoder
+   * layer, just before it runs); a group larger than the heap budget is an error naming it.
+   */
+  bringInWeights(): void {
+    const params = this.offloadedParameters();
+    if (params.length) bringIn(params, groupName(params) || this.constructor.name);
+  }
+
+  /** The offloaded parameters of this module and its children. */
+  offloadedParameters(): OffloadedParameter[] {
+    const out: OffloadedParameter[] = [];
+    for (const [, p] of this.namedParameters()) if (p instanceof OffloadedParameter) out.push(p);
+    return out;
   }
 
   children(): [string, Module][] {
@@ -67,12 +169,12 @@ export abstract class Module {
     for (const [name, m] of this._modules) yield* m.namedModules(prefix ? `${prefix}.${name}` : name);
   }
 
-  *namedParameters(prefix = ""): Generator<[string, tf.Variable]> {
+  *namedParameters(prefix = ""): Generator<[string, Parameter]> {
     for (const [name, p] of this._params) yield [prefix ? `${prefix}.${name}` : name, p];
     for (const [name, m] of this._modules) yield* m.namedParameters(prefix ? `${prefix}.${name}` : name);
   }
 
-  ownParameters(): [string, tf.Variable][] {
+  ownParameters(): [string, Parameter][] {
     return [...this._params];
   }
 
@@ -97,19 +199,31 @@ export abstract class Module {
     if (name in parent) (parent as unknown as Record<string, unknown>)[name] = child;
   }
 
-  /** The parameters themselves (not copies), keyed by HF name. */
+  /**
+   * The parameters themselves (not copies), keyed by HF name. Resident parameters only: an offloaded one
+   * has no heap tensor of its own (read it with `namedParameters()` and its `dataSync()`).
+   */
   stateDict(): Map<string, tf.Tensor> {
-    return new Map(this.namedParameters());
+    const out = new Map<string, tf.Tensor>();
+    for (const [name, p] of this.namedParameters()) {
+      if (p instanceof OffloadedParameter)
+        throw new LlavaError(
+          `stateDict(): "${name}" is offloaded (its values stay in ${p.host?.origin ?? "no checkpoint"}); ` +
+            "use namedParameters() to read it",
+        );
+      out.set(name, p);
+    }
+    return out;
   }
 
   /**
-   * Copies tensors into the parameters. Strict (default): any missing, unexpected or wrong-shaped key
-   * raises a WeightLoadError listing all of them before anything is assigned. Non-strict: wrong shapes
-   * still raise; missing and unexpected keys are returned.
+   * Copies tensors into the parameters (or, with `offload`, leaves them in the source). Strict (default):
+   * any missing, unexpected or wrong-shaped key raises a WeightLoadError listing all of them before
+   * anything is assigned. Non-strict: wrong shapes still raise; missing and unexpected keys are returned.
    */
   loadStateDict(
     source: TensorSource | Map<string, tf.Tensor> | Record<string, tf.Tensor>,
-    options: { strict?: boolean; source?: string } = {},
+    options: LoadOptions = {},
   ): LoadResult {
     const strict = options.strict ?? true;
     const src = toSource(source);
@@ -125,20 +239,65 @@ export abstract class Module {
     }
     if (mismatched.length || (strict && (missing.length || unexpected.length)))
       throw new WeightLoadError(missing, strict ? unexpected : [], mismatched, options.source);
+    if (options.offload && !src.host)
+      throw new LlavaError(
+        `${options.source ?? "this source"} cannot keep tensors outside the heap (offload)`,
+      );
     for (const [k, p] of params) {
       if (!keys.has(k)) continue;
+      if (options.offload) {
+        this.setParameter(k, bind(new OffloadedParameter(p.shape), k, src.host!(k)));
+        continue;
+      }
       const t = src.tensor(k);
       try {
         if (!sameShape(t.shape, p.shape))
           throw new WeightLoadError([], [], [{ key: k, expected: p.shape, found: t.shape }], options.source);
         const f = t.dtype === "float32" ? t : t.toFloat();
-        p.assign(f);
+        if (p instanceof OffloadedParameter) this.setParameter(k, tf.variable(f, true));
+        else p.assign(f);
         if (f !== t) f.dispose();
       } finally {
         if (!(source instanceof Map) && !isRecord(source)) t.dispose();
       }
     }
     return { missing, unexpected };
+  }
+
+  /** Keeps `resource` open while this module lives; dispose() closes it. */
+  holdResource(resource: Closeable): void {
+    this._resources.push(resource);
+  }
+
+  /**
+   * Moves matching frozen variables (all when no pattern) out of the heap into host memory, stored in
+   * `dtype` (default F32: exact; BF16 / F16 round as torch does). Trainable parameters stay resident.
+   */
+  offload(pattern?: NamePattern, options: { dtype?: HostDtype } = {}): this {
+    for (const [name, p] of [...this.namedParameters()]) {
+      if (p instanceof OffloadedParameter || p.trainable || (pattern && !matchName(pattern, name))) continue;
+      const host = BytesTensor.fromFloat32(
+        p.dataSync() as Float32Array,
+        p.shape,
+        options.dtype ?? "F32",
+        name,
+      );
+      this.setParameter(name, bind(new OffloadedParameter(p.shape), name, host));
+      p.dispose();
+    }
+    return this;
+  }
+
+  /** Brings matching offloaded parameters (all when no pattern) into the heap for good, as frozen variables. */
+  materialize(pattern?: NamePattern): this {
+    for (const [name, p] of [...this.namedParameters()]) {
+      if (!(p instanceof OffloadedParameter) || (pattern && !matchName(pattern, name))) continue;
+      const t = tf.tensor(p.dataSync(), [...p.shape], "float32");
+      const v = tf.variable(t, false);
+      t.dispose();
+      this.setParameter(name, v);
+    }
+    return this;
   }
 
   /** Marks matching parameters (all when no pattern) as not trainable. */
@@ -148,14 +307,20 @@ export abstract class Module {
     return this;
   }
 
+  /** Marks matching parameters as trainable; offloaded ones are brought into the heap first (materialize). */
   unfreeze(pattern?: NamePattern): this {
+    this.materialize(pattern);
     for (const [name, p] of this.namedParameters())
       if (!pattern || matchName(pattern, name)) p.trainable = true;
     return this;
   }
 
+  /** Trainable parameters: always resident variables. */
   trainableParameters(): [string, tf.Variable][] {
-    return [...this.namedParameters()].filter(([, p]) => p.trainable);
+    const out: [string, tf.Variable][] = [];
+    for (const [name, p] of this.namedParameters())
+      if (p instanceof tf.Variable && p.trainable) out.push([name, p]);
+    return out;
   }
 
   numParameters(options: { trainableOnly?: boolean } = {}): number {
@@ -165,9 +330,47 @@ export abstract class Module {
   }
 
   dispose(): void {
-    for (const p of this._params.values()) p.dispose();
+    for (const p of this._params.values()) {
+      if (p instanceof OffloadedParameter) evict([p]);
+      else p.dispose();
+    }
     for (const m of this._modules.values()) m.dispose();
+    for (const r of this._resources.splice(0)) r.close();
   }
+
+  /**
+   * Swaps the parameter at dotted `path` (below this module) for `next`. An offloaded one leaves the heap;
+   * a replaced variable is the caller's to dispose.
+   */
+  setParameter(path: string, next: Parameter): void {
+    const dot = path.lastIndexOf(".");
+    const owner = this.getSubmodule(dot < 0 ? "" : path.slice(0, dot));
+    const name = path.slice(dot + 1);
+    const old = owner._params.get(name);
+    if (!old) throw new LlavaError(`no parameter "${path}" to replace`);
+    if (old instanceof OffloadedParameter && old !== next) evict([old]);
+    owner._params.set(name, next);
+  }
+}
+
+function bind(p: OffloadedParameter, key: string, host: HostTensor): OffloadedParameter {
+  if (!sameShape(host.shape, p.shape))
+    throw new WeightLoadError([], [], [{ key, expected: p.shape, found: [...host.shape] }], host.origin);
+  p.host = host;
+  p.key = key;
+  return p;
+}
+
+/** The dotted prefix all of a group's keys share ("language_model.model.layers.3"). */
+function groupName(params: readonly OffloadedParameter[]): string {
+  let prefix = params[0].key.split(".");
+  for (const p of params.slice(1)) {
+    const parts = p.key.split(".");
+    let i = 0;
+    while (i < prefix.length && i < parts.length - 1 && prefix[i] === parts[i]) i++;
+    prefix = prefix.slice(0, i);
+  }
+  return prefix.length === params[0].key.split(".").length ? params[0].key : prefix.join(".");
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {

@@ -6,6 +6,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type * as tf from "@tensorflow/tfjs-core";
 import { FormatError, LlavaError } from "../errors.js";
+import { FileTensor } from "../modules/host-tensor.js";
 import type { TensorData } from "./decode.js";
 import type { TensorInfo } from "./header.js";
 import { SafetensorsFile, type SafetensorsSource } from "./safetensors-file.js";
@@ -128,6 +129,10 @@ export class SafetensorsCheckpoint implements SafetensorsSource {
     return this.fileOf(name).readRaw(name);
   }
 
+  readRange(name: string, start: number, length: number, into?: Uint8Array): Uint8Array {
+    return this.fileOf(name).readRange(name, start, length, into);
+  }
+
   read(name: string): TensorData {
     return this.fileOf(name).read(name);
   }
@@ -138,6 +143,11 @@ export class SafetensorsCheckpoint implements SafetensorsSource {
 
   tensor(name: string): tf.Tensor {
     return this.fileOf(name).tensor(name);
+  }
+
+  /** Tensor `name` left in its file, read on demand (an offloaded parameter's values). */
+  host(name: string): FileTensor {
+    return new FileTensor(this.fileOf(name), name);
   }
 
   close(): void {

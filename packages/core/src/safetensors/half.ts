@@ -30,17 +30,29 @@ function halfTable(): Uint32Array {
 
 /** IEEE half bit patterns -> float32 values. */
 export function f16ToFloat32(src: Uint16Array): Float32Array {
-  const table = halfTable();
-  const out = new Uint32Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = table[src[i]];
-  return new Float32Array(out.buffer);
+  const out = new Float32Array(src.length);
+  f16Into(src, out);
+  return out;
 }
 
 /** bfloat16 bit patterns -> float32 values: bf16 is the top half of a float32. */
 export function bf16ToFloat32(src: Uint16Array): Float32Array {
-  const out = new Uint32Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = src[i] << 16;
-  return new Float32Array(out.buffer);
+  const out = new Float32Array(src.length);
+  bf16Into(src, out);
+  return out;
+}
+
+/** Widens IEEE halves into `out` from `offset` (e.g. straight into a tensor's heap memory). */
+export function f16Into(src: Uint16Array, out: Float32Array, offset = 0): void {
+  const table = halfTable();
+  const bits = new Uint32Array(out.buffer, out.byteOffset + offset * 4, src.length);
+  for (let i = 0; i < src.length; i++) bits[i] = table[src[i]];
+}
+
+/** Widens bfloat16 values into `out` from `offset`. */
+export function bf16Into(src: Uint16Array, out: Float32Array, offset = 0): void {
+  const bits = new Uint32Array(out.buffer, out.byteOffset + offset * 4, src.length);
+  for (let i = 0; i < src.length; i++) bits[i] = src[i] << 16;
 }
 
 /** float32 -> bfloat16 bits, round-to-nearest-even; every NaN becomes 0x7FC0 as in torch. */

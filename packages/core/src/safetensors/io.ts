@@ -6,16 +6,19 @@ import { FormatError } from "../errors.js";
 /** Largest single read/write; below Node's 2^31-1 per-call limit. Tests lower it to exercise the loop. */
 export const io = { chunkBytes: 1 << 30 };
 
-/** Reads exactly `length` bytes at `position` into a fresh (8-byte aligned) buffer. */
+/** Reads exactly `length` bytes at `position` into `into`, else a fresh (8-byte aligned) buffer. */
 export function readExactly(
   fd: number,
   position: number,
   length: number,
   file: string,
   tensor?: string,
+  into?: Uint8Array,
 ): Uint8Array {
+  if (into && into.byteLength < length)
+    throw new FormatError(`a ${into.byteLength}-byte buffer cannot take ${length} bytes`, file, tensor);
   // Unzeroed memory (every byte is overwritten below or we throw), in its own buffer at offset 0.
-  const out = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
+  const out = into ?? new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
   let done = 0;
   while (done < length) {
     const n = readSync(fd, out, done, Math.min(io.chunkBytes, length - done), position + done);
@@ -30,7 +33,7 @@ export function readExactly(
     }
     done += n;
   }
-  return out;
+  return into ? out.subarray(0, length) : out;
 }
 
 /** Writes all of `bytes` at the file's current position. */

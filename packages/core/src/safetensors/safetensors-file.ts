@@ -19,6 +19,8 @@ export interface SafetensorsSource {
   /** Shape from the header, without reading data (what the module tree's loader asks for). */
   shape(name: string): number[];
   readRaw(name: string): Uint8Array;
+  /** `length` bytes of a tensor's data from byte `start`, into `into` when given. */
+  readRange(name: string, start: number, length: number, into?: Uint8Array): Uint8Array;
   read(name: string): TensorData;
   readBigInt64(name: string): BigInt64Array;
   tensor(name: string): tf.Tensor;
@@ -85,6 +87,20 @@ export class SafetensorsFile implements SafetensorsSource {
     const t = this.info(name);
     if (this.fd === undefined) throw new LlavaError(`${this.path}: read of "${name}" after close()`);
     return readExactly(this.fd, t.fileOffsets[0], t.byteLength, this.path, name);
+  }
+
+  /**
+   * `length` bytes of tensor `name` from byte `start` of its data (a few rows of an embedding table, a
+   * chunk of a vocabulary-sized matrix), read into `into` when given (e.g. a tensor's heap memory).
+   */
+  readRange(name: string, start: number, length: number, into?: Uint8Array): Uint8Array {
+    const t = this.info(name);
+    if (this.fd === undefined) throw new LlavaError(`${this.path}: read of "${name}" after close()`);
+    if (start < 0 || length < 0 || start + length > t.byteLength)
+      throw new LlavaError(
+        `${this.path}: bytes [${start}, ${start + length}) are outside tensor "${name}" (${t.byteLength} bytes)`,
+      );
+    return readExactly(this.fd, t.fileOffsets[0] + start, length, this.path, name, into);
   }
 
   /** Values widened for tfjs: floats -> float32, integers -> int32 (range-checked), BOOL -> bool. */

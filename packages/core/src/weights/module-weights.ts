@@ -1,8 +1,8 @@
 // A module's weights to and from safetensors checkpoints, one tensor at a time: loading never holds a
 // second copy of the model, saving never materialises more than the tensor being written.
-import type * as tf from "@tensorflow/tfjs-core";
 import type { LoadResult, Module, NamePattern, TensorSource } from "../modules/module.js";
 import { matchName } from "../modules/module.js";
+import { OffloadedParameter } from "../modules/offloaded-parameter.js";
 import { type CheckpointOpenOptions, SafetensorsCheckpoint } from "../safetensors/checkpoint.js";
 import {
   type CheckpointWriteOptions,
@@ -28,6 +28,7 @@ export function renamedSource(
     keys: () => toSource.keys(),
     shape: source.shape ? (k) => source.shape!(toSource.get(k)!) : undefined,
     tensor: (k) => source.tensor(toSource.get(k)!),
+    host: source.host ? (k) => source.host!(toSource.get(k)!) : undefined,
   };
 }
 
@@ -41,6 +42,11 @@ export interface LoadWeightsOptions extends CheckpointOpenOptions {
   strict?: boolean;
   /** Checkpoint key → module key (undefined drops it). */
   rename?: (key: string) => string | undefined;
+  /**
+   * Leave the weights in the checkpoint (offloaded, frozen, read when used; the files stay open until the
+   * module is disposed) instead of copying them into the heap. Default false.
+   */
+  offload?: boolean;
 }
 
 /** Loads a safetensors file or folder (single or sharded) into `module`, tensor by tensor. */
@@ -50,11 +56,21 @@ export function loadSafetensorsWeights(
   options: LoadWeightsOptions = {},
 ): LoadResult {
   const ckpt = SafetensorsCheckpoint.open(pathOrDir, options);
+  let keepOpen = false;
   try {
     const source = options.rename ? renamedSource(ckpt, options.rename) : ckpt;
-    return module.loadStateDict(source, { strict: options.strict, source: pathOrDir });
+    const result = module.loadStateDict(source, {
+      strict: options.strict,
+      source: pathOrDir,
+      offload: options.offload,
+    });
+    if (options.offload) {
+      module.holdResource(ckpt);
+      keepOpen = true;
+    }
+    return result;
   } finally {
-    ckpt.close();
+    if (!keepOpen) ckpt.close();
   }
 }
 
@@ -67,19 +83,26 @@ export interface SaveWeightsOptions extends CheckpointWriteOptions {
   dtype?: Extract<SafetensorsDtype, "F32" | "BF16" | "F16">;
 }
 
-/** Writes a module's parameters as transformers' save_pretrained does (sharded past `maxShardSize`). */
+/**
+ * Writes a module's parameters as transformers' save_pretrained does (sharded past `maxShardSize`), one
+ * tensor in memory at a time. An offloaded parameter stored in the dtype asked for is copied byte for byte.
+ */
 export function saveSafetensorsWeights(
   module: Module,
   dir: string,
   options: SaveWeightsOptions = {},
 ): Promise<WrittenCheckpoint> {
+  const dtype = options.dtype ?? "F32";
   const entries = [...module.namedParameters()]
     .filter(([name]) => !options.include || matchName(options.include, name))
-    .map(([name, p]: [string, tf.Variable]) => ({
+    .map(([name, p]) => ({
       name: options.rename ? options.rename(name) : name,
-      dtype: options.dtype ?? ("F32" as const),
+      dtype,
       shape: [...p.shape],
-      read: async () => (await p.data()) as Float32Array,
+      read: async () =>
+        p instanceof OffloadedParameter && p.host?.dtype === dtype
+          ? p.host.readRaw()
+          : ((await p.data()) as Float32Array),
     }));
   return writeSafetensorsCheckpoint(dir, entries, options);
 }

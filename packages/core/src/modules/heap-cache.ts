@@ -1,0 +1,179 @@
+// Which offloaded parameters are in the wasm heap now. A parameter is brought in when it is used and kept
+// while the heap's live tensors stay under a cap (least recently used go first), so a model that fits
+// stays resident between calls and a larger one streams through layer by layer. Evicting a tensor that a
+// gradient tape still holds is safe (tfjs reference-counts the saved copy); it only frees nothing.
+import * as tf from "@tensorflow/tfjs-core";
+import { tensorFrom } from "../backend/tensor-io.js";
+import { markStreamed } from "../backend/wasm-matmul.js";
+import { LlavaError } from "../errors.js";
+import type { OffloadedParameter } from "./offloaded-parameter.js";
+
+/** The wasm32 heap ends at 4 GiB (the 4,096th MiB cannot be allocated). */
+export const WASM_HEAP_LIMIT = 4 * 2 ** 30;
+
+/**
+ * Default cap on live tensor bytes: three quarters of the heap. The rest is for what tf.memory() does not
+ * count — XNNPACK's packed copies of the operands it multiplies, the matmul transpose cache — and for the
+ * allocator's fragmentation.
+ */
+export const DEFAULT_MAX_HEAP = 3 * 2 ** 30;
+
+/** Not enough heap for what has to be resident at once. */
+export class HeapBudgetError extends LlavaError {
+  override name = "HeapBudgetError";
+}
+
+export interface HeapCacheStats {
+  /** Cap on live tensor bytes the cache evicts to stay under. */
+  maxHeapBytes: number;
+  /** Offloaded parameters in the heap now, and their bytes. */
+  residentParameters: number;
+  residentBytes: number;
+  /** Bring-ins (each a read of the host values) and evictions since the process started. */
+  broughtIn: number;
+  broughtInBytes: number;
+  evictions: number;
+  hits: number;
+}
+
+const cache = new Map<OffloadedParameter, tf.Tensor>(); // least recently used first
+const protectedSet = new Set<OffloadedParameter>();
+let maxHeapBytes = DEFAULT_MAX_HEAP;
+const stats = { broughtIn: 0, broughtInBytes: 0, evictions: 0, hits: 0 };
+
+/** Parses "3GB", "2.5GiB", "512MB" or a byte count; GB = 10⁹ as transformers' max_shard_size, GiB = 2³⁰. */
+export function parseByteSize(value: number | string, what = "size"): number {
+  if (typeof value === "number") {
+    if (!(value > 0) || !Number.isFinite(value))
+      throw new LlavaError(`${what} must be a positive number of bytes, got ${value}`);
+    return Math.floor(value);
+  }
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KIB|MIB|GIB)?\s*$/i.exec(value);
+  if (!m) throw new LlavaError(`${what}: cannot read "${value}" as a size (e.g. 3GB, 2.5GiB, 512MB)`);
+  const unit = (m[2] ?? "B").toUpperCase();
+  const scale: Record<string, number> = {
+    B: 1,
+    KB: 1e3,
+    MB: 1e6,
+    GB: 1e9,
+    KIB: 2 ** 10,
+    MIB: 2 ** 20,
+    GIB: 2 ** 30,
+  };
+  const bytes = Math.floor(Number(m[1]) * scale[unit]);
+  if (!(bytes > 0)) throw new LlavaError(`${what} must be positive, got "${value}"`);
+  return bytes;
+}
+
+/** Sets the cap on live tensor bytes (`--max-heap`); undefined restores the default. */
+export function setMaxHeap(value?: number | string): void {
+  const bytes = value === undefined ? DEFAULT_MAX_HEAP : parseByteSize(value, "max heap");
+  if (bytes > WASM_HEAP_LIMIT)
+    throw new LlavaError(
+      `max heap ${formatBytes(bytes)} is more than the wasm heap can hold (${formatBytes(WASM_HEAP_LIMIT)})`,
+    );
+  maxHeapBytes = bytes;
+  makeRoom(0, "the new budget");
+}
+
+export function maxHeap(): number {
+  return maxHeapBytes;
+}
+
+export function heapCacheStats(): HeapCacheStats {
+  let residentBytes = 0;
+  for (const p of cache.keys()) residentBytes += p.heapBytes;
+  return { maxHeapBytes, residentParameters: cache.size, residentBytes, ...stats };
+}
+
+export function formatBytes(n: number): string {
+  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
+  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
+  return `${(n / 2 ** 10).toFixed(1)} KiB`;
+}
+
+/** The heap tensor of `p`: a cache hit, or its host values widened straight into new heap memory. */
+export function residentTensor(p: OffloadedParameter): tf.Tensor {
+  const hit = cache.get(p);
+  if (hit) {
+    cache.delete(p); // re-inserted last: most recently used
+    cache.set(p, hit);
+    stats.hits++;
+    return hit;
+  }
+  makeRoom(p.heapBytes, p.label);
+  const t = tf.keep(broughtIn(p));
+  markStreamed(t.dataId);
+  cache.set(p, t);
+  stats.broughtIn++;
+  stats.broughtInBytes += p.heapBytes;
+  return t;
+}
+
+/** A new heap tensor of `p`'s values: host values widened straight into heap memory (plus a merge's delta). */
+function broughtIn(p: OffloadedParameter): tf.Tensor {
+  const base = tensorFrom(p.shape, (values) => p.readInto(values));
+  const delta = p.mergeDelta();
+  if (!delta) return base;
+  const sum = tf.add(base, delta);
+  tf.dispose([base, delta]);
+  return sum;
+}
+
+/**
+ * Brings a group of parameters (a decoder layer) in together: they are not evicted for each other, and a
+ * group that cannot fit even with everything else evicted is an error naming it and the sizes.
+ */
+export function bringIn(params: readonly OffloadedParameter[], name: string): void {
+  if (params.length === 0) return;
+  const need = params.reduce((a, p) => a + (cache.has(p) ? 0 : p.heapBytes), 0);
+  const total = params.reduce((a, p) => a + p.heapBytes, 0);
+  if (total > maxHeapBytes)
+    throw new HeapBudgetError(
+      `${name} needs ${formatBytes(total)} of weights in the heap at once, more than the heap budget of ` +
+        `${formatBytes(maxHeapBytes)} (--max-heap; the wasm heap ends at ${formatBytes(WASM_HEAP_LIMIT)})`,
+    );
+  for (const p of params) protectedSet.add(p);
+  try {
+    makeRoom(need, name);
+    for (const p of params) residentTensor(p);
+  } finally {
+    for (const p of params) protectedSet.delete(p);
+  }
+}
+
+/** Evicts least recently used parameters until `bytes` more fit under the cap. */
+function makeRoom(bytes: number, what: string): void {
+  if (tf.memory().numBytes + bytes <= maxHeapBytes) return;
+  for (const [p, t] of cache) {
+    if (protectedSet.has(p)) continue;
+    cache.delete(p);
+    t.dispose();
+    stats.evictions++;
+    if (tf.memory().numBytes + bytes <= maxHeapBytes) return;
+  }
+  const live = tf.memory().numBytes;
+  if (live + bytes > maxHeapBytes)
+    throw new HeapBudgetError(
+      `${what} needs ${formatBytes(bytes)} more in the heap, but ${formatBytes(live)} of tensors are live ` +
+        `and cannot be released (budget ${formatBytes(maxHeapBytes)}, --max-heap). In training, enable ` +
+        "gradient checkpointing so activations and weights are not all held until the backward pass.",
+    );
+}
+
+/** Drops `params` (and their vocabulary chunks) from the heap: the owning model is disposed or changed. */
+export function evict(params: Iterable<OffloadedParameter>): void {
+  for (const p of params)
+    for (const q of p.withChunks()) {
+      const t = cache.get(q);
+      if (!t) continue;
+      cache.delete(q);
+      t.dispose();
+    }
+}
+
+/** Drops every offloaded parameter from the heap (tests; or to give the heap to something else). */
+export function clearHeapCache(): void {
+  for (const t of cache.values()) t.dispose();
+  cache.clear();
+}
