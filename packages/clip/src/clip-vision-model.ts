@@ -1,7 +1,15 @@
 // CLIPVisionModel (modeling_clip.py): the vision tower under `vision_model.*`, loadable from a vision-only
 // checkpoint, a full CLIP checkpoint (text tower ignored) or a LLaVA checkpoint (`vision_tower.*`).
 import { join } from "node:path";
-import { loadSafetensorsWeights, Module, Rng, readJsonFile } from "@llava-ts/core";
+import {
+  emptyWeights,
+  loadSafetensorsWeights,
+  Module,
+  type PretrainedOptions,
+  Rng,
+  readJsonFile,
+  resolveOffload,
+} from "@llava-ts/core";
 import type * as tf from "@tensorflow/tfjs-core";
 import { type ClipVisionConfig, parseClipVisionConfig } from "./clip-vision-config.js";
 import { type ClipVisionOutput, ClipVisionTransformer } from "./clip-vision-transformer.js";
@@ -11,7 +19,7 @@ export interface ClipVisionModelOptions {
   seed?: number;
 }
 
-export interface FromPretrainedOptions {
+export interface FromPretrainedOptions extends PretrainedOptions {
   /**
    * What precedes `vision_model.` in the checkpoint's keys. Default: "vision_tower." for a LLaVA
    * config, "" otherwise.
@@ -42,10 +50,14 @@ export class ClipVisionModel extends Module {
   static fromPretrained(dir: string, options: FromPretrainedOptions = {}): ClipVisionModel {
     const configPath = join(dir, "config.json");
     const json = readJsonFile(configPath);
-    const model = new ClipVisionModel(parseClipVisionConfig(json, configPath));
+    const model = emptyWeights(() => new ClipVisionModel(parseClipVisionConfig(json, configPath)));
     const prefix = options.prefix ?? (json.model_type === "llava" ? "vision_tower." : "");
     try {
-      loadSafetensorsWeights(model, dir, { strict: true, rename: visionKeys(prefix) });
+      loadSafetensorsWeights(model, dir, {
+        strict: true,
+        rename: visionKeys(prefix),
+        offload: resolveOffload(options.offload, model.numParameters()),
+      });
     } catch (e) {
       model.dispose();
       throw e;

@@ -3,7 +3,7 @@
 // Shape legend: B batch, T tokens, I images, L image tokens per image, Dv vision width, E text width.
 
 import { ClipVisionModel } from "@llava-ts/clip";
-import type { WrittenCheckpoint } from "@llava-ts/core";
+import type { PretrainedOptions, WrittenCheckpoint } from "@llava-ts/core";
 import { IGNORE_INDEX, Module, ShapeError } from "@llava-ts/core";
 import { LlavaMultiModalProjector, mergeImageFeatures, selectImageFeatures } from "@llava-ts/projector";
 import {
@@ -115,9 +115,12 @@ export class LlavaForConditionalGeneration extends Module {
     });
   }
 
-  /** Loads an HF llava folder (config.json + safetensors, single or sharded), strictly. */
-  static fromPretrained(dir: string): LlavaForConditionalGeneration {
-    return loadLlava(dir);
+  /**
+   * Loads an HF llava folder (config.json + safetensors, single or sharded), strictly. A model over half
+   * the heap budget keeps its weights in the checkpoint (`offload`, see PretrainedOptions).
+   */
+  static fromPretrained(dir: string, options: PretrainedOptions = {}): LlavaForConditionalGeneration {
+    return loadLlava(dir, options);
   }
 
   /** config.json + weights in transformers' layout, sharded past `maxShardSize` (default "5GB"). */

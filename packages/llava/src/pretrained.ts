@@ -2,7 +2,14 @@
 // present, the tokenizer and processor files that travel with the model.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadSafetensorsWeights, saveSafetensorsWeights, type WrittenCheckpoint } from "@llava-ts/core";
+import {
+  emptyWeights,
+  loadSafetensorsWeights,
+  type PretrainedOptions,
+  resolveOffload,
+  saveSafetensorsWeights,
+  type WrittenCheckpoint,
+} from "@llava-ts/core";
 import { type LlavaConfig, readLlavaConfig } from "./llava-config.js";
 import { LlavaForConditionalGeneration } from "./llava-model.js";
 
@@ -15,12 +22,19 @@ function dropBuffers(config: LlavaConfig): (key: string) => string | undefined {
   };
 }
 
-/** Loads `<dir>/config.json` and every weight, strictly (a missing or wrong-shaped tensor is an error). */
-export function loadLlava(dir: string): LlavaForConditionalGeneration {
+/**
+ * Loads `<dir>/config.json` and every weight, strictly (a missing or wrong-shaped tensor is an error), into
+ * the heap or — `offload`, automatic past half the heap budget — left in the checkpoint.
+ */
+export function loadLlava(dir: string, options: PretrainedOptions = {}): LlavaForConditionalGeneration {
   const config = readLlavaConfig(dir);
-  const model = new LlavaForConditionalGeneration(config, { init: "zeros" });
+  const model = emptyWeights(() => new LlavaForConditionalGeneration(config, { init: "zeros" }));
   try {
-    loadSafetensorsWeights(model, dir, { strict: true, rename: dropBuffers(config) });
+    loadSafetensorsWeights(model, dir, {
+      strict: true,
+      rename: dropBuffers(config),
+      offload: resolveOffload(options.offload, model.numParameters()),
+    });
   } catch (e) {
     model.dispose();
     throw e;

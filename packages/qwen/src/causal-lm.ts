@@ -6,6 +6,7 @@ import {
   chunkedCrossEntropy,
   chunkedLogits,
   crossEntropy,
+  emptyWeights,
   Linear,
   LlavaError,
   labelledPositions,
@@ -14,7 +15,9 @@ import {
   normalInit,
   OffloadedParameter,
   type Parameter,
+  type PretrainedOptions,
   Rng,
+  resolveOffload,
   zerosInit,
 } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs-core";
@@ -65,6 +68,8 @@ export interface Qwen2InitOptions {
 export class Qwen2ForCausalLM extends Module {
   model: Qwen2Model;
   lm_head?: Linear;
+  /** Bytes of float32 per vocabulary chunk when the output matrix is offloaded (64 MiB). */
+  vocabChunkBytes = 64 * 2 ** 20;
 
   constructor(
     readonly config: Qwen2Config,
@@ -84,11 +89,14 @@ export class Qwen2ForCausalLM extends Module {
       );
   }
 
-  /** Loads `<dir>/config.json` and its safetensors weights (strictly: every key, every shape). */
-  static fromPretrained(dir: string): Qwen2ForCausalLM {
-    const model = new Qwen2ForCausalLM(loadQwen2Config(dir), { init: "zeros" });
+  /**
+   * Loads `<dir>/config.json` and its safetensors weights (strictly: every key, every shape), into the
+   * heap or — `offload`, automatic for a model over half the heap budget — left in the checkpoint.
+   */
+  static fromPretrained(dir: string, options: PretrainedOptions = {}): Qwen2ForCausalLM {
+    const model = emptyWeights(() => new Qwen2ForCausalLM(loadQwen2Config(dir), { init: "zeros" }));
     try {
-      loadQwen2Weights(model, dir);
+      loadQwen2Weights(model, dir, { offload: resolveOffload(options.offload, model.numParameters()) });
     } catch (e) {
       model.dispose();
       throw e;
@@ -116,7 +124,10 @@ export class Qwen2ForCausalLM extends Module {
       return this.lm_head ? this.lm_head.forward(h) : linear(h, this.model.embed_tokens.weight);
     const E = h.shape[h.shape.length - 1];
     return tf.tidy(() =>
-      chunkedLogits(h.reshape([-1, E]), w.vocabChunks()).reshape([...h.shape.slice(0, -1), w.shape[0]]),
+      chunkedLogits(h.reshape([-1, E]), w.vocabChunks(this.vocabChunkBytes)).reshape([
+        ...h.shape.slice(0, -1),
+        w.shape[0],
+      ]),
     );
   }
 
@@ -124,7 +135,7 @@ export class Qwen2ForCausalLM extends Module {
   private labelledLoss(h: tf.Tensor, targets: Int32Array): { loss: tf.Scalar; logits?: tf.Tensor } {
     const w = this.outputWeight();
     if (w instanceof OffloadedParameter)
-      return { loss: chunkedCrossEntropy(h, w.vocabChunks(), targets) as tf.Scalar };
+      return { loss: chunkedCrossEntropy(h, w.vocabChunks(this.vocabChunkBytes), targets) as tf.Scalar };
     const logits = this.logits(h); // [N, V]
     return { loss: crossEntropy(logits, targets) as tf.Scalar, logits };
   }

@@ -73,7 +73,7 @@ export function setMaxHeap(value?: number | string): void {
       `max heap ${formatBytes(bytes)} is more than the wasm heap can hold (${formatBytes(WASM_HEAP_LIMIT)})`,
     );
   maxHeapBytes = bytes;
-  makeRoom(0, "the new budget");
+  evictUntil(0);
 }
 
 export function maxHeap(): number {
@@ -142,23 +142,29 @@ export function bringIn(params: readonly OffloadedParameter[], name: string): vo
   }
 }
 
-/** Evicts least recently used parameters until `bytes` more fit under the cap. */
-function makeRoom(bytes: number, what: string): void {
-  if (tf.memory().numBytes + bytes <= maxHeapBytes) return;
+/** Evicts least recently used parameters until `bytes` more fit under the cap (or nothing is left to evict). */
+function evictUntil(bytes: number): boolean {
+  if (tf.memory().numBytes + bytes <= maxHeapBytes) return true;
   for (const [p, t] of cache) {
     if (protectedSet.has(p)) continue;
     cache.delete(p);
     t.dispose();
     stats.evictions++;
-    if (tf.memory().numBytes + bytes <= maxHeapBytes) return;
+    if (tf.memory().numBytes + bytes <= maxHeapBytes) return true;
   }
-  const live = tf.memory().numBytes;
-  if (live + bytes > maxHeapBytes)
+  return false;
+}
+
+/** Evicts until `bytes` more fit under the cap; an error naming `what` and the sizes when they cannot. */
+function makeRoom(bytes: number, what: string): void {
+  if (!evictUntil(bytes)) {
+    const live = tf.memory().numBytes;
     throw new HeapBudgetError(
       `${what} needs ${formatBytes(bytes)} more in the heap, but ${formatBytes(live)} of tensors are live ` +
         `and cannot be released (budget ${formatBytes(maxHeapBytes)}, --max-heap). In training, enable ` +
         "gradient checkpointing so activations and weights are not all held until the backward pass.",
     );
+  }
 }
 
 /** Drops `params` (and their vocabulary chunks) from the heap: the owning model is disposed or changed. */

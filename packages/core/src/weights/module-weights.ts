@@ -1,5 +1,7 @@
 // A module's weights to and from safetensors checkpoints, one tensor at a time: loading never holds a
 // second copy of the model, saving never materialises more than the tensor being written.
+
+import { maxHeap } from "../modules/heap-cache.js";
 import type { LoadResult, Module, NamePattern, TensorSource } from "../modules/module.js";
 import { matchName } from "../modules/module.js";
 import { OffloadedParameter } from "../modules/offloaded-parameter.js";
@@ -72,6 +74,22 @@ export function loadSafetensorsWeights(
   } finally {
     if (!keepOpen) ckpt.close();
   }
+}
+
+/** How `fromPretrained` places a model's weights (see `resolveOffload`). */
+export interface PretrainedOptions {
+  /**
+   * Leave the weights in the checkpoint and bring each into the wasm heap only while it is used (frozen
+   * until unfrozen): true, false, or "auto" (default) — offload when the model's float32 weights exceed
+   * half the heap budget (`setMaxHeap`, 3 GiB by default).
+   */
+  offload?: boolean | "auto";
+}
+
+/** Whether a model of `parameters` values is loaded offloaded under `option`. */
+export function resolveOffload(option: PretrainedOptions["offload"], parameters: number): boolean {
+  if (option === undefined || option === "auto") return parameters * 4 > maxHeap() / 2;
+  return option;
 }
 
 export interface SaveWeightsOptions extends CheckpointWriteOptions {
