@@ -167,6 +167,19 @@ function makeRoom(bytes: number, what: string): void {
   }
 }
 
+/**
+ * Makes room for `bytes` that will stay in the heap for good (parameters becoming trainable variables);
+ * when even an empty cache cannot make room, an error naming `what` and the sizes.
+ */
+export function requireHeapRoom(bytes: number, what: string): void {
+  if (evictUntil(bytes)) return;
+  throw new HeapBudgetError(
+    `${what}: ${formatBytes(bytes)} of float32 weights do not fit in the heap beside the ` +
+      `${formatBytes(tf.memory().numBytes)} already there (budget ${formatBytes(maxHeapBytes)}, --max-heap; ` +
+      `the wasm heap ends at ${formatBytes(WASM_HEAP_LIMIT)}). Train fewer parameters (use_lora, projector_only).`,
+  );
+}
+
 /** Drops `params` (and their vocabulary chunks) from the heap: the owning model is disposed or changed. */
 export function evict(params: Iterable<OffloadedParameter>): void {
   for (const p of params)

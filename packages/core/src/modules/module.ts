@@ -4,8 +4,8 @@
 // stay in their checkpoint and enter the heap only while used.
 import * as tf from "@tensorflow/tfjs-core";
 import { LlavaError, WeightLoadError, type WeightMismatch } from "../errors.js";
-import { bringIn, evict } from "./heap-cache.js";
-import { BytesTensor, type HostDtype, type HostTensor } from "./host-tensor.js";
+import { bringIn, evict, requireHeapRoom } from "./heap-cache.js";
+import { BytesTensor, type HostDtype, type HostTensor, isHostDtype } from "./host-tensor.js";
 import { OffloadedParameter } from "./offloaded-parameter.js";
 import { type Initializer, zerosInit } from "./random.js";
 
@@ -21,6 +21,22 @@ export interface TensorSource {
   tensor(key: string): tf.Tensor;
   /** The values left where they are (a tensor of an open checkpoint), for offloaded loading. */
   host?(key: string): HostTensor;
+  /** The stored dtype ("BF16", "F32", …), when the source is a file. */
+  dtype?(key: string): string;
+}
+
+const storedDtypes = new WeakMap<object, HostDtype>();
+
+/**
+ * The float dtype a parameter was stored in where it was loaded from (BF16 for a published Qwen2.5), which
+ * saving keeps by default as save_pretrained keeps a model's torch_dtype; undefined for weights made here.
+ */
+export function storedDtype(p: Parameter): HostDtype | undefined {
+  return p instanceof OffloadedParameter ? (p.mergedFrom ?? p).host?.dtype : storedDtypes.get(p);
+}
+
+function rememberDtype(p: Parameter, dtype: string | undefined): void {
+  if (dtype && isHostDtype(dtype)) storedDtypes.set(p, dtype);
 }
 
 /** Something a module keeps open while it lives (the checkpoint its offloaded weights are read from). */
@@ -254,8 +270,10 @@ export abstract class Module {
         if (!sameShape(t.shape, p.shape))
           throw new WeightLoadError([], [], [{ key: k, expected: p.shape, found: t.shape }], options.source);
         const f = t.dtype === "float32" ? t : t.toFloat();
-        if (p instanceof OffloadedParameter) this.setParameter(k, tf.variable(f, true));
+        let target = p;
+        if (p instanceof OffloadedParameter) this.setParameter(k, (target = tf.variable(f, true)));
         else p.assign(f);
+        rememberDtype(target, src.dtype?.(k));
         if (f !== t) f.dispose();
       } finally {
         if (!(source instanceof Map) && !isRecord(source)) t.dispose();
@@ -288,13 +306,23 @@ export abstract class Module {
     return this;
   }
 
-  /** Brings matching offloaded parameters (all when no pattern) into the heap for good, as frozen variables. */
+  /**
+   * Brings matching offloaded parameters (all when no pattern) into the heap for good, as frozen variables.
+   * More than the heap budget has room for is an error that names the sizes (before anything moves).
+   */
   materialize(pattern?: NamePattern): this {
-    for (const [name, p] of [...this.namedParameters()]) {
-      if (!(p instanceof OffloadedParameter) || (pattern && !matchName(pattern, name))) continue;
+    const chosen = [...this.namedParameters()].filter(
+      ([name, p]) => p instanceof OffloadedParameter && (!pattern || matchName(pattern, name)),
+    );
+    const bytes = chosen.reduce((a, [, p]) => a + p.size * 4, 0);
+    if (chosen.length)
+      requireHeapRoom(bytes, `${chosen.length} parameters to keep in the heap (${groupLabel(pattern)})`);
+    for (const [name, p] of chosen) {
+      if (!(p instanceof OffloadedParameter)) continue;
       const t = tf.tensor(p.dataSync(), [...p.shape], "float32");
       const v = tf.variable(t, false);
       t.dispose();
+      rememberDtype(v, storedDtype(p));
       this.setParameter(name, v);
     }
     return this;
@@ -351,6 +379,11 @@ export abstract class Module {
     if (old instanceof OffloadedParameter && old !== next) evict([old]);
     owner._params.set(name, next);
   }
+}
+
+function groupLabel(pattern?: NamePattern): string {
+  if (pattern === undefined) return "the whole model";
+  return typeof pattern === "function" ? "selected by a predicate" : `matching ${String(pattern)}`;
 }
 
 function bind(p: OffloadedParameter, key: string, host: HostTensor): OffloadedParameter {

@@ -202,6 +202,17 @@ describe("offloaded parameters", () => {
     m.dispose();
   });
 
+  it("refuses to bring more into the heap for good than the budget holds, before anything moves", () => {
+    const m = new Tiny().freeze().offload();
+    setMaxHeap(tf.memory().numBytes + 1000);
+    expect(() => m.unfreeze("layers")).toThrow(
+      /^6 parameters to keep in the heap \(matching layers\): 33\.0 KiB of float32 weights do not fit in the heap beside the .* \(budget .*, --max-heap; the wasm heap ends at 4\.00 GiB\)\. Train fewer parameters \(use_lora, projector_only\)\.$/,
+    );
+    expect(m.trainableParameters()).toEqual([]);
+    expect(m.offloadedParameters().length).toBe(9);
+    m.dispose();
+  });
+
   it("save copies an offloaded tensor's stored bytes when the dtype matches, and widens otherwise", async () => {
     const dir = await writeTiny("bf16-save", "BF16");
     const m = emptyWeights(() => new Tiny());

@@ -145,6 +145,11 @@ export class SafetensorsCheckpoint implements SafetensorsSource {
     return this.fileOf(name).tensor(name);
   }
 
+  /** The stored dtype of tensor `name`. */
+  dtype(name: string): string {
+    return this.info(name).dtype;
+  }
+
   /** Tensor `name` left in its file, read on demand (an offloaded parameter's values). */
   host(name: string): FileTensor {
     return new FileTensor(this.fileOf(name), name);

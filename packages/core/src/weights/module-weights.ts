@@ -2,8 +2,14 @@
 // second copy of the model, saving never materialises more than the tensor being written.
 
 import { maxHeap } from "../modules/heap-cache.js";
-import type { LoadResult, Module, NamePattern, TensorSource } from "../modules/module.js";
-import { matchName } from "../modules/module.js";
+import {
+  type LoadResult,
+  type Module,
+  matchName,
+  type NamePattern,
+  storedDtype,
+  type TensorSource,
+} from "../modules/module.js";
 import { OffloadedParameter } from "../modules/offloaded-parameter.js";
 import { type CheckpointOpenOptions, SafetensorsCheckpoint } from "../safetensors/checkpoint.js";
 import {
@@ -31,6 +37,7 @@ export function renamedSource(
     shape: source.shape ? (k) => source.shape!(toSource.get(k)!) : undefined,
     tensor: (k) => source.tensor(toSource.get(k)!),
     host: source.host ? (k) => source.host!(toSource.get(k)!) : undefined,
+    dtype: source.dtype ? (k) => source.dtype!(toSource.get(k)!) : undefined,
   };
 }
 
@@ -97,7 +104,11 @@ export interface SaveWeightsOptions extends CheckpointWriteOptions {
   include?: NamePattern;
   /** Module key → checkpoint key. */
   rename?: (key: string) => string;
-  /** Stored float dtype: F32 (default), BF16 or F16. */
+  /**
+   * Stored float dtype: F32, BF16 or F16 for every tensor. Default: a frozen tensor in the dtype it was
+   * loaded from (storedDtype — a merged BF16 model stays BF16, as save_pretrained keeps torch_dtype); a
+   * trainable one, or one made in memory, in F32 (training's master copy is never rounded on save).
+   */
   dtype?: Extract<SafetensorsDtype, "F32" | "BF16" | "F16">;
 }
 
@@ -110,10 +121,14 @@ export function saveSafetensorsWeights(
   dir: string,
   options: SaveWeightsOptions = {},
 ): Promise<WrittenCheckpoint> {
-  const dtype = options.dtype ?? "F32";
   const entries = [...module.namedParameters()]
     .filter(([name]) => !options.include || matchName(options.include, name))
     .map(([name, p]) => ({
+      name,
+      p,
+      dtype: options.dtype ?? (p.trainable ? undefined : storedDtype(p)) ?? "F32",
+    }))
+    .map(({ name, p, dtype }) => ({
       name: options.rename ? options.rename(name) : name,
       dtype,
       shape: [...p.shape],
