@@ -23,6 +23,9 @@ function workspaceAliases(): { find: string; replacement: string }[] {
   return aliases;
 }
 
+/** vitest runs in the package's folder: does that package depend on tfjs? */
+const hasTfjs = existsSync(join(process.cwd(), "node_modules/@tensorflow/tfjs-core/package.json"));
+
 export const sharedConfig = defineConfig({
   resolve: { alias: workspaceAliases() },
   test: {
@@ -30,15 +33,18 @@ export const sharedConfig = defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
-    // tfjs-core's gradient and chained-op registrations are extensionless ESM: pre-bundled once by vite.
+    // tfjs-core's gradient and chained-op registrations are extensionless ESM: pre-bundled once by vite
+    // (in packages that have tensors; errors and tokenizer install no tfjs).
     deps: {
       optimizer: {
         ssr: {
-          enabled: true,
-          include: [
-            "@tensorflow/tfjs-core/dist/register_all_gradients",
-            "@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops",
-          ],
+          enabled: hasTfjs,
+          include: hasTfjs
+            ? [
+                "@tensorflow/tfjs-core/dist/register_all_gradients",
+                "@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops",
+              ]
+            : [],
         },
       },
     },

@@ -1,7 +1,7 @@
 // PEFT's lora.Linear (peft/tuners/lora/layer.py) as a wrapper around a plain Linear, keeping PEFT's
 // parameter names: base_layer.weight, lora_A.default.weight [r, in], lora_B.default.weight [out, r].
 // Shape legend: N leading dims, I in features, O out features, R rank.
-import { Linear, LlavaError, linear, Module, OffloadedParameter, Rng } from "@llava-ts/core";
+import { brandClass, Linear, LlavaError, linear, Module, OffloadedParameter, Rng } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs-core";
 import type { InitLoraWeights, LoraConfig } from "./lora-config.js";
 import { loraDropout } from "./lora-dropout.js";
@@ -24,6 +24,9 @@ export interface LoraLinearOptions {
 }
 
 export class LoraLinear extends Module {
+  static {
+    brandClass(LoraLinear, "@llava-ts/lora:LoraLinear");
+  }
   readonly base_layer: Linear;
   readonly lora_A: ModuleDict<Linear>;
   readonly lora_B: ModuleDict<Linear>;

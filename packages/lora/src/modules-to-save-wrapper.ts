@@ -1,7 +1,7 @@
 // PEFT's ModulesToSaveWrapper (peft/utils/other.py): a module trained in full next to the adapters.
 // The trained module sits under `modules_to_save.default` and is what forward uses; a frozen copy of its
 // starting weights sits under `original_module`, as in PEFT, so parameter names match PEFT's state dict.
-import { LlavaError, Module, OffloadedParameter, type Parameter } from "@llava-ts/core";
+import { brandClass, LlavaError, Module, OffloadedParameter, type Parameter } from "@llava-ts/core";
 import type { LoraConfig } from "./lora-config.js";
 import { ModuleDict } from "./module-dict.js";
 
@@ -21,6 +21,9 @@ export class ParameterCopy extends Module {
 }
 
 export class ModulesToSaveWrapper extends Module {
+  static {
+    brandClass(ModulesToSaveWrapper, "@llava-ts/lora:ModulesToSaveWrapper");
+  }
   readonly original_module: ParameterCopy;
   readonly modules_to_save: ModuleDict<Module>;
   /** The config of the adapter whose modules_to_save this is (saveAdapter writes it). */

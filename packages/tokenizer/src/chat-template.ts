@@ -2,7 +2,7 @@
 // add_generation_prompt, plus the special tokens (bos_token, eos_token, ...) as top-level variables.
 
 import { Template } from "@huggingface/jinja";
-import { ConfigError } from "@llava-ts/core";
+import { ConfigError } from "@llava-ts/errors";
 
 /** A chat message; fields other than role and content (tool_calls, name, ...) reach the template as given. */
 export interface ChatMessage {

@@ -1,4 +1,4 @@
-import { ConfigError } from "@llava-ts/core";
+import { ConfigError } from "@llava-ts/errors";
 import { describe, expect, it } from "vitest";
 import { planEmbeddingResize } from "./embedding-resize.js";
 

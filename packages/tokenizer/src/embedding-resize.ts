@@ -1,7 +1,7 @@
 // Whether the token embeddings must grow after tokenizer surgery. Qwen2.5 ships 151936 (7B: 152064) rows for
 // 151665 tokens, so `<image>` (151665) fits and nothing changes; rows are added only when an id does not fit.
 
-import { ConfigError } from "@llava-ts/core";
+import { ConfigError } from "@llava-ts/errors";
 
 export interface EmbeddingResizePlan {
   /** True when at least one token id has no embedding row. */

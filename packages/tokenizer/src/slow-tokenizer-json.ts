@@ -2,7 +2,7 @@
 // saves a slow tokenizer, as the fixture `tokenizer-with-image/` shows. Mirrors what transformers'
 // convert_slow_tokenizer.py does for the byte-level BPE classes (Qwen2Converter, GPT2Converter).
 
-import { ConfigError } from "@llava-ts/core";
+import { ConfigError } from "@llava-ts/errors";
 import type { AddedTokenSpec, TokenizerJson } from "./types.js";
 
 // Qwen2Tokenizer.PRETOKENIZE_REGEX (tokenization_qwen2.py).

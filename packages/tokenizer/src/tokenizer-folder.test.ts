@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError } from "@llava-ts/core";
+import { ConfigError } from "@llava-ts/errors";
 import { afterAll, describe, expect, it } from "vitest";
 import { slowTokenizerJson } from "./slow-tokenizer-json.js";
 import { Tokenizer } from "./tokenizer.js";

@@ -4,7 +4,7 @@
 import { existsSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ConfigError } from "@llava-ts/core";
+import { ConfigError } from "@llava-ts/errors";
 import { parseMerges, slowTokenizerJson } from "./slow-tokenizer-json.js";
 import type { AddedTokenSpec, TokenizerConfig, TokenizerJson } from "./types.js";
 

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { ConfigError } from "@llava-ts/core";
+import { ConfigError } from "@llava-ts/errors";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Tokenizer } from "./tokenizer.js";
 

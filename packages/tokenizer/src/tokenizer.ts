@@ -2,7 +2,7 @@
 // and the surgery LLaVA needs (`<image>` as a new special token, a pad token), saved back as transformers does.
 
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
-import { ConfigError } from "@llava-ts/core";
+import { ConfigError } from "@llava-ts/errors";
 import {
   type ChatMessage,
   type RenderChatTemplateOptions,

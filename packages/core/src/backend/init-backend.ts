@@ -6,6 +6,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import "./tfjs-registrations.js";
 import { ConfigError } from "../errors.js";
+import { processWide } from "./process-wide.js";
 import { registerWasmKernels } from "./wasm-kernels.js";
 import { registerThreadedWasm } from "./wasm-threads.js";
 
@@ -50,12 +51,16 @@ function defaultThreads(): number {
   return isMainThread ? availableParallelism() : 1;
 }
 
-let wasmThreadsChosen: number | undefined;
+const state = processWide("backend", () => ({
+  initialised: new Set<BackendName>(),
+  /** Threads of the wasm backend, fixed when it is first set up. */
+  wasmThreads: undefined as number | undefined,
+}));
 
 async function useWasm(threads: number): Promise<boolean> {
   // The wasm binaries sit beside the package's JS in node_modules; tfjs finds them there without a network.
   if (!(await tryImport("@tensorflow/tfjs-backend-wasm"))) return false;
-  if (wasmThreadsChosen === undefined) {
+  if (state.wasmThreads === undefined) {
     let threaded = false;
     try {
       threaded = threads > 1 && (await registerThreadedWasm(threads));
@@ -64,7 +69,7 @@ async function useWasm(threads: number): Promise<boolean> {
       if (process.env.LLAVA_DEBUG)
         console.warn(`llava-ts: threaded wasm unavailable (${(e as Error).message}); using one thread`);
     }
-    wasmThreadsChosen = threaded ? threads : 1;
+    state.wasmThreads = threaded ? threads : 1;
   }
   if (!(await tf.setBackend("wasm"))) return false;
   registerWasmKernels();
@@ -86,7 +91,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     );
   const threads = options.threads ?? defaultThreads();
   const current = tf.getBackend() as BackendName | undefined;
-  if (current && (requested === undefined || requested === current) && initialised.has(current))
+  if (current && (requested === undefined || requested === current) && state.initialised.has(current))
     return current;
 
   const attempts: Record<BackendName, () => Promise<boolean>> = {
@@ -100,7 +105,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   for (const name of order) {
     if (await attempts[name]()) {
       await tf.ready();
-      initialised.add(name);
+      state.initialised.add(name);
       return name;
     }
   }
@@ -109,5 +114,3 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     "LLAVA_BACKEND",
   );
 }
-
-const initialised = new Set<BackendName>();

@@ -2,6 +2,7 @@
 // it an embedding cannot be trained on wasm. Implemented in JS over the wasm heap: it is a scatter-add,
 // memory-bound, and runs once per backward pass.
 import * as tf from "@tensorflow/tfjs-core";
+import { processWide } from "./process-wide.js";
 import { makeWasmBatchMatMul } from "./wasm-matmul.js";
 import { wasmIdentity, wasmTranspose } from "./wasm-transpose.js";
 
@@ -38,7 +39,7 @@ function unsortedSegmentSum(args: {
   return out;
 }
 
-let registered = false;
+const kernels = processWide("wasm-kernels", () => ({ registered: false }));
 
 /** Swaps a kernel the wasm backend has for ours (its setup has already run at backend init). */
 function replaceKernel(name: string, make: (original: tf.KernelFunc) => tf.KernelFunc): void {
@@ -49,7 +50,7 @@ function replaceKernel(name: string, make: (original: tf.KernelFunc) => tf.Kerne
 }
 
 export function registerWasmKernels(): void {
-  if (registered) return;
+  if (kernels.registered) return;
   const have = new Set(tf.getKernelsForBackend("wasm").map((k) => k.kernelName));
   if (!have.has("UnsortedSegmentSum"))
     tf.registerKernel({
@@ -61,5 +62,5 @@ export function registerWasmKernels(): void {
   replaceKernel("BatchMatMul", (original) => makeWasmBatchMatMul(original as never) as never);
   replaceKernel("Transpose", () => wasmTranspose as never);
   replaceKernel("Identity", () => wasmIdentity as never);
-  registered = true;
+  kernels.registered = true;
 }

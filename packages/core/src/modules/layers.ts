@@ -1,6 +1,7 @@
 // Leaf modules owning HF-named parameters; the maths is in ../nn. Parameters are read through getters:
 // a frozen one may be offloaded (its values brought into the heap when used), a trainable one is a variable.
 import * as tf from "@tensorflow/tfjs-core";
+import { brandClass } from "../errors.js";
 import { embedding } from "../nn/embedding.js";
 import { layerNorm } from "../nn/layer-norm.js";
 import { linear } from "../nn/linear.js";
@@ -16,6 +17,9 @@ export interface LinearOptions {
 
 /** torch.nn.Linear: `weight` [out, in], optional `bias` [out]. */
 export class Linear extends Module {
+  static {
+    brandClass(Linear, "@llava-ts/core:Linear");
+  }
   constructor(
     readonly inFeatures: number,
     readonly outFeatures: number,
@@ -38,6 +42,9 @@ export class Linear extends Module {
 
 /** torch.nn.Embedding: `weight` [num, dim]. */
 export class Embedding extends Module {
+  static {
+    brandClass(Embedding, "@llava-ts/core:Embedding");
+  }
   constructor(
     readonly numEmbeddings: number,
     readonly embeddingDim: number,
@@ -65,6 +72,9 @@ export class Embedding extends Module {
 }
 
 export class LayerNorm extends Module {
+  static {
+    brandClass(LayerNorm, "@llava-ts/core:LayerNorm");
+  }
   constructor(
     readonly dim: number,
     readonly eps = 1e-5,
@@ -85,6 +95,9 @@ export class LayerNorm extends Module {
 }
 
 export class RMSNorm extends Module {
+  static {
+    brandClass(RMSNorm, "@llava-ts/core:RMSNorm");
+  }
   constructor(
     readonly dim: number,
     readonly eps = 1e-6,
@@ -102,6 +115,9 @@ export class RMSNorm extends Module {
 
 /** Children named "0", "1", … as torch.nn.ModuleList. */
 export class ModuleList<M extends Module> extends Module implements Iterable<M> {
+  static {
+    brandClass(ModuleList, "@llava-ts/core:ModuleList");
+  }
   private readonly items: M[] = [];
   constructor(items: Iterable<M> = []) {
     super();

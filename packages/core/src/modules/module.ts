@@ -3,7 +3,7 @@
 // the heap, or — frozen weights of a model larger than the wasm heap — an OffloadedParameter whose values
 // stay in their checkpoint and enter the heap only while used.
 import * as tf from "@tensorflow/tfjs-core";
-import { LlavaError, WeightLoadError, type WeightMismatch } from "../errors.js";
+import { brandClass, LlavaError, WeightLoadError, type WeightMismatch } from "../errors.js";
 import { bringIn, evict, requireHeapRoom } from "./heap-cache.js";
 import { BytesTensor, type HostDtype, type HostTensor, isHostDtype } from "./host-tensor.js";
 import { OffloadedParameter } from "./offloaded-parameter.js";
@@ -95,6 +95,9 @@ export interface LoadOptions {
 }
 
 export abstract class Module {
+  static {
+    brandClass(Module, "@llava-ts/core:Module");
+  }
   private readonly _modules = new Map<string, Module>();
   private readonly _params = new Map<string, Parameter>();
   private readonly _resources: Closeable[] = [];

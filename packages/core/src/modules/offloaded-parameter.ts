@@ -1,12 +1,15 @@
 // A frozen parameter whose values live outside the wasm heap (see host-tensor.ts) and enter it only while
 // they are used, through the heap cache (heap-cache.ts) — accelerate's offload, for a 4 GB wasm32 heap.
 import type * as tf from "@tensorflow/tfjs-core";
-import { LlavaError } from "../errors.js";
+import { brandClass, LlavaError } from "../errors.js";
 import type { VocabChunks } from "../nn/vocab-chunked.js";
 import { residentTensor } from "./heap-cache.js";
 import { type HostTensor, hostSize, readFloat32, readFloat32Into, rowValues } from "./host-tensor.js";
 
 export class OffloadedParameter {
+  static {
+    brandClass(OffloadedParameter, "@llava-ts/core:OffloadedParameter");
+  }
   readonly dtype = "float32" as const;
   /** The values; undefined while the parameter is declared but not loaded (a model built empty). */
   host?: HostTensor;

@@ -1,8 +1,13 @@
 // Seeded randomness that does not depend on the backend: the same seed gives the same weights on wasm,
 // cpu and native TensorFlow, and a training run's RNG state can be saved as one number.
 
+import { brandClass } from "../errors.js";
+
 /** mulberry32: a small, fast 32-bit generator; `state` is all there is to save and restore. */
 export class Rng {
+  static {
+    brandClass(Rng, "@llava-ts/core:Rng");
+  }
   state: number;
   constructor(seed: number) {
     this.state = seed >>> 0;

@@ -1,4 +1,6 @@
-// Fixture access for tests: ../shared/fixtures beside the repository, or LLAVA_FIXTURES.
+// Fixture access for tests: LLAVA_FIXTURES, else the nearest `shared/fixtures` folder above this package or
+// the working directory (in this repository: ../shared/fixtures beside it). Nothing here needs the
+// repository itself, so `@llava-ts/core/testing` works in any project that installs core.
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -6,21 +8,26 @@ import * as tf from "@tensorflow/tfjs-core";
 import { LlavaError } from "../errors.js";
 import { SafetensorsFile } from "../safetensors/index.js";
 
-/** The repository root: the nearest ancestor holding pnpm-workspace.yaml. */
-export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "pnpm-workspace.yaml"))) {
-    const up = dirname(dir);
-    if (up === dir) throw new LlavaError("cannot find the repository root (pnpm-workspace.yaml)");
-    dir = up;
+function findUp(from: string, sub: string): string | undefined {
+  for (let dir = resolve(from); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, sub))) return join(dir, sub);
+    if (dirname(dir) === dir) return undefined;
   }
-  return dir;
 }
 
 export function fixturesDir(): string {
-  const dir = process.env.LLAVA_FIXTURES ?? resolve(repoRoot(), "../shared/fixtures");
-  if (!existsSync(dir)) throw new LlavaError(`fixtures not found at ${dir} (set LLAVA_FIXTURES)`);
-  return dir;
+  const env = process.env.LLAVA_FIXTURES;
+  if (env !== undefined && env !== "") {
+    if (!existsSync(env)) throw new LlavaError(`LLAVA_FIXTURES points at ${env}, which does not exist`);
+    return resolve(env);
+  }
+  const here = dirname(fileURLToPath(import.meta.url));
+  const found = findUp(here, "shared/fixtures") ?? findUp(process.cwd(), "shared/fixtures");
+  if (!found)
+    throw new LlavaError(
+      `no fixtures folder: set LLAVA_FIXTURES (none found as shared/fixtures above ${process.cwd()})`,
+    );
+  return found;
 }
 
 export function fixturePath(...parts: string[]): string {

@@ -1,0 +1,2 @@
+export { brandClass } from "./brand-class.js";
+export * from "./errors.js";
