@@ -1,9 +1,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError, DataError, ShapeError } from "@llava-ts/core";
+import { ConfigError, DataError, initBackend, ShapeError } from "@llava-ts/core";
 import { fixturePath, loadCases } from "@llava-ts/core/testing";
 import * as tf from "@tensorflow/tfjs-core";
-import "@tensorflow/tfjs-backend-wasm";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClipImageProcessor, outputSize } from "./clip-image-processor.js";
@@ -77,7 +76,7 @@ describe("ClipImageProcessor", async () => {
   const chelsea = join(FIXTURES, "images/chelsea.png");
 
   beforeAll(async () => {
-    await tf.setBackend("wasm");
+    await initBackend({ backend: "wasm" });
   });
 
   it("gives the same values for a path, encoded bytes and raw pixels", async () => {
