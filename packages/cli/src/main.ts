@@ -10,6 +10,7 @@ import { inferCommand } from "./commands/infer.js";
 import { mergeCommand } from "./commands/merge.js";
 import { trainCommand } from "./commands/train.js";
 import type { CliIO } from "./io.js";
+import { cliVersion } from "./version.js";
 
 export const COMMANDS: readonly Command[] = [
   buildCommand,
@@ -27,6 +28,7 @@ export function usage(): string {
     "llava — build, train and run LLaVA models (CLIP + projector + Qwen2.5) on TensorFlow.js",
     "",
     "Usage: llava <command> [flags]",
+    "       llava --version",
     "",
     "Commands:",
     ...COMMANDS.map((c) => `  ${c.spec.name.padEnd(width)}${c.spec.summary}`),
@@ -42,6 +44,10 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     io.stdout.write(usage());
     return name === undefined ? 1 : 0;
+  }
+  if (name === "--version" || name === "-v") {
+    io.stdout.write(`${cliVersion()}\n`);
+    return 0;
   }
   const command = COMMANDS.find((c) => c.spec.name === name);
   if (!command) {

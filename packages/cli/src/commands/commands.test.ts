@@ -30,6 +30,16 @@ describe("llava (no command, --help, unknown command)", () => {
     expect((await run(["fly"])).err).toMatch(/unknown command "fly"/);
   });
 
+  it("--version prints the package's version", async () => {
+    const { version } = JSON.parse(readFileSync(join(import.meta.dirname, "../../package.json"), "utf8"));
+    for (const flag of ["--version", "-v"]) {
+      const r = await run([flag]);
+      expect(r.code).toBe(0);
+      expect(r.out).toBe(`${version}\n`);
+    }
+    expect((await run(["--help"])).out).toContain("llava --version");
+  });
+
   it.each(["build", "train", "infer", "chat", "merge", "eval", "demo"])("%s --help", async (name) => {
     const r = await run([name, "--help"]);
     expect(r.code).toBe(0);

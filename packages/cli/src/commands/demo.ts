@@ -8,7 +8,12 @@ export const demoSpec: CommandSpec = {
   summary: "build, train from scratch, fine-tune with LoRA and caption held-out images — offline, in minutes",
   synopsis: "[--out DIR] [--ranks N] [--seed N] [--quick]",
   flags: {
-    out: { type: "string", value: "DIR", help: "working folder, wiped first", default: ".demo" },
+    out: {
+      type: "string",
+      value: "DIR",
+      help: "working folder: new, empty, or an earlier demo's (wiped first)",
+      default: ".demo",
+    },
     ranks: { type: "string", value: "N", help: "ZeRO-2 ranks (default: 2 when there are two cores, else 1)" },
     seed: { type: "string", value: "N", help: "seed of everything (data, weights, order)", default: "0" },
     quick: {

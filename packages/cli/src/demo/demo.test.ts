@@ -24,6 +24,7 @@ describe("runDemo --quick", () => {
     expect(text).toMatch(/base model, English captions:\n\s+4 records: eval_loss \d+\.\d{4}/);
     expect(text).toMatch(/exact match \d+\.\d%, BLEU-4 \d\.\d{4}, CIDEr-D \d+\.\d{4}/);
     expect(text).toContain(r.baseLossCurve);
+    expect(text).toMatch(/try it: +llava infer --model /);
     expect(existsSync(r.baseLossCurve)).toBe(true);
     expect(existsSync(r.loraLossCurve)).toBe(true);
     expect(existsSync(join(out, "adapter-zh", "adapter_model.safetensors"))).toBe(true);

@@ -2,7 +2,6 @@
 // set is drawn; random tiny CLIP and Qwen2.5 checkpoints (with the real Qwen2.5 tokenizer) are built into a
 // LLaVA by buildLlava; the model is trained from scratch with ZeRO-2 on every core (strategy "none"), then
 // fine-tuned with use_lora to Chinese captions; held-out images are captioned by both.
-import { mkdirSync, rmSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -16,11 +15,12 @@ import { type CliIO, formatSeconds } from "../io.js";
 import { LlavaSession } from "../llava-session.js";
 import { writeRunLossCurve } from "../train/loss-curve.js";
 import { captionSet, trainingBatches } from "./caption-batches.js";
+import { prepareDemoFolder } from "./demo-folder.js";
 import { type DemoSettings, FULL_DEMO, QUICK_DEMO } from "./demo-settings.js";
 import { writeTinyClip, writeTinyQwen } from "./tiny-checkpoints.js";
 
 export interface DemoOptions {
-  /** Working folder (wiped first). Default ".demo". */
+  /** Working folder: new, empty, or an earlier demo's (wiped). Default ".demo". */
   out?: string;
   quick?: boolean;
   /** Default: 2 when the machine has two cores or more, else 1. */
@@ -61,8 +61,7 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<DemoResu
   const out = resolve(options.out ?? ".demo");
   const elapsed = () => formatSeconds((performance.now() - t0) / 1000);
   const say = (line: string) => io.stdout.write(`[${elapsed()}] ${line}\n`);
-  rmSync(out, { recursive: true, force: true });
-  mkdirSync(out, { recursive: true });
+  prepareDemoFolder(out);
   const backend = await initBackend();
   say(`llava-ts demo in ${out} (backend ${backend}, ${ranks} rank${ranks > 1 ? "s" : ""}, seed ${seed})`);
 
@@ -209,7 +208,7 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<DemoResu
     loraLossCurve,
     seconds: (performance.now() - t0) / 1000,
   };
-  const cli = "node packages/cli/dist/bin.js";
+  const cli = "llava";
   io.stdout.write(
     [
       "",
