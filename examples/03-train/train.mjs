@@ -2,7 +2,8 @@
 //
 //   node train.mjs --model my-llava --data chat.json --images images.zip --train-type use_lora --output-dir out
 //
-// Without --model it builds a tiny LLaVA and draws a tiny dataset, then trains each strategy for a few steps.
+// --model is a LLaVA folder, such as the one ../01-build-model writes. Without --data it draws a tiny
+// dataset; without --train-type it trains each strategy for a few steps (into out-<strategy>).
 // (`llava train` is the same function with every run_zero2.sh flag, and --ranks N for ZeRO-2.)
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,7 +13,6 @@ import { parseArgs } from "node:util";
 import { initBackend } from "@llava-ts/core";
 import { generateSyntheticCaptions } from "@llava-ts/datasets";
 import { STRATEGIES, trainLlava } from "@llava-ts/trainer";
-import { main as buildModel } from "../01-build-model/build-model.mjs";
 
 /** The tutorial's LoRA: every linear layer of the language model, the projector trained in full. */
 export const LORA = {
@@ -68,9 +68,19 @@ export async function main(argv = []) {
       "learning-rate": { type: "string", default: "1e-3" },
     },
   });
+  const model = values.model;
+  if (!model) {
+    console.error(
+      "usage: node train.mjs --model DIR [--data chat.json --images images.zip] [--train-type T]",
+    );
+    console.error(
+      "  (a LLaVA folder: node ../01-build-model/build-model.mjs --out my-llava makes a tiny one)",
+    );
+    process.exitCode = 2;
+    return;
+  }
   await initBackend();
   const root = mkdtempSync(join(tmpdir(), "llava-train-"));
-  const model = values.model ?? (await buildModel(["--out", join(root, "llava")]));
   let { data, images } = values;
   if (!data)
     ({ chatJson: data, imagesZip: images } = await generateSyntheticCaptions({
@@ -86,7 +96,10 @@ export async function main(argv = []) {
       data,
       images,
       strategy,
-      outputDir: values["output-dir"] ?? join(root, `out-${strategy}`),
+      outputDir:
+        values["output-dir"] && strategies.length === 1
+          ? values["output-dir"]
+          : join(values["output-dir"] ?? root, `out-${strategy}`),
       steps: Number(values["max-steps"]),
       lr: Number(values["learning-rate"]),
     });

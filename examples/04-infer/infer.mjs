@@ -3,7 +3,8 @@
 //
 //   node infer.mjs --model my-llava --adapter out --image cat.jpg --prompt "What is in the picture?"
 //
-// Without --model it builds a tiny LLaVA, trains an adapter for two steps and captions a drawn image.
+// --model is a LLaVA folder (../01-build-model), --adapter a LoRA adapter folder (../03-train with
+// --train-type use_lora). Without --image it captions a drawn one.
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,8 +17,6 @@ import { loadAdapter, mergeAndUnload } from "@llava-ts/lora";
 import { ClipImageProcessor, LlavaProcessor } from "@llava-ts/processor";
 import { Tokenizer } from "@llava-ts/tokenizer";
 import * as tf from "@tensorflow/tfjs-core";
-import { main as buildModel } from "../01-build-model/build-model.mjs";
-import { train } from "../03-train/train.mjs";
 
 /** Greedy answer about one image, printed as it streams. */
 export async function answer(model, modelDir, image, prompt, maxNewTokens = 32) {
@@ -50,33 +49,30 @@ export async function main(argv = []) {
       prompt: { type: "string", default: "Provide a brief description of the given image." },
     },
   });
-  await initBackend();
-  let { model: modelDir, adapter, image } = values;
+  const { model: modelDir, adapter } = values;
   if (!modelDir) {
-    const root = mkdtempSync(join(tmpdir(), "llava-infer-"));
-    modelDir = await buildModel(["--out", join(root, "llava")]);
+    console.error("usage: node infer.mjs --model DIR [--adapter DIR] [--image FILE] [--prompt TEXT]");
+    console.error(
+      "  (a LLaVA folder from ../01-build-model, an adapter from ../03-train --train-type use_lora)",
+    );
+    process.exitCode = 2;
+    return;
+  }
+  await initBackend();
+  let { image } = values;
+  if (!image) {
     const set = await generateSyntheticCaptions({
-      out: join(root, "data"),
-      count: 8,
+      out: mkdtempSync(join(tmpdir(), "llava-infer-")),
+      count: 1,
       size: 28,
       images: "folder",
-    });
-    adapter = join(root, "adapter");
-    await train({
-      model: modelDir,
-      data: set.chatJson,
-      images: set.imagesDir,
-      strategy: "use_lora",
-      outputDir: adapter,
-      steps: 2,
-      lr: 1e-2,
     });
     image = join(set.imagesDir, set.records[0].image);
   }
   const model = LlavaForConditionalGeneration.fromPretrained(modelDir);
   if (adapter) loadAdapter(model, adapter);
   const withAdapter = await answer(model, modelDir, image, values.prompt);
-  console.log(`base + adapter: ${withAdapter}`);
+  console.log(`${adapter ? "base + adapter" : "base model    "}: ${withAdapter}`);
   let merged;
   if (adapter) {
     mergeAndUnload(model); // the LoRA products are added into the base weights; no LoRA layers remain
