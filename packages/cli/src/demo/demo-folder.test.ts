@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { main } from "../main.js";
-import { captureIO } from "../testing/tiny-llava.js";
+import { captureIO } from "../../test/tiny-llava.js";
 import { DEMO_MARKER, prepareDemoFolder } from "./demo-folder.js";
 
 describe("prepareDemoFolder", () => {
