@@ -74,6 +74,18 @@ export class LlavaForConditionalGeneration extends Module {
     );
   }
 
+  /**
+   * Recompute each decoder layer (and each vision layer, when the tower trains) in the backward pass instead
+   * of keeping its activations — HF's gradient_checkpointing_enable().
+   */
+  get gradientCheckpointing(): boolean {
+    return this.language_model.model.gradientCheckpointing;
+  }
+  set gradientCheckpointing(on: boolean) {
+    this.language_model.model.gradientCheckpointing = on;
+    this.vision_tower.vision_model.encoder.gradientCheckpointing = on;
+  }
+
   /** The selected vision layer without CLS (strategy "default"), before the projector: [I, L, Dv]. */
   visionFeatures(pixelValues: tf.Tensor): tf.Tensor {
     const { vision_feature_layer: layer, vision_feature_select_strategy: strategy } = this.config;

@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   emptyWeights,
+  LlavaError,
   loadSafetensorsWeights,
   type PretrainedOptions,
   resolveOffload,
@@ -42,9 +43,27 @@ export function loadLlava(dir: string, options: PretrainedOptions = {}): LlavaFo
   return model;
 }
 
+/** Storage dtypes by their torch names (config.json's torch_dtype) and short names. */
+const DTYPES = {
+  float32: "F32",
+  f32: "F32",
+  bfloat16: "BF16",
+  bf16: "BF16",
+  float16: "F16",
+  f16: "F16",
+} as const;
+
+export type SaveDtype = keyof typeof DTYPES;
+
 export interface SaveLlavaOptions {
   /** Shard limit in bytes or "5GB" (transformers' default). */
   maxShardSize?: number | string;
+  /**
+   * Storage dtype of every weight ("bf16" makes a merged 3B 6.8 GB instead of 13.6). Default: each frozen
+   * weight in the dtype it was loaded in (the base checkpoint's, as save_pretrained keeps torch_dtype),
+   * trained and new ones in float32. A given dtype is also written as config.json's torch_dtype.
+   */
+  dtype?: SaveDtype;
 }
 
 /** Writes config.json and the weights in transformers' layout. */
@@ -53,7 +72,16 @@ export async function saveLlava(
   dir: string,
   options: SaveLlavaOptions = {},
 ): Promise<WrittenCheckpoint> {
+  const dtype = options.dtype === undefined ? undefined : DTYPES[options.dtype];
+  if (options.dtype !== undefined && !dtype)
+    throw new LlavaError(
+      `savePretrained: dtype "${options.dtype}" is not one of ${Object.keys(DTYPES).join(", ")}`,
+    );
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "config.json"), `${JSON.stringify(model.config.raw, null, 2)}\n`);
-  return saveSafetensorsWeights(model, dir, { maxShardSize: options.maxShardSize ?? "5GB" });
+  const raw = { ...model.config.raw } as Record<string, unknown>;
+  if (dtype) raw.torch_dtype = TORCH_NAME[dtype];
+  writeFileSync(join(dir, "config.json"), `${JSON.stringify(raw, null, 2)}\n`);
+  return saveSafetensorsWeights(model, dir, { maxShardSize: options.maxShardSize ?? "5GB", dtype });
 }
+
+const TORCH_NAME = { F32: "float32", BF16: "bfloat16", F16: "float16" } as const;

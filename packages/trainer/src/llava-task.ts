@@ -19,8 +19,8 @@ export interface LlavaLike extends Module {
     imageFeatures?: tf.Tensor;
     textEmbeds?: tf.Tensor;
     labels?: tf.Tensor | ArrayLike<number>;
-    logitsMode?: "all" | "labelled";
-  }): { logits: tf.Tensor; loss?: tf.Scalar };
+    logitsMode?: "all" | "labelled" | "none";
+  }): { loss?: tf.Scalar };
 }
 
 /** The text embedding table, where the model has the usual layout (language_model.model.embed_tokens). */
@@ -71,7 +71,8 @@ export function llavaTask(model: LlavaLike): TrainTask<Batch> {
             pixelValues: towerFrozen ? undefined : pixels,
             imageFeatures,
             textEmbeds,
-            logitsMode: "labelled",
+            // The loss alone: with an offloaded (vocabulary-chunked) output no [N, V] logits are formed.
+            logitsMode: "none",
           });
           if (!out.loss) throw new TrainingError("the model returned no loss (are all labels -100?)");
           return out.loss;

@@ -2,11 +2,12 @@
 // (PEFT's merge_and_unload + save_pretrained), loadable without the lora package.
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
-import { copyModelFiles, LlavaForConditionalGeneration } from "@llava-ts/llava";
+import { copyModelFiles, LlavaForConditionalGeneration, type SaveDtype } from "@llava-ts/llava";
 import { loadAdapter, mergeAndUnload } from "@llava-ts/lora";
 import { type CommandSpec, Flags, helpText, parseFlags, UsageError } from "../args.js";
 import type { CliIO } from "../io.js";
 import type { Command } from "./command.js";
+import { applyMaxHeap, maxHeapFlag } from "./heap-flag.js";
 
 export const mergeSpec: CommandSpec = {
   name: "merge",
@@ -21,6 +22,12 @@ export const mergeSpec: CommandSpec = {
       help: "output folder (HF llava layout, with tokenizer and processor files)",
     },
     "max-shard-size": { type: "string", value: "SIZE", help: 'shard limit, e.g. "5GB"', default: "5GB" },
+    dtype: {
+      type: "string",
+      value: "D",
+      help: "storage dtype: bf16 | f16 | f32 (default: the base checkpoint's, as save_pretrained keeps torch_dtype)",
+    },
+    ...maxHeapFlag,
   },
 };
 
@@ -29,6 +36,7 @@ export interface MergeOptions {
   adapter: string;
   out: string;
   maxShardSize?: string;
+  dtype?: SaveDtype;
 }
 
 export async function runMerge(o: MergeOptions, io: CliIO): Promise<void> {
@@ -42,7 +50,7 @@ export async function runMerge(o: MergeOptions, io: CliIO): Promise<void> {
     const summary = loadAdapter(model, o.adapter);
     mergeAndUnload(model);
     mkdirSync(o.out, { recursive: true });
-    const written = await model.savePretrained(o.out, { maxShardSize: o.maxShardSize });
+    const written = await model.savePretrained(o.out, { maxShardSize: o.maxShardSize, dtype: o.dtype });
     const copied = copyModelFiles(o.model, o.out);
     io.stdout.write(
       `merged ${o.adapter} into ${o.model}: ${summary.toString().split("\n")[0]}\n` +
@@ -62,12 +70,14 @@ export const mergeCommand: Command = {
       return 0;
     }
     const f = new Flags("merge", values);
+    applyMaxHeap(f);
     await runMerge(
       {
         model: f.requiredPath("model", "model folder"),
         adapter: f.requiredPath("adapter", "adapter folder"),
         out: f.required("out"),
         maxShardSize: f.string("max-shard-size"),
+        dtype: f.choice("dtype", ["bf16", "f16", "f32"] as const),
       },
       io,
     );

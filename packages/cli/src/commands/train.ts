@@ -4,6 +4,7 @@ import { STRATEGIES, type Strategy } from "@llava-ts/trainer";
 import { type CommandSpec, Flags, helpText, parseFlags } from "../args.js";
 import { runTrain, type TrainOptions } from "../train/run-train.js";
 import type { Command } from "./command.js";
+import { maxHeapFlag } from "./heap-flag.js";
 
 export const trainSpec: CommandSpec = {
   name: "train",
@@ -122,6 +123,15 @@ export const trainSpec: CommandSpec = {
       default: "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
     },
     "freeze-projector": { type: "boolean", help: "use_lora: keep the projector frozen (default: it trains)" },
+    "gradient-checkpointing": {
+      type: "boolean",
+      help: "recompute each layer in the backward pass instead of keeping its activations (less heap, ~1/3 more compute)",
+    },
+    bf16: {
+      type: "boolean",
+      help: "hold the frozen weights in bfloat16 (2 bytes a value, outside the heap); compute stays float32",
+    },
+    ...maxHeapFlag,
   },
   notes:
     "Without --output-dir nothing is written. The final model (or adapter, for use_lora) goes to --output-dir;\n" +
@@ -189,5 +199,8 @@ export function trainOptionsFromFlags(f: Flags): TrainOptions {
             .filter(Boolean),
       freezeProjector: f.boolean("freeze-projector"),
     },
+    gradientCheckpointing: f.boolean("gradient-checkpointing"),
+    bf16: f.boolean("bf16"),
+    maxHeap: f.string("max-heap"),
   };
 }

@@ -47,6 +47,12 @@ export interface TrainOptions {
     targetModules: string[] | string;
     freezeProjector?: boolean;
   };
+  /** Recompute each layer in the backward pass (HF's --gradient_checkpointing). */
+  gradientCheckpointing?: boolean;
+  /** Frozen weights held in bfloat16 in host memory, float32 compute (see LlavaRunArgs.bf16). */
+  bf16?: boolean;
+  /** Cap on the wasm heap's live tensors, e.g. "3GB". */
+  maxHeap?: string;
   /** Progress bar on stderr (default true). */
   progress?: boolean;
 }
@@ -93,6 +99,9 @@ export function trainLlavaOptions(o: TrainOptions, log: (line: string) => void):
       },
     },
     resumeFrom: o.resumeFrom,
+    gradientCheckpointing: o.gradientCheckpointing,
+    bf16: o.bf16,
+    maxHeap: o.maxHeap,
     trainer: {
       outputDir: o.outputDir,
       optimizer: { lr: o.learningRate, weightDecay: o.weightDecay, betas: o.betas, eps: o.eps },

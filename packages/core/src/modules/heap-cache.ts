@@ -38,7 +38,7 @@ export interface HeapCacheStats {
 
 const cache = new Map<OffloadedParameter, tf.Tensor>(); // least recently used first
 const protectedSet = new Set<OffloadedParameter>();
-let maxHeapBytes = DEFAULT_MAX_HEAP;
+let maxHeapBytes: number | undefined; // set on first use: LLAVA_MAX_HEAP, else the default
 const stats = { broughtIn: 0, broughtInBytes: 0, evictions: 0, hits: 0 };
 
 /** Parses "3GB", "2.5GiB", "512MB" or a byte count; GB = 10⁹ as transformers' max_shard_size, GiB = 2³⁰. */
@@ -65,25 +65,38 @@ export function parseByteSize(value: number | string, what = "size"): number {
   return bytes;
 }
 
-/** Sets the cap on live tensor bytes (`--max-heap`); undefined restores the default. */
-export function setMaxHeap(value?: number | string): void {
-  const bytes = value === undefined ? DEFAULT_MAX_HEAP : parseByteSize(value, "max heap");
+function checkedMaxHeap(value: number | string, what: string): number {
+  const bytes = parseByteSize(value, what);
   if (bytes > WASM_HEAP_LIMIT)
     throw new LlavaError(
-      `max heap ${formatBytes(bytes)} is more than the wasm heap can hold (${formatBytes(WASM_HEAP_LIMIT)})`,
+      `${what} ${formatBytes(bytes)} is more than the wasm heap can hold (${formatBytes(WASM_HEAP_LIMIT)})`,
     );
-  maxHeapBytes = bytes;
+  return bytes;
+}
+
+/**
+ * Sets the cap on live tensor bytes (`--max-heap`); undefined restores the default (the LLAVA_MAX_HEAP
+ * environment variable, else DEFAULT_MAX_HEAP).
+ */
+export function setMaxHeap(value?: number | string): void {
+  maxHeapBytes = value === undefined ? defaultMaxHeap() : checkedMaxHeap(value, "max heap");
   evictUntil(0);
 }
 
+function defaultMaxHeap(): number {
+  const env = process.env.LLAVA_MAX_HEAP;
+  return env ? checkedMaxHeap(env, "LLAVA_MAX_HEAP") : DEFAULT_MAX_HEAP;
+}
+
 export function maxHeap(): number {
+  maxHeapBytes ??= defaultMaxHeap();
   return maxHeapBytes;
 }
 
 export function heapCacheStats(): HeapCacheStats {
   let residentBytes = 0;
   for (const p of cache.keys()) residentBytes += p.heapBytes;
-  return { maxHeapBytes, residentParameters: cache.size, residentBytes, ...stats };
+  return { maxHeapBytes: maxHeap(), residentParameters: cache.size, residentBytes, ...stats };
 }
 
 export function formatBytes(n: number): string {
@@ -128,10 +141,10 @@ export function bringIn(params: readonly OffloadedParameter[], name: string): vo
   if (params.length === 0) return;
   const need = params.reduce((a, p) => a + (cache.has(p) ? 0 : p.heapBytes), 0);
   const total = params.reduce((a, p) => a + p.heapBytes, 0);
-  if (total > maxHeapBytes)
+  if (total > maxHeap())
     throw new HeapBudgetError(
       `${name} needs ${formatBytes(total)} of weights in the heap at once, more than the heap budget of ` +
-        `${formatBytes(maxHeapBytes)} (--max-heap; the wasm heap ends at ${formatBytes(WASM_HEAP_LIMIT)})`,
+        `${formatBytes(maxHeap())} (--max-heap; the wasm heap ends at ${formatBytes(WASM_HEAP_LIMIT)})`,
     );
   for (const p of params) protectedSet.add(p);
   try {
@@ -144,13 +157,14 @@ export function bringIn(params: readonly OffloadedParameter[], name: string): vo
 
 /** Evicts least recently used parameters until `bytes` more fit under the cap (or nothing is left to evict). */
 function evictUntil(bytes: number): boolean {
-  if (tf.memory().numBytes + bytes <= maxHeapBytes) return true;
+  const cap = maxHeap();
+  if (tf.memory().numBytes + bytes <= cap) return true;
   for (const [p, t] of cache) {
     if (protectedSet.has(p)) continue;
     cache.delete(p);
     t.dispose();
     stats.evictions++;
-    if (tf.memory().numBytes + bytes <= maxHeapBytes) return true;
+    if (tf.memory().numBytes + bytes <= cap) return true;
   }
   return false;
 }
@@ -161,7 +175,7 @@ function makeRoom(bytes: number, what: string): void {
     const live = tf.memory().numBytes;
     throw new HeapBudgetError(
       `${what} needs ${formatBytes(bytes)} more in the heap, but ${formatBytes(live)} of tensors are live ` +
-        `and cannot be released (budget ${formatBytes(maxHeapBytes)}, --max-heap). In training, enable ` +
+        `and cannot be released (budget ${formatBytes(maxHeap())}, --max-heap). In training, enable ` +
         "gradient checkpointing so activations and weights are not all held until the backward pass.",
     );
   }
@@ -175,7 +189,7 @@ export function requireHeapRoom(bytes: number, what: string): void {
   if (evictUntil(bytes)) return;
   throw new HeapBudgetError(
     `${what}: ${formatBytes(bytes)} of float32 weights do not fit in the heap beside the ` +
-      `${formatBytes(tf.memory().numBytes)} already there (budget ${formatBytes(maxHeapBytes)}, --max-heap; ` +
+      `${formatBytes(tf.memory().numBytes)} already there (budget ${formatBytes(maxHeap())}, --max-heap; ` +
       `the wasm heap ends at ${formatBytes(WASM_HEAP_LIMIT)}). Train fewer parameters (use_lora, projector_only).`,
   );
 }

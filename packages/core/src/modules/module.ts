@@ -273,9 +273,11 @@ export abstract class Module {
         if (!sameShape(t.shape, p.shape))
           throw new WeightLoadError([], [], [{ key: k, expected: p.shape, found: t.shape }], options.source);
         const f = t.dtype === "float32" ? t : t.toFloat();
-        let target = p;
-        if (p instanceof OffloadedParameter) this.setParameter(k, (target = tf.variable(f, true)));
-        else p.assign(f);
+        let target: Parameter = p;
+        if (p instanceof OffloadedParameter) {
+          target = tf.variable(f, true);
+          this.setParameter(k, target);
+        } else p.assign(f);
         rememberDtype(target, src.dtype?.(k));
         if (f !== t) f.dispose();
       } finally {
@@ -292,11 +294,18 @@ export abstract class Module {
 
   /**
    * Moves matching frozen variables (all when no pattern) out of the heap into host memory, stored in
-   * `dtype` (default F32: exact; BF16 / F16 round as torch does). Trainable parameters stay resident.
+   * `dtype` (default F32: exact; BF16 / F16 round as torch does). Trainable parameters stay resident. With a
+   * `dtype`, parameters already offloaded in another dtype are re-stored in it (held in memory).
    */
   offload(pattern?: NamePattern, options: { dtype?: HostDtype } = {}): this {
     for (const [name, p] of [...this.namedParameters()]) {
-      if (p instanceof OffloadedParameter || p.trainable || (pattern && !matchName(pattern, name))) continue;
+      if (p.trainable || (pattern && !matchName(pattern, name))) continue;
+      if (p instanceof OffloadedParameter) {
+        if (!options.dtype || !p.host || p.host.dtype === options.dtype) continue;
+        p.host = BytesTensor.fromFloat32(p.dataSync(), p.shape, options.dtype, name);
+        evict([p]);
+        continue;
+      }
       const host = BytesTensor.fromFloat32(
         p.dataSync() as Float32Array,
         p.shape,

@@ -5,7 +5,7 @@
 // adapter into the output folder, as HF Trainer's save_model does at the end of the tutorial's run.py.
 import { mkdirSync } from "node:fs";
 import { performance } from "node:perf_hooks";
-import { type BackendName, initBackend } from "@llava-ts/core";
+import { type BackendName, initBackend, setMaxHeap } from "@llava-ts/core";
 import { LlavaDataLoader } from "@llava-ts/datasets";
 import { copyModelFiles, LlavaForConditionalGeneration } from "@llava-ts/llava";
 import { applyLora, type LoraConfigInput, loadAdapter } from "@llava-ts/lora";
@@ -45,6 +45,21 @@ export interface LlavaRunArgs {
   resumeFrom?: string;
   /** Default: LLAVA_BACKEND, else the best available (wasm here). */
   backend?: BackendName;
+  /**
+   * Recompute each decoder layer (and vision layer, when the tower trains) in the backward pass instead of
+   * keeping its activations (HF's --gradient_checkpointing).
+   */
+  gradientCheckpointing?: boolean;
+  /** Cap on the heap's live tensors, e.g. "3GB" (default 3 GiB of the 4 GiB wasm heap). */
+  maxHeap?: number | string;
+  /**
+   * Keep the frozen weights in host memory as bfloat16 (2 bytes a value) and compute in float32 — what
+   * --bf16 can honestly mean on a float32 engine. Weights stored in float32 are rounded once, as loading with
+   * torch_dtype=bfloat16 would.
+   */
+  bf16?: boolean;
+  /** Leave frozen weights in the checkpoint (see PretrainedOptions). Default "auto". */
+  offload?: boolean | "auto";
   /** Rank 0 returns the trained parameters (tests, parity checks). */
   returnParams?: boolean;
 }
@@ -83,7 +98,9 @@ export async function trainLlavaRank(ctx: LlavaRankContext): Promise<LlavaRankRe
   const { args: a, rank, worldSize, collective } = ctx;
   const t0 = performance.now();
   const backend = await initBackend({ backend: a.backend });
-  const model = LlavaForConditionalGeneration.fromPretrained(a.modelDir);
+  if (a.maxHeap !== undefined) setMaxHeap(a.maxHeap);
+  const model = LlavaForConditionalGeneration.fromPretrained(a.modelDir, { offload: a.offload });
+  model.gradientCheckpointing = a.gradientCheckpointing ?? false;
   try {
     if (a.adapterDir) loadAdapter(model, a.adapterDir, { trainable: true });
     const seed = a.trainer?.seed ?? 42;
@@ -100,6 +117,8 @@ export async function trainLlavaRank(ctx: LlavaRankContext): Promise<LlavaRankRe
       },
       collective,
     });
+    // Only now is it known what is frozen: those weights leave the heap, held at 2 bytes a value.
+    if (a.bf16) model.offload(undefined, { dtype: "BF16" });
     const summary = trainer.summary!;
     if (rank === 0) ctx.log(formatStrategySummary(summary));
     const setupMs = performance.now() - t0;
