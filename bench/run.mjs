@@ -1,19 +1,25 @@
 // pnpm bench: every figure of ../shared/bench/README.md, each in its own child process (so each peak RSS
 // is that figure's own), as a table and as bench-results.json at the repo root.
-//   pnpm bench [-- --only <figure>[,<figure>…]] [--reps N] [--out file.json]
+//   pnpm bench [-- --only <figure>[,<figure>…]] [--reps N] [--out file.json] [--reference DIR|none]
+//              [--realscale [--sizes 0.5B,3B,7B]]
+// The Python reference's figures come from ../shared/bench/reference.json, or — when its stack is set up
+// (../shared/reference/setup.sh; LLAVA_REFERENCE, --reference or /tmp/ref) — are measured in the same run.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SPEC } from "./bench-model.mjs";
+import { FIXTURES } from "./real-shaped.mjs";
 
-const REFERENCE = {
-  "train_step.freeze_vision": { seconds_per_step: 8.5, tokens_per_second: 60 },
-  "train_step.use_lora": { seconds_per_step: 6.1, tokens_per_second: 83 },
-  "generate.greedy": { new_tokens_per_second: 5.9 },
+const SHARED = join(FIXTURES, "..");
+const PUBLISHED = JSON.parse(readFileSync(join(SHARED, "bench/reference.json"), "utf8"));
+/** reference.json's figure → this bench's key, for the ratios. */
+const REFERENCE_KEYS = {
+  "train_step.freeze_vision": ["tokens_per_second", "tokens_per_second"],
+  "train_step.use_lora": ["tokens_per_second", "tokens_per_second"],
+  "generate.greedy": ["new_tokens_per_second", "new_tokens_per_second"],
 };
-const TARGET = { "train_step.freeze_vision": 1.5, "train_step.use_lora": 1.5, "generate.greedy": 5 };
 
 const FIGURES = [
   "backend.matmul_peak",
@@ -32,8 +38,16 @@ const reps = Number(opt("--reps") ?? SPEC.reps);
 if (!Number.isInteger(reps) || reps < 1)
   throw new Error(`--reps must be a positive integer, got ${opt("--reps")}`);
 const root = fileURLToPath(new URL("..", import.meta.url));
+const realscale = args.includes("--realscale");
+const referenceDir = (() => {
+  const flag = opt("--reference");
+  if (flag === "none") return undefined;
+  const dir = flag ?? process.env.LLAVA_REFERENCE ?? "/tmp/ref";
+  return existsSync(join(dir, "src/transformers")) ? dir : undefined;
+})();
 const outFile = opt("--out") ?? join(root, "bench-results.json");
-let selected = FIGURES;
+// --realscale alone measures the real model sizes (and the matmul peak they are compared with).
+let selected = realscale && !opt("--only") ? ["backend.matmul_peak"] : FIGURES;
 if (opt("--only")) {
   selected = opt("--only").split(",");
   const unknown = selected.filter((f) => !FIGURES.includes(f) && f !== "mfu");
@@ -79,6 +93,53 @@ for (const name of selected) {
   figures[name] = { ...JSON.parse(readFileSync(out, "utf8")), date: new Date().toISOString() };
   process.stderr.write(` ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
 }
+
+// The Python reference in the same run, when its stack is set up: the machine's load moves both alike.
+const measuredReference = {};
+if (referenceDir && selected.some((f) => REFERENCE_KEYS[f])) {
+  process.stderr.write(`bench: the Python reference (transformers + PEFT, ${referenceDir}) …`);
+  const t0 = Date.now();
+  const r = spawnSync(
+    "/usr/bin/python3",
+    [join(SHARED, "reference/bench_reference.py"), join(SHARED, "bench/bench-model.json"), "2"],
+    { env: { ...process.env, PYTHONPATH: `${referenceDir}/shim:${referenceDir}/src` }, encoding: "utf8" },
+  );
+  if (r.status !== 0) process.stderr.write(` failed (${r.status}): ${r.stderr.slice(-500)}\n`);
+  else {
+    for (const line of r.stdout.split("\n").filter((l) => l.startsWith("{"))) {
+      const m = JSON.parse(line);
+      measuredReference[m.what] = {
+        seconds_per_step: m.what.startsWith("train_step") ? m.seconds : undefined,
+        tokens_per_second: m.tokens_per_s,
+        new_tokens_per_second: m.new_tokens_per_s,
+      };
+    }
+    process.stderr.write(` ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+  }
+}
+
+if (realscale) {
+  process.stderr.write("bench: realscale (real-shaped CLIP-L/336 + Qwen2.5 LLaVA folders) …\n");
+  const out = join(tmp, "realscale.json");
+  const peak = figures["backend.matmul_peak"]?.gflops;
+  const child = spawnSync(
+    process.execPath,
+    [
+      fileURLToPath(new URL("./realscale.mjs", import.meta.url)),
+      "--out",
+      out,
+      ...(peak ? ["--peak", String(peak)] : []),
+      ...(opt("--sizes") ? ["--sizes", opt("--sizes")] : []),
+      "--reference",
+      referenceDir ?? "none",
+    ],
+    { stdio: ["ignore", "inherit", "inherit"], env: process.env },
+  );
+  if (child.status !== 0) figures.realscale = { error: `exit ${child.status ?? child.signal}` };
+  else
+    for (const [name, f] of Object.entries(JSON.parse(readFileSync(out, "utf8")).figures))
+      figures[name] = { ...f, date: new Date().toISOString() };
+}
 rmSync(tmp, { recursive: true, force: true });
 
 // MFU: model FLOPs per second of each train step over the matmul peak of the cores it used: a single
@@ -92,12 +153,16 @@ for (const [name, f] of Object.entries(figures)) {
   const peak = zero2 ? ranks * (peakFigure.one_thread_gflops ?? peakFigure.gflops) : peakFigure.gflops;
   mfu[name] = f.model_flops_per_second / (peak * 1e9);
 }
-for (const [name, f] of Object.entries(figures)) {
-  const ref = REFERENCE[name];
-  if (!ref || f.error || f.skipped) continue;
-  const key = "tokens_per_second" in ref ? "tokens_per_second" : "new_tokens_per_second";
-  f.vs_reference = f[key] / ref[key];
-  f.target = TARGET[name];
+// Ratios against the reference of this run when it was measured, else against reference.json.
+const reference = {};
+for (const [name, [ours, theirs]] of Object.entries(REFERENCE_KEYS)) {
+  const measured = measuredReference[name];
+  const published = PUBLISHED[name];
+  const ref = measured ?? published;
+  if (!ref) continue;
+  reference[name] = { ...ref, source: measured ? "measured in this run" : "../shared/bench/reference.json" };
+  const f = figures[name];
+  if (f && !f.error && !f.skipped) f.vs_reference = f[ours] / ref[theirs];
 }
 
 const results = {
@@ -105,7 +170,7 @@ const results = {
   machine: { cpus: cpus().length, cpu: cpus()[0]?.model, loadavg: loadavg(), node: process.version },
   reps,
   model: SPEC,
-  reference: REFERENCE,
+  reference,
   figures,
   mfu,
 };
@@ -113,7 +178,8 @@ writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
 
 const rows = [["figure", "value", "per", "vs Python", "peak RSS"]];
 const mb = (f) => (f.peak_rss_mb ? `${f.peak_rss_mb.toFixed(0)} MB` : "");
-const ratio = (f) => (f.vs_reference ? `${f.vs_reference.toFixed(2)}× (target ${f.target}×)` : "");
+const ratio = (f) => (f.vs_reference ? `${f.vs_reference.toFixed(2)}×` : "");
+const gb = (f) => (f.peak_rss_gb ? `${f.peak_rss_gb.toFixed(2)} GB` : "");
 for (const [name, f] of Object.entries(figures)) {
   if (f.error || f.skipped) rows.push([name, f.error ?? `skipped: ${f.skipped}`, "", "", ""]);
   else if (name === "backend.matmul_peak")
@@ -142,6 +208,34 @@ for (const [name, f] of Object.entries(figures)) {
     ]);
   else if (name === "image_processor")
     rows.push([name, `${f.images_per_second.toFixed(1)} images/s`, f.image, "", mb(f)]);
+  else if (name.startsWith("realscale.build"))
+    rows.push([name, `${f.seconds.toFixed(0)} s`, "llava build (CLIP-L/336 + Qwen2.5)", "", gb(f)]);
+  else if (name.endsWith(".reference"))
+    rows.push([
+      name,
+      `${f.decode_tok_s.toFixed(2)} new tokens/s`,
+      `transformers: load ${f.load_s} s, prefill ${f.prefill_s} s (${f.prompt_tokens} tokens)`,
+      "",
+      gb(f),
+    ]);
+  else if (name.startsWith("realscale.infer"))
+    rows.push([
+      name,
+      f.new_tokens > 1 ? `${f.decode_tokens_per_second.toFixed(2)} new tokens/s` : "first token",
+      `load ${f.load_s.toFixed(1)} s, prefill ${f.prefill_s.toFixed(1)} s (cold ${f.cold_prefill_s.toFixed(1)} s, ${f.prompt_tokens} tokens${f.prefill_vs_matmul_peak ? `, ${f.prefill_vs_matmul_peak.toFixed(2)} of the matmul peak` : ""})`,
+      f.decode_vs_reference
+        ? `decode ${f.decode_vs_reference.toFixed(2)}×, prefill ${f.prefill_vs_reference.toFixed(2)}×, RSS ${f.peak_rss_vs_reference.toFixed(2)}×`
+        : "",
+      gb(f),
+    ]);
+  else if (name.startsWith("realscale.train"))
+    rows.push([
+      name,
+      `${f.seconds_per_step.toFixed(0)} s/step`,
+      `${f.tokens} tokens, ${f.labelled} labelled, gradient checkpointing${f.mfu ? `; MFU ${f.mfu.toFixed(2)}, HFU ${f.hfu.toFixed(2)}` : ""}`,
+      "",
+      gb(f),
+    ]);
 }
 for (const [name, m] of Object.entries(mfu))
   rows.push([
