@@ -3,8 +3,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { main } from "../main.js";
 import { captureIO } from "../../test/tiny-llava.js";
+import { main } from "../main.js";
 import { DEMO_MARKER, prepareDemoFolder } from "./demo-folder.js";
 
 describe("prepareDemoFolder", () => {
