@@ -7,7 +7,16 @@
 // transformers on the same 0.5B folder in the same run.
 //   node bench/realscale.mjs [--sizes 0.5B,3B,7B] [--new-tokens 32] [--peak GFLOPS] [--keep DIR] [--out FILE]
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -173,10 +182,13 @@ function timed(cmd, args, env = process.env) {
   });
   const lines = r.stderr.trim().split("\n");
   const [kb, seconds] = lines[lines.length - 1].split(" ").map(Number);
-  if (r.status !== 0)
+  if (r.status !== 0) {
+    // The error's own line (its class and message), not the stack frames under it.
+    const error = lines.find((l) => /^\w*(Error|Exception)\b|^error:|Aborted/.test(l.trim()));
     throw new Error(
-      `${cmd} ${args.join(" ")} exited ${r.status}: ${lines.slice(-6, -1).join(" | ").slice(0, 1500)}`,
+      `${cmd} ${args.join(" ")} exited ${r.status}: ${(error ?? lines.slice(-6, -1).join(" | ")).slice(0, 1500)}`,
     );
+  }
   return { stdout: r.stdout, peak_rss_gb: kb / 1e6, seconds };
 }
 
@@ -185,9 +197,25 @@ function child(mode, ...args) {
   return JSON.parse(r.stdout.trim().split("\n").pop());
 }
 
+/** The checkpoint's index ({ metadata.total_size, weight_map }), read from the header of a single-file one. */
 function weightMap(dir) {
   const index = join(dir, "model.safetensors.index.json");
-  return JSON.parse(readFileSync(index, "utf8"));
+  if (existsSync(index)) return JSON.parse(readFileSync(index, "utf8"));
+  const file = join(dir, "model.safetensors");
+  const fd = openSync(file, "r");
+  try {
+    const len = Buffer.alloc(8);
+    readSync(fd, len, 0, 8, 0);
+    const header = Buffer.alloc(Number(len.readBigUInt64LE(0)));
+    readSync(fd, header, 0, header.length, 8);
+    const tensors = JSON.parse(header.toString("utf8"));
+    delete tensors.__metadata__;
+    const total = Object.values(tensors).reduce((s, t) => s + t.data_offsets[1] - t.data_offsets[0], 0);
+    const weight_map = Object.fromEntries(Object.keys(tensors).map((k) => [k, "model.safetensors"]));
+    return { metadata: { total_size: total }, weight_map };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function weightBytes(dir) {
@@ -236,6 +264,22 @@ async function main() {
   const work = opt("--keep") ? resolve(opt("--keep")) : mkdtempSync(join(tmpdir(), "llava-realscale-"));
   const figures = {};
   const log = (s) => process.stderr.write(`realscale: ${s}\n`);
+  const write = () => {
+    const out = JSON.stringify({ figures }, null, 2);
+    if (opt("--out")) writeFileSync(opt("--out"), `${out}\n`);
+    return out;
+  };
+  /** One figure: a failure is recorded as the figure's error and the others still run. */
+  const measure = (name, fn) => {
+    try {
+      figures[name] = fn();
+    } catch (e) {
+      log(`${name} failed: ${e.message}`);
+      figures[name] = { error: e.message };
+    }
+    write();
+    return figures[name].error ? undefined : figures[name];
+  };
   try {
     const clip = join(work, "clip-vit-large-patch14-336");
     if (!existsSync(join(clip, "config.json"))) writeClipL(clip);
@@ -247,52 +291,60 @@ async function main() {
       if (!existsSync(join(dir, "config.json"))) {
         writeQwen(qwen, size);
         log(`llava build (CLIP-L/336 + Qwen2.5-${size}) …`);
-        const b = timed(process.execPath, [CLI, "build", "--vision", clip, "--llm", qwen, "--out", dir]);
-        figures[`realscale.build.${size}`] = {
-          seconds: b.seconds,
-          peak_rss_gb: b.peak_rss_gb,
-          weights_gb: weightBytes(dir) / 1e9,
-          vision_and_projector_keys_equal_llava_1_5: sameVisionKeys(dir),
-        };
+        const built = measure(`realscale.build.${size}`, () => {
+          const b = timed(process.execPath, [CLI, "build", "--vision", clip, "--llm", qwen, "--out", dir]);
+          return {
+            seconds: b.seconds,
+            peak_rss_gb: b.peak_rss_gb,
+            weights_gb: weightBytes(dir) / 1e9,
+            vision_and_projector_keys_equal_llava_1_5: sameVisionKeys(dir),
+          };
+        });
         rmSync(qwen, { recursive: true, force: true });
+        if (!built) continue;
       }
       // 3B decodes ~9 GB of streamed weights per token and 7B is timed to its first token only.
       const n = size === "0.5B" ? newTokens : size === "3B" ? 4 : 1;
       log(`infer ${size}, ${n} new token(s) …`);
-      const f = child("infer", dir, String(n));
-      f.prefill_flops = prefillFlops(v, c, f.prompt_tokens);
-      if (peak) f.prefill_vs_matmul_peak = f.prefill_flops / f.prefill_s / (peak * 1e9);
-      figures[`realscale.infer.${size}`] = f;
+      const f = measure(`realscale.infer.${size}`, () => {
+        const f = child("infer", dir, String(n));
+        f.prefill_flops = prefillFlops(v, c, f.prompt_tokens);
+        if (peak) f.prefill_vs_matmul_peak = f.prefill_flops / f.prefill_s / (peak * 1e9);
+        return f;
+      });
       if (size === "0.5B" && ref) {
         log("reference (transformers) infer 0.5B …");
-        const r = referenceInfer(ref, dir, n);
-        figures["realscale.infer.0.5B.reference"] = r;
-        f.decode_vs_reference = f.decode_tokens_per_second / r.decode_tok_s;
-        f.prefill_vs_reference = r.prefill_s / f.prefill_s;
-        f.peak_rss_vs_reference = f.peak_rss_gb / r.peak_rss_gb;
+        const r = measure("realscale.infer.0.5B.reference", () => referenceInfer(ref, dir, n));
+        if (f && r) {
+          f.decode_vs_reference = f.decode_tokens_per_second / r.decode_tok_s;
+          f.prefill_vs_reference = r.prefill_s / f.prefill_s;
+          f.peak_rss_vs_reference = f.peak_rss_gb / r.peak_rss_gb;
+          write();
+        }
       }
       if (size === "3B") {
         log(
           "train 3B use_lora, one step after a warm-up (batch 1, 64 answer tokens, gradient checkpointing) …",
         );
-        const t = child("train", dir, "64");
-        const flops = loraStepFlops(v, c, t.tokens, t.labelled);
-        t.model_flops = flops.model;
-        t.hardware_flops = flops.hardware;
-        if (peak) {
-          t.mfu = flops.model / t.seconds_per_step / (peak * 1e9);
-          t.hfu = flops.hardware / t.seconds_per_step / (peak * 1e9);
-        }
-        figures["realscale.train.3B.use_lora"] = t;
+        measure("realscale.train.3B.use_lora", () => {
+          const t = child("train", dir, "64");
+          const flops = loraStepFlops(v, c, t.tokens, t.labelled);
+          t.model_flops = flops.model;
+          t.hardware_flops = flops.hardware;
+          if (peak) {
+            t.mfu = flops.model / t.seconds_per_step / (peak * 1e9);
+            t.hfu = flops.hardware / t.seconds_per_step / (peak * 1e9);
+          }
+          return t;
+        });
       }
       if (!opt("--keep")) rmSync(dir, { recursive: true, force: true });
     }
   } finally {
     if (!opt("--keep")) rmSync(work, { recursive: true, force: true });
   }
-  const out = JSON.stringify({ figures }, null, 2);
-  if (opt("--out")) writeFileSync(opt("--out"), `${out}\n`);
-  else process.stdout.write(`${out}\n`);
+  const out = write();
+  if (!opt("--out")) process.stdout.write(`${out}\n`);
 }
 
 await main();

@@ -135,10 +135,11 @@ if (realscale) {
     ],
     { stdio: ["ignore", "inherit", "inherit"], env: process.env },
   );
-  if (child.status !== 0) figures.realscale = { error: `exit ${child.status ?? child.signal}` };
-  else
+  // What was measured before a failure is kept (realscale.mjs writes its file after each figure).
+  if (existsSync(out))
     for (const [name, f] of Object.entries(JSON.parse(readFileSync(out, "utf8")).figures))
       figures[name] = { ...f, date: new Date().toISOString() };
+  if (child.status !== 0) figures.realscale = { error: `exit ${child.status ?? child.signal}` };
 }
 rmSync(tmp, { recursive: true, force: true });
 

@@ -29,9 +29,16 @@ export class Qwen2DecoderLayer extends Module {
   }
 
   forward(x: tf.Tensor, ctx: AttentionContext): tf.Tensor {
-    return tf.tidy(() => {
-      const h = x.add(this.self_attn.forward(this.input_layernorm.forward(x), ctx)); // [B, T, E]
-      return h.add(this.mlp.forward(this.post_attention_layernorm.forward(h))); // [B, T, E]
-    });
+    return tf.tidy(() => this.mlpBlock(this.attentionBlock(x, ctx)));
+  }
+
+  /** The first residual block: x + attention(norm(x)). [B, T, E] → [B, T, E] */
+  attentionBlock(x: tf.Tensor, ctx: AttentionContext): tf.Tensor {
+    return tf.tidy(() => x.add(this.self_attn.forward(this.input_layernorm.forward(x), ctx)));
+  }
+
+  /** The second residual block: h + mlp(norm(h)). [B, T, E] → [B, T, E] */
+  mlpBlock(h: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => h.add(this.mlp.forward(this.post_attention_layernorm.forward(h))));
   }
 }

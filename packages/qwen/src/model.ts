@@ -46,7 +46,10 @@ export class Qwen2Model extends Module {
   readonly rotary_emb: Qwen2RotaryEmbedding;
   /**
    * Recompute each decoder layer in the backward pass instead of keeping its activations (HF's
-   * gradient_checkpointing_enable()): only each layer's input is held while a gradient is recorded.
+   * gradient_checkpointing_enable()): only each layer's input (and its attention block's output) is held
+   * while a gradient is recorded. Each layer is recomputed as its two residual blocks, attention then MLP,
+   * one at a time — the same operations in the same order as HF's per-layer recompute, with half the
+   * activations held at once (tfjs keeps every intermediate gradient of a recompute until it ends).
    */
   gradientCheckpointing = false;
 
@@ -135,11 +138,19 @@ export class Qwen2Model extends Module {
   private runLayer(layer: Qwen2DecoderLayer, h: tf.Tensor, ctx: AttentionContext): tf.Tensor {
     layer.bringInWeights();
     if (!this.gradientCheckpointing || ctx.cache) return layer.forward(h, ctx);
-    return checkpoint(
-      (x, [cos, sin, bias]) => layer.forward(x, { cos: cos!, sin: sin!, bias }),
+    const params = (...modules: Module[]) =>
+      modules.flatMap((m) => m.trainableParameters().map(([, v]) => v));
+    const attended = checkpoint(
+      (x, [cos, sin, bias]) => layer.attentionBlock(x, { cos: cos!, sin: sin!, bias }),
       h,
       [ctx.cos, ctx.sin, ctx.bias],
-      layer.trainableParameters().map(([, v]) => v),
+      params(layer.input_layernorm, layer.self_attn),
+    );
+    return checkpoint(
+      (x) => layer.mlpBlock(x),
+      attended,
+      [],
+      params(layer.post_attention_layernorm, layer.mlp),
     );
   }
 
