@@ -24,10 +24,12 @@ export interface FlagSpec {
   short?: string;
   /** Other spellings accepted, e.g. the Python script's "model-name-or-path". */
   aliases?: readonly string[];
+  /** May be given several times (`--image a.jpg --image b.jpg`); read with Flags.strings. */
+  multiple?: boolean;
 }
 
 export type FlagTable = Record<string, FlagSpec>;
-export type FlagValues = Record<string, string | boolean | undefined>;
+export type FlagValues = Record<string, string | boolean | string[] | undefined>;
 
 export interface CommandSpec {
   name: string;
@@ -41,11 +43,15 @@ export interface CommandSpec {
 
 /** Parses `argv` against the table (plus --help); unknown flags and stray positionals are UsageErrors. */
 export function parseFlags(spec: CommandSpec, argv: readonly string[]): FlagValues & { help?: boolean } {
-  const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
+  const options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> = {
     help: { type: "boolean", short: "h" },
   };
   for (const [name, f] of Object.entries(spec.flags))
-    options[name] = f.short ? { type: f.type, short: f.short } : { type: f.type };
+    options[name] = {
+      type: f.type,
+      ...(f.short ? { short: f.short } : {}),
+      ...(f.multiple ? { multiple: true } : {}),
+    };
   const canonical = new Map<string, string>();
   for (const [name, f] of Object.entries(spec.flags)) for (const a of f.aliases ?? []) canonical.set(a, name);
   let parsed: ReturnType<typeof parseArgs>;
@@ -92,7 +98,7 @@ function usageFromParseError(spec: CommandSpec, e: Error & { code?: string }): U
 /** The generated help text. */
 export function helpText(spec: CommandSpec): string {
   const rows = Object.entries(spec.flags).map(([name, f]) => {
-    const left = `  --${name}${f.value ? ` ${f.value}` : ""}`;
+    const left = `  --${name}${f.value ? ` ${f.value}` : ""}${f.multiple ? " …" : ""}`;
     const def = f.default !== undefined && f.default !== false ? ` (default ${f.default})` : "";
     return [left, `${f.help}${def}`] as const;
   });
@@ -123,7 +129,14 @@ export class Flags {
 
   string(name: string): string | undefined {
     const v = this.values[name];
+    if (Array.isArray(v)) return v[v.length - 1];
     return typeof v === "string" ? v : undefined;
+  }
+
+  /** Every value of a repeatable flag, in order. */
+  strings(name: string): string[] {
+    const v = this.values[name];
+    return Array.isArray(v) ? v : typeof v === "string" ? [v] : [];
   }
 
   required(name: string): string {

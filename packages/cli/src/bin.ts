@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-import { createInterface } from "node:readline";
+import { bufferedLines } from "./io.js";
 import { main } from "./main.js";
 
-const stdin = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
+const stdin = bufferedLines(process.stdin);
 main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin }).then((code) => {
   stdin.close();
   process.exitCode = code;

@@ -1,5 +1,7 @@
 // A LLaVA model folder ready for inference: the model (plus a LoRA adapter, or merged into the weights),
 // its tokenizer, LlavaProcessor and CLIP image processor, and batched, streamed generation.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { LlavaForConditionalGeneration } from "@llava-ts/llava";
 import { loadAdapter, mergeAndUnload } from "@llava-ts/lora";
 import {
@@ -11,6 +13,7 @@ import {
 } from "@llava-ts/processor";
 import { Tokenizer } from "@llava-ts/tokenizer";
 import * as tf from "@tensorflow/tfjs-core";
+import { type PromptFormat, readPromptFormat } from "./prompt-format.js";
 
 export interface LoadOptions {
   /** A PEFT adapter folder to apply on top of the base weights. */
@@ -39,13 +42,22 @@ export interface PromptRequest {
 }
 
 export class LlavaSession {
+  /** How images are fitted to the tower: config.json's image_aspect_ratio ("pad" as LLaVA-1.5), else crop. */
+  readonly imageMode: PreprocessMode;
+  /** Where a prompt without `<image>` gets its image (prompt_format.json of the adapter, else the model). */
+  readonly promptFormat: PromptFormat;
+
   private constructor(
     readonly dir: string,
     readonly model: LlavaForConditionalGeneration,
     readonly tokenizer: Tokenizer,
     readonly processor: LlavaProcessor,
     readonly imageProcessor: ClipImageProcessor,
-  ) {}
+    adapter?: string,
+  ) {
+    this.imageMode = readImageMode(dir);
+    this.promptFormat = readPromptFormat(adapter, dir);
+  }
 
   static async load(dir: string, options: LoadOptions = {}): Promise<LlavaSession> {
     const model = LlavaForConditionalGeneration.fromPretrained(dir);
@@ -64,15 +76,15 @@ export class LlavaSession {
         throw new Error(
           `${dir}: the tokenizer's ${processor.imageToken} is id ${processor.imageTokenId}, but config.json says image_token_index ${model.config.image_token_index}`,
         );
-      return new LlavaSession(dir, model, tokenizer, processor, imageProcessor);
+      return new LlavaSession(dir, model, tokenizer, processor, imageProcessor, options.adapter);
     } catch (e) {
       model.dispose();
       throw e;
     }
   }
 
-  /** pixel_values [3, S, S] of one image (a path or encoded bytes). */
-  async pixels(image: ImageInput, mode?: PreprocessMode): Promise<Float32Array> {
+  /** pixel_values [3, S, S] of one image (a path or encoded bytes), in the model's image mode by default. */
+  async pixels(image: ImageInput, mode: PreprocessMode = this.imageMode): Promise<Float32Array> {
     return (await this.imageProcessor.preprocess(image, { mode })).data;
   }
 
@@ -156,4 +168,14 @@ export class LlavaSession {
   dispose(): void {
     this.model.dispose();
   }
+}
+
+/** The image mode a model folder records: config.json's image_aspect_ratio (LLaVA's key), "pad" or crop. */
+export function readImageMode(dir: string): PreprocessMode {
+  const file = join(dir, "config.json");
+  if (!existsSync(file)) return "crop";
+  return (JSON.parse(readFileSync(file, "utf8")) as { image_aspect_ratio?: string }).image_aspect_ratio ===
+    "pad"
+    ? "pad"
+    : "crop";
 }

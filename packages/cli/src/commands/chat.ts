@@ -1,10 +1,12 @@
 // llava chat: several turns about one image. Reads one user message per line of stdin (so it can be piped);
 // every answer sees the whole conversation so far. An empty line or "/exit" ends it.
-import type { LlavaTurn } from "@llava-ts/processor";
+import type { LlavaTurn, PreprocessMode } from "@llava-ts/processor";
 import { type CommandSpec, Flags, helpText, parseFlags, UsageError } from "../args.js";
 import type { CliIO } from "../io.js";
-import { LlavaSession } from "../llava-session.js";
+import { type GenerationSettings, LlavaSession } from "../llava-session.js";
+import { placeImages } from "../prompt-format.js";
 import type { Command } from "./command.js";
+import { generationFlags, generationSettings } from "./generation-flags.js";
 
 export const chatSpec: CommandSpec = {
   name: "chat",
@@ -15,7 +17,8 @@ export const chatSpec: CommandSpec = {
     adapter: { type: "string", value: "DIR", help: "PEFT LoRA adapter folder to apply" },
     merged: { type: "boolean", help: "fold the adapter into the weights first" },
     image: { type: "string", value: "FILE", help: "the image the conversation is about" },
-    "max-new-tokens": { type: "string", value: "N", help: "longest answer in tokens", default: "256" },
+    "image-mode": { type: "string", value: "M", help: "crop | pad (default: the model folder's)" },
+    ...generationFlags(256),
   },
   notes: 'Type a message and press Enter; an empty line, "/exit" or end of input ends the chat.',
 };
@@ -25,7 +28,8 @@ export interface ChatOptions {
   adapter?: string;
   merged?: boolean;
   image: string;
-  maxNewTokens?: number;
+  imageMode?: PreprocessMode;
+  generation?: GenerationSettings;
 }
 
 /** Runs the conversation over io.stdin's lines; returns the turns (human, gpt, human, gpt, …). */
@@ -34,18 +38,19 @@ export async function runChat(o: ChatOptions, io: CliIO): Promise<LlavaTurn[]> {
   const session = await LlavaSession.load(o.model, { adapter: o.adapter, merge: o.merged });
   const turns: LlavaTurn[] = [];
   try {
-    const pixels = await session.pixels(o.image);
+    const pixels = await session.pixels(o.image, o.imageMode);
     io.stderr.write(`chatting about ${o.image}; an empty line ends it\n`);
     io.stdout.write("> ");
     for await (const raw of io.stdin) {
       const line = raw.trim();
       if (line === "" || line === "/exit") break;
       // The image goes with the first message only, as LLaVA's conversations carry it.
-      turns.push({ from: "human", value: turns.length === 0 ? `<image>\n${line}` : line });
-      const [answer] = await session.generate(
-        [{ turns, images: [pixels] }],
-        { maxNewTokens: o.maxNewTokens },
-        (_, piece) => io.stdout.write(piece),
+      turns.push({
+        from: "human",
+        value: turns.length === 0 ? placeImages(line, 1, session.promptFormat) : line,
+      });
+      const [answer] = await session.generate([{ turns, images: [pixels] }], o.generation, (_, piece) =>
+        io.stdout.write(piece),
       );
       turns.push({ from: "gpt", value: answer });
       io.stdout.write("\n> ");
@@ -74,7 +79,8 @@ export const chatCommand: Command = {
         adapter: f.existingPath("adapter", "adapter folder"),
         merged: f.boolean("merged"),
         image: f.requiredPath("image", "image file"),
-        maxNewTokens: f.int("max-new-tokens"),
+        imageMode: f.choice("image-mode", ["crop", "pad"] as const),
+        generation: generationSettings(f),
       },
       io,
     );

@@ -113,6 +113,10 @@ describe("llava train", () => {
     expect(existsSync(join(out, "checkpoint-2"))).toBe(true);
     expect(existsSync(join(out, "checkpoint-1"))).toBe(false); // --save-total-limit 1
     expect(readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n")).toHaveLength(2);
+    // Where the data put <image>, for inference: the 8 synthetic records use three English prompts.
+    const format = JSON.parse(readFileSync(join(out, "prompt_format.json"), "utf8"));
+    expect(format.counts.before + format.counts.after).toBe(8);
+    expect(Object.keys(format.prompts)).toContain("Provide a brief description of the given image.");
   });
 
   it("--ranks 2 trains with ZeRO-2 and writes the adapter", async () => {

@@ -14,6 +14,7 @@ import { formatEvalLines } from "../eval/run-eval.js";
 import { type CliIO, formatSeconds } from "../io.js";
 import { LlavaSession } from "../llava-session.js";
 import { writeRunLossCurve } from "../train/loss-curve.js";
+import { promptFormatOf, writePromptFormat } from "../prompt-format.js";
 import { captionSet, trainingBatches } from "./caption-batches.js";
 import { prepareDemoFolder } from "./demo-folder.js";
 import { type DemoSettings, FULL_DEMO, QUICK_DEMO } from "./demo-settings.js";
@@ -144,6 +145,7 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<DemoResu
     },
   });
   const baseLossCurve = await writeRunLossCurve(baseDir, base.logHistory);
+  writePromptFormat(baseDir, promptFormatOf(en.records.map((r) => r.conversations)));
   say(`  loss ${first(base.losses)} → ${last(base.losses)}; model in ${baseDir}`);
 
   // 4. LoRA fine-tune to the second caption style.
@@ -181,6 +183,7 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<DemoResu
     },
   });
   const loraLossCurve = await writeRunLossCurve(adapterDir, lora.logHistory);
+  writePromptFormat(adapterDir, promptFormatOf(zh.records.map((r) => r.conversations)));
   say(`  loss ${first(lora.losses)} → ${last(lora.losses)}; adapter in ${adapterDir}`);
 
   // 5. Held-out images: the base model's English captions and the adapter's Chinese ones, through the same

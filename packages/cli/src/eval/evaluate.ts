@@ -66,7 +66,7 @@ export async function evaluate(
     processor: await createSampleProcessor({
       tokenizer: session.dir,
       imageProcessor: session.dir,
-      imageMode: options.imageMode,
+      imageMode: options.imageMode ?? session.imageMode,
       llava: { imageSeqLength: session.model.config.image_seq_length },
     }),
     batchSize,

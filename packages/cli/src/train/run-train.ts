@@ -3,11 +3,12 @@
 // (ZeRO-2 over threads or processes): strategy, LoRA, data, checkpoints and the final model or adapter in
 // the output folder. The loss curve is drawn here from the run's log history.
 import { initBackend } from "@llava-ts/core";
-import type { LoaderStats, OnError, RecordFormat } from "@llava-ts/datasets";
+import { LlavaDataset, type LoaderStats, type OnError, type RecordFormat } from "@llava-ts/datasets";
 import type { LoraConfigInput } from "@llava-ts/lora";
 import { type SaveStrategy, type Strategy, type TrainLlavaOptions, trainLlava } from "@llava-ts/trainer";
 import type { CliIO } from "../io.js";
 import { writeRunLossCurve } from "./loss-curve.js";
+import { datasetPromptFormat, writePromptFormat } from "../prompt-format.js";
 
 export interface TrainOptions {
   model: string;
@@ -138,9 +139,25 @@ export async function runTrain(o: TrainOptions, io: CliIO): Promise<TrainOutcome
     outcome.lossCurve = await writeRunLossCurve(o.outputDir, result.logHistory);
     io.stdout.write(`loss curve: ${outcome.lossCurve}\n`);
   }
-  if (outcome.saved)
+  if (outcome.saved) {
+    writePromptFormat(outcome.saved, promptFormatOfData(o)); // where inference puts <image>
     io.stdout.write(`saved ${o.strategy === "use_lora" ? "adapter" : "model"} to ${outcome.saved}\n`);
+  }
   return outcome;
+}
+
+/** What the training data does with `<image>` (its first 10,000 records). */
+function promptFormatOfData(o: TrainOptions) {
+  const dataset = LlavaDataset.open({
+    file: o.data,
+    format: o.format,
+    images: o.images === undefined ? undefined : { path: o.images, prefix: o.imagePrefix },
+  });
+  try {
+    return datasetPromptFormat(dataset);
+  } finally {
+    dataset.close();
+  }
 }
 
 /** Each rank's loader: its waits, and the bad records it skipped (each rank reads its own shard). */
