@@ -29,6 +29,17 @@ describe("parseFlags", () => {
     }
   });
 
+  it("takes a negative number as a value, and repeats a multiple flag", () => {
+    const multi: CommandSpec = {
+      ...spec,
+      flags: { ...spec.flags, image: { type: "string", help: "x", multiple: true } },
+    };
+    const v = parseFlags(multi, ["--learning-rate", "-1e-3", "--image", "a.jpg", "--image", "b.jpg"]);
+    expect(v["learning-rate"]).toBe("-1e-3");
+    expect(new Flags("try", v).strings("image")).toEqual(["a.jpg", "b.jpg"]);
+    expect(() => parseFlags(spec, ["--model", "-x"])).toThrow(/--model needs a value/);
+  });
+
   it("names a flag without its value and rejects stray arguments", () => {
     expect(() => parseFlags(spec, ["--model"])).toThrow(/--model/);
     expect(() => parseFlags(spec, ["model.bin"])).toThrow(/unexpected argument "model.bin"/);

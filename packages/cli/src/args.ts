@@ -57,7 +57,10 @@ export function parseFlags(spec: CommandSpec, argv: readonly string[]): FlagValu
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
-      args: argv.map((a) => canonicalFlag(a, canonical)),
+      args: joinNegativeValues(
+        argv.map((a) => canonicalFlag(a, canonical)),
+        options,
+      ),
       options,
       allowPositionals: true,
       strict: true,
@@ -73,6 +76,18 @@ export function parseFlags(spec: CommandSpec, argv: readonly string[]): FlagValu
   for (const [name, f] of Object.entries(spec.flags)) values[name] = f.default;
   Object.assign(values, parsed.values);
   return values;
+}
+
+/** `--vision-feature-layer -1` → `--vision-feature-layer=-1`: parseArgs would take "-1" for a flag. */
+function joinNegativeValues(args: string[], options: Record<string, { type: string }>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const name = /^--([^=]+)$/.exec(args[i])?.[1];
+    if (name && options[name]?.type === "string" && /^-\d/.test(args[i + 1] ?? ""))
+      out.push(`${args[i]}=${args[++i]}`);
+    else out.push(args[i]);
+  }
+  return out;
 }
 
 /** `--learning_rate` (HF's spelling) is `--learning-rate`; aliases map to their flag; values pass through. */

@@ -30,6 +30,7 @@ export { processBatch, processSample } from "./process-batch.js";
 export {
   type DatasetRecord,
   DEFAULT_TEXTOCR_INSTRUCTION,
+  detectFormat,
   type FormatOptions,
   type RecordFormat,
   type Turn,

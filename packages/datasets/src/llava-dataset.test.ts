@@ -74,6 +74,22 @@ describe("LlavaDataset formats", () => {
     expect(custom.get(1).mode).toBe("single_turn");
   });
 
+  it("detects TextOCR-GPT4o by content, and hints at it for a caption row among conversations", () => {
+    const ds = LlavaDataset.open({ file: data.textocr.file, images: data.cc3m.imagesDir! });
+    expect(data.textocr.file.endsWith("train.jsonl")).toBe(true); // the name says nothing
+    expect(ds.format).toBe("textocr");
+    expect(ds.get(0).conversations[1].value).toBe(data.cc3m.records[0].conversations[1].value);
+    const mixed = join(mkdtempSync(join(tmpdir(), "mixed-")), "data.jsonl");
+    const lines = readFileSync(data.sharegpt.file, "utf8").trim().split("\n").slice(0, 2);
+    lines.push(readFileSync(data.textocr.file, "utf8").trim().split("\n")[0]);
+    writeFileSync(mixed, `${lines.join("\n")}\n`);
+    const m = LlavaDataset.open({ file: mixed });
+    expect(m.format).toBe("sharegpt4o");
+    expect(() => m.record(2)).toThrow(
+      /data.jsonl record 2: no "conversations" but a "caption".*--format textocr/,
+    );
+  });
+
   it("LLaVA-Instruct multi-turn JSON, including a text-only record", () => {
     const ds = LlavaDataset.open({ file: data.instruct.file, images: data.cc3m.imagesZip! });
     expect(ds.length).toBe(data.cc3m.records.length + 1);

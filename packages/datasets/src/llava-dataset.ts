@@ -6,6 +6,7 @@ import { indexJsonArray } from "./index-json-array.js";
 import { indexJsonLines } from "./index-json-lines.js";
 import {
   type DatasetRecord,
+  detectFormat,
   type FormatOptions,
   type RecordFormat,
   type Turn,
@@ -20,7 +21,10 @@ export type SampleMode = "single_turn" | "multi_turn";
 export interface DatasetSpec extends FormatOptions {
   /** `chat.json` (a JSON list) or a `.jsonl` file. */
   file: string;
-  /** Default: "llava" for a JSON list, "sharegpt4o" for JSONL; TextOCR must be named. */
+  /**
+   * Default from the first record: TextOCR-GPT4o when it has a "caption" and no "conversations", else
+   * "llava" for a JSON list and "sharegpt4o" for JSONL.
+   */
   format?: RecordFormat;
   /** Image folder or `.zip` (string), or a spec with a prefix. Omit for text-only data. */
   images?: ImageSourceSpec | string;
@@ -43,6 +47,16 @@ export interface RawSample {
   mode: SampleMode;
 }
 
+/** Record 0 parsed, or undefined when there is none or it is broken (then reading it reports the error). */
+function firstRecord(index: RecordIndex): unknown {
+  if (index.length === 0) return undefined;
+  try {
+    return index.read(0);
+  } catch {
+    return undefined;
+  }
+}
+
 export class LlavaDataset {
   readonly report = new SkipReport();
   readonly format: RecordFormat;
@@ -52,7 +66,7 @@ export class LlavaDataset {
     readonly spec: DatasetSpec,
     private readonly index: RecordIndex,
   ) {
-    this.format = spec.format ?? (spec.file.endsWith(".jsonl") ? "sharegpt4o" : "llava");
+    this.format = spec.format ?? detectFormat(spec.file, firstRecord(index));
     if (spec.images !== undefined) this.images = openImageSource(spec.images);
   }
 

@@ -38,6 +38,17 @@ const ROLES: Record<string, Turn["from"]> = {
   system: "system",
 };
 
+/**
+ * The format of a file when none is given, from its first record: a row with a "caption" and no
+ * "conversations" is TextOCR-GPT4o; otherwise a JSON list is LLaVA's and JSONL is ShareGPT-4o's.
+ */
+export function detectFormat(file: string, firstRecord: unknown): RecordFormat {
+  const r = firstRecord as Record<string, unknown> | null | undefined;
+  if (r && typeof r === "object" && r.conversations === undefined && typeof r.caption === "string")
+    return "textocr";
+  return file.endsWith(".jsonl") ? "sharegpt4o" : "llava";
+}
+
 export function toRecord(
   row: unknown,
   format: RecordFormat,
@@ -71,6 +82,11 @@ export function toRecord(
       ],
     };
   }
+  if (r.conversations === undefined && typeof r.caption === "string")
+    bad(
+      'no "conversations" but a "caption": a TextOCR-GPT4o row? read it with format "textocr" (--format textocr)',
+      "malformed_conversation",
+    );
   const image = r.image;
   let images: string[];
   if (image === undefined || image === null) images = [];

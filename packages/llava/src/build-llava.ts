@@ -17,6 +17,7 @@ import {
 } from "@llava-ts/core";
 import { parseQwen2Config } from "@llava-ts/qwen";
 import { type EmbeddingResizePlan, Tokenizer } from "@llava-ts/tokenizer";
+import { type CheckpointLayout, toCurrentKey } from "./checkpoint-layout.js";
 import { parseLlavaConfig } from "./llava-config.js";
 import { processorFiles } from "./processor-files.js";
 
@@ -37,6 +38,8 @@ export interface BuildLlavaOptions {
   visionFeatureSelectStrategy?: "default" | "full";
   projectorHiddenAct?: string;
   maxShardSize?: number | string;
+  /** Key layout of the weights: "legacy" (default) or transformers ≥ 4.52's "current". */
+  layout?: CheckpointLayout;
   /** Called after each tensor is written. */
   onTensor?: (name: string, index: number, total: number) => void;
 }
@@ -114,6 +117,7 @@ export async function buildLlava(options: BuildLlavaOptions): Promise<BuildLlava
       out,
       entries.map((e) => ({
         ...e,
+        name: options.layout === "current" ? toCurrentKey(e.name) : e.name,
         read: async () => {
           const data = await e.read();
           options.onTensor?.(e.name, written++, entries.length);

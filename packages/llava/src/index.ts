@@ -1,4 +1,5 @@
 export * from "./build-llava.js";
+export * from "./checkpoint-layout.js";
 export * from "./llava-config.js";
 export * from "./llava-model.js";
 export { copyModelFiles, isWeightFile } from "./model-files.js";

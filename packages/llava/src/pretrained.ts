@@ -11,12 +11,14 @@ import {
   saveSafetensorsWeights,
   type WrittenCheckpoint,
 } from "@llava-ts/core";
+import { type CheckpointLayout, toCurrentKey, toLegacyKey } from "./checkpoint-layout.js";
 import { type LlavaConfig, readLlavaConfig } from "./llava-config.js";
 import { LlavaForConditionalGeneration } from "./llava-model.js";
 
 /** Checkpoint keys that are not parameters here: a tied lm_head saved anyway, rotary and position buffers. */
 function dropBuffers(config: LlavaConfig): (key: string) => string | undefined {
-  return (key) => {
+  return (checkpointKey) => {
+    const key = toLegacyKey(checkpointKey); // transformers ≥ 4.52's layout too
     if (config.text_config.tie_word_embeddings && key === "language_model.lm_head.weight") return undefined;
     if (key.endsWith("rotary_emb.inv_freq") || key.endsWith("embeddings.position_ids")) return undefined;
     return key;
@@ -64,6 +66,8 @@ export interface SaveLlavaOptions {
    * trained and new ones in float32. A given dtype is also written as config.json's torch_dtype.
    */
   dtype?: SaveDtype;
+  /** Key layout: "legacy" (default; every transformers release loads it) or transformers ≥ 4.52's "current". */
+  layout?: CheckpointLayout;
 }
 
 /** Writes config.json and the weights in transformers' layout. */
@@ -81,7 +85,11 @@ export async function saveLlava(
   const raw = { ...model.config.raw } as Record<string, unknown>;
   if (dtype) raw.torch_dtype = TORCH_NAME[dtype];
   writeFileSync(join(dir, "config.json"), `${JSON.stringify(raw, null, 2)}\n`);
-  return saveSafetensorsWeights(model, dir, { maxShardSize: options.maxShardSize ?? "5GB", dtype });
+  return saveSafetensorsWeights(model, dir, {
+    maxShardSize: options.maxShardSize ?? "5GB",
+    dtype,
+    ...(options.layout === "current" ? { rename: toCurrentKey } : {}),
+  });
 }
 
 const TORCH_NAME = { F32: "float32", BF16: "bfloat16", F16: "float16" } as const;

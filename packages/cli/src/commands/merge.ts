@@ -1,11 +1,17 @@
 // llava merge: base model + LoRA adapter → a full model folder with the adapter folded into the weights
 // (PEFT's merge_and_unload + save_pretrained), loadable without the lora package.
-import { mkdirSync } from "node:fs";
-import { resolve } from "node:path";
-import { copyModelFiles, LlavaForConditionalGeneration, type SaveDtype } from "@llava-ts/llava";
+import { copyFileSync, existsSync, mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import {
+  type CheckpointLayout,
+  copyModelFiles,
+  LlavaForConditionalGeneration,
+  type SaveDtype,
+} from "@llava-ts/llava";
 import { loadAdapter, mergeAndUnload } from "@llava-ts/lora";
 import { type CommandSpec, Flags, helpText, parseFlags, UsageError } from "../args.js";
 import type { CliIO } from "../io.js";
+import { PROMPT_FORMAT_FILE } from "../prompt-format.js";
 import type { Command } from "./command.js";
 import { applyMaxHeap, maxHeapFlag } from "./heap-flag.js";
 
@@ -27,6 +33,12 @@ export const mergeSpec: CommandSpec = {
       value: "D",
       help: "storage dtype: bf16 | f16 | f32 (default: the base checkpoint's, as save_pretrained keeps torch_dtype)",
     },
+    "save-layout": {
+      type: "string",
+      value: "L",
+      help: "weight keys: legacy (every transformers loads it) | current (transformers ≥ 4.52's model.*)",
+      default: "legacy",
+    },
     ...maxHeapFlag,
   },
 };
@@ -37,6 +49,7 @@ export interface MergeOptions {
   out: string;
   maxShardSize?: string;
   dtype?: SaveDtype;
+  layout?: CheckpointLayout;
 }
 
 export async function runMerge(o: MergeOptions, io: CliIO): Promise<void> {
@@ -50,7 +63,14 @@ export async function runMerge(o: MergeOptions, io: CliIO): Promise<void> {
     const summary = loadAdapter(model, o.adapter);
     mergeAndUnload(model);
     mkdirSync(o.out, { recursive: true });
-    const written = await model.savePretrained(o.out, { maxShardSize: o.maxShardSize, dtype: o.dtype });
+    const written = await model.savePretrained(o.out, {
+      maxShardSize: o.maxShardSize,
+      dtype: o.dtype,
+      layout: o.layout,
+    });
+    // The adapter's record of its training prompts describes the merged model, not the base's.
+    const format = join(o.adapter, PROMPT_FORMAT_FILE);
+    if (existsSync(format)) copyFileSync(format, join(o.out, PROMPT_FORMAT_FILE));
     const copied = copyModelFiles(o.model, o.out);
     io.stdout.write(
       `merged ${o.adapter} into ${o.model}: ${summary.toString().split("\n")[0]}\n` +
@@ -78,6 +98,7 @@ export const mergeCommand: Command = {
         out: f.required("out"),
         maxShardSize: f.string("max-shard-size"),
         dtype: f.choice("dtype", ["bf16", "f16", "f32"] as const),
+        layout: f.choice("save-layout", ["legacy", "current"] as const),
       },
       io,
     );
