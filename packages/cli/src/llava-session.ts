@@ -1,8 +1,6 @@
 // A LLaVA model folder ready for inference: the model (plus a LoRA adapter, or merged into the weights),
 // its tokenizer, LlavaProcessor and CLIP image processor, and batched, streamed generation.
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { LlavaForConditionalGeneration } from "@llava-ts/llava";
+import { LlavaForConditionalGeneration, llavaImageMode } from "@llava-ts/llava";
 import { loadAdapter, mergeAndUnload } from "@llava-ts/lora";
 import {
   ClipImageProcessor,
@@ -55,7 +53,7 @@ export class LlavaSession {
     readonly imageProcessor: ClipImageProcessor,
     adapter?: string,
   ) {
-    this.imageMode = readImageMode(dir);
+    this.imageMode = llavaImageMode(model.config);
     this.promptFormat = readPromptFormat(adapter, dir);
   }
 
@@ -168,14 +166,4 @@ export class LlavaSession {
   dispose(): void {
     this.model.dispose();
   }
-}
-
-/** The image mode a model folder records: config.json's image_aspect_ratio (LLaVA's key), "pad" or crop. */
-export function readImageMode(dir: string): PreprocessMode {
-  const file = join(dir, "config.json");
-  if (!existsSync(file)) return "crop";
-  return (JSON.parse(readFileSync(file, "utf8")) as { image_aspect_ratio?: string }).image_aspect_ratio ===
-    "pad"
-    ? "pad"
-    : "crop";
 }

@@ -92,3 +92,11 @@ export function readLlavaConfig(dir: string): LlavaConfig {
   const file = join(dir, "config.json");
   return parseLlavaConfig(readJsonFile(file), file);
 }
+
+/**
+ * How images are fitted to the vision tower: "pad" when config.json's image_aspect_ratio says so (LLaVA-1.5's
+ * key: pad to a square with the mean colour first), else "crop" (CLIPImageProcessor as is).
+ */
+export function llavaImageMode(config: LlavaConfig): "crop" | "pad" {
+  return config.raw.image_aspect_ratio === "pad" ? "pad" : "crop";
+}

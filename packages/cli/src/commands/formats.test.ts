@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { initBackend, SafetensorsCheckpoint } from "@llava-ts/core";
 import { checkpointLayout } from "@llava-ts/llava";
 import { beforeAll, describe, expect, it } from "vitest";
+import { captureIO, type TinyFixture, tinyFixture } from "../../test/tiny-llava.js";
 import { LlavaSession } from "../llava-session.js";
 import { main } from "../main.js";
-import { captureIO, type TinyFixture, tinyFixture } from "../../test/tiny-llava.js";
 
 let fx: TinyFixture;
 

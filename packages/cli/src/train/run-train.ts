@@ -7,8 +7,8 @@ import { LlavaDataset, type LoaderStats, type OnError, type RecordFormat } from 
 import type { LoraConfigInput } from "@llava-ts/lora";
 import { type SaveStrategy, type Strategy, type TrainLlavaOptions, trainLlava } from "@llava-ts/trainer";
 import type { CliIO } from "../io.js";
-import { writeRunLossCurve } from "./loss-curve.js";
 import { datasetPromptFormat, writePromptFormat } from "../prompt-format.js";
+import { writeRunLossCurve } from "./loss-curve.js";
 
 export interface TrainOptions {
   model: string;

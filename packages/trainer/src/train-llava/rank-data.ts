@@ -3,7 +3,7 @@
 // model folder's tokenizer and image processor), or a module of your own.
 import { workerEntryUrl } from "@llava-ts/core";
 import { type DatasetSpec, LlavaDataLoader, LlavaDataset } from "@llava-ts/datasets";
-import { readLlavaConfig } from "@llava-ts/llava";
+import { llavaImageMode, readLlavaConfig } from "@llava-ts/llava";
 import type { TrainData } from "../batch-stream.js";
 import type { Batch } from "../train-task.js";
 import { TrainingError } from "../training-error.js";
@@ -82,6 +82,7 @@ function openDataset(
     processor: {
       tokenizer: modelDir,
       imageProcessor: modelDir,
+      imageMode: llavaImageMode(config),
       llava: { imageSeqLength: config.image_seq_length },
     },
     batchSize,
