@@ -23,23 +23,29 @@ export {
   trainableSaver,
 } from "./checkpoint/model-saver.js";
 export type { DataPosition, LogEntry } from "./checkpoint/trainer-state.js";
-export { countBatch, type LlavaLike, labelledTokens, llavaTask } from "./llava-task.js";
+export { countBatch, evalBatchLoss, type LlavaLike, labelledTokens, llavaTask } from "./llava-task.js";
 export type { ScheduleOptions, ScheduleType } from "./lr-schedule.js";
 export type { ProgressStream } from "./progress-bar.js";
 export { type LossWeighting, rankLossWeight } from "./rank-loss-weight.js";
-export type { LlavaRankResult, LlavaRunArgs, PlainTrainerOptions } from "./train-llava/llava-rank.js";
+export type {
+  LlavaEvalArgs,
+  LlavaRankResult,
+  LlavaRunArgs,
+  PlainTrainerOptions,
+} from "./train-llava/llava-rank.js";
 export type { LlavaDataSpec, RankData } from "./train-llava/rank-data.js";
 export { type TrainLlavaOptions, type TrainLlavaResult, trainLlava } from "./train-llava/train-llava.js";
 export type { Batch, BatchCounts, PreparedStep, RowGradient, TrainTask } from "./train-task.js";
 export { Trainer, type TrainResult } from "./trainer.js";
 export type {
+  EvaluationOptions,
   SaveStrategy,
   StepControl,
   TrainerCallback,
   TrainerOptions,
 } from "./trainer-options.js";
 export { TrainingError } from "./training-error.js";
-export { lossPoints, type StepResult } from "./training-log.js";
+export { evalLossPoints, lossPoints, type StepResult } from "./training-log.js";
 // ZeRO-2 for your own model and rank entry: collectives, launchers, data sharding, checkpoint tools.
 export { type Collective, CollectiveError, type ReduceOp } from "./zero2/collective/collective.js";
 export { LocalCollective } from "./zero2/collective/local-collective.js";

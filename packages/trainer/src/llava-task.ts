@@ -105,3 +105,26 @@ export function labelledTokens(batch: Batch): number {
     for (let t = 1; t < T; t++) if (labels[b * T + t] !== -100 && attentionMask[b * T + t] !== 0) n++;
   return n;
 }
+
+/**
+ * The mean loss over a batch's labelled tokens, forward only (no tape): one batch of HF's evaluation
+ * loop. eval_loss over batches is Σ (this × batch size) / Σ batch size, as HF's evaluation_loop averages.
+ */
+export function evalBatchLoss(model: LlavaLike, batch: Batch): number {
+  return tf.tidy(() => {
+    const { batchSize: B, seqLength: T } = batch;
+    const out = model.forward({
+      inputIds: tf.tensor2d(batch.inputIds, [B, T], "int32"),
+      attentionMask: batch.attentionMask,
+      labels: batch.labels,
+      pixelValues:
+        batch.pixelValues && batch.pixelShape && batch.pixelShape[0] > 0
+          ? tf.tensor4d(batch.pixelValues, [...batch.pixelShape], "float32")
+          : undefined,
+      logitsMode: "labelled",
+    });
+    if (!out.loss)
+      throw new TrainingError("the model returned no loss for an evaluation batch (are all labels -100?)");
+    return out.loss.dataSync()[0];
+  });
+}

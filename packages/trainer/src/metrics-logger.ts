@@ -17,12 +17,19 @@ export interface StepMetrics {
   step_ms: number;
 }
 
+export interface EvalMetrics {
+  step: number;
+  epoch: number;
+  [metric: string]: number;
+}
+
 export class MetricsLogger {
   constructor(readonly path: string) {
     mkdirSync(dirname(path), { recursive: true });
   }
 
-  log(m: StepMetrics): void {
+  /** A step's metrics, or an evaluation's ({step, epoch, eval_loss, …}). */
+  log(m: StepMetrics | EvalMetrics): void {
     appendFileSync(this.path, `${JSON.stringify(m)}\n`);
   }
 }

@@ -31,6 +31,24 @@ export interface TrainerCallback {
   onStepEnd?(step: StepResult): void | StepControl | Promise<void | StepControl>;
 }
 
+/**
+ * Evaluation during training (HF's eval_strategy / eval_steps, load_best_model_at_end, EarlyStoppingCallback).
+ * `run` is called on every rank at the same steps and must return metrics every rank agrees on (e.g. an
+ * eval loss all-reduced over the ranks' shards); lower `metric` is better.
+ */
+export interface EvaluationOptions {
+  run(): Promise<Record<string, number>>;
+  /** "steps": every `steps` optimizer steps; "epoch": at the end of each epoch; "no": only when asked. */
+  strategy: "steps" | "epoch" | "no";
+  steps?: number;
+  /** The metric that decides the best checkpoint and early stopping. Default "eval_loss". */
+  metric?: string;
+  /** Checkpoint at every evaluation that improves the metric, and load that one when training ends. */
+  loadBestModelAtEnd?: boolean;
+  /** Stop after this many evaluations in a row without improvement. */
+  earlyStoppingPatience?: number;
+}
+
 export interface TrainerOptions<B> {
   /** Checkpoints and metrics.jsonl go here; nothing is written without it. */
   outputDir?: string;
@@ -67,6 +85,7 @@ export interface TrainerOptions<B> {
   /** How the model goes into a checkpoint; default: full model, or the lora package's adapter format. */
   saver?: ModelSaver;
   callbacks?: TrainerCallback[];
+  evaluation?: EvaluationOptions;
   /** This rank's collective, for ZeRO-2 over N ranks; default one rank (LocalCollective). */
   collective?: Collective;
   /** N ranks: "tokens" (default) weights each rank's loss by its loss tokens, "mean" averages (DeepSpeed). */

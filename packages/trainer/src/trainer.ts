@@ -51,6 +51,10 @@ export class Trainer<B = Batch> {
   position: DataPosition = { epoch: 0, batchInEpoch: 0 };
   logHistory: LogEntry[] = [];
   run: RunInfo = { maxSteps: 0, epochs: 1, batchSize: null };
+  /** The best evaluation so far: its metric, step and checkpoint (HF's best_metric, best_model_checkpoint). */
+  best?: { metric: number; step: number; checkpoint?: string };
+  /** Evaluations in a row without improvement (HF's early_stopping_patience_counter). */
+  private sinceBest = 0;
 
   constructor(
     readonly model: Module,
@@ -124,9 +128,12 @@ export class Trainer<B = Batch> {
         steps.push(r);
         log.record(r);
         const control = await this.callbacks(r);
-        if (this.saveDue(r) || control.save) {
+        const evaluated = this.evalDue(r) ? await this.evaluate(log, r.epoch) : undefined;
+        if (evaluated?.stop) control.stop = true;
+        if (this.saveDue(r) || control.save || evaluated?.improved) {
           checkpoint = await this.saveCheckpoint();
           savedAt = r.step;
+          if (evaluated?.improved && this.best) this.best.checkpoint = checkpoint;
         }
         if (control.stop) break;
       }
@@ -136,6 +143,14 @@ export class Trainer<B = Batch> {
     }
     if (o.outputDir && (o.saveStrategy ?? "steps") !== "no" && savedAt !== this.globalStep)
       checkpoint = await this.saveCheckpoint();
+    const ev = o.evaluation;
+    if (ev?.loadBestModelAtEnd && this.best?.checkpoint && this.best.step !== this.globalStep) {
+      // HF's _load_best_model: the weights of the best evaluation become the run's result.
+      await this.saver.load(this.best.checkpoint);
+      log.message(
+        `loaded the best model: ${this.best.checkpoint} (${ev.metric ?? "eval_loss"} ${this.best.metric.toFixed(4)})`,
+      );
+    }
     const losses = steps.map((s) => s.loss);
     return { globalStep: this.globalStep, losses, steps, logHistory: this.logHistory, checkpoint };
   }
@@ -211,6 +226,39 @@ export class Trainer<B = Batch> {
     return rankLossWeight(lossTokens, total[0], N);
   }
 
+  private evalDue(r: StepResult): boolean {
+    const ev = this.options.evaluation;
+    if (!ev || ev.strategy === "no") return false;
+    if (ev.strategy === "epoch") return r.endOfEpoch;
+    return !!ev.steps && r.step % ev.steps === 0;
+  }
+
+  /**
+   * Runs the evaluation (every rank), logs it, and tracks the best metric: `improved` asks for a checkpoint
+   * when the best model is to be loaded at the end; `stop` when early stopping's patience has run out.
+   */
+  private async evaluate(log: TrainingLog, epoch: number): Promise<{ improved: boolean; stop: boolean }> {
+    const ev = this.options.evaluation!;
+    const metrics = await ev.run();
+    log.recordEval(this.globalStep, epoch, metrics);
+    const name = ev.metric ?? "eval_loss";
+    const value = metrics[name];
+    if (value === undefined || !Number.isFinite(value))
+      throw new TrainingError(`the evaluation returned no finite ${name} (got ${JSON.stringify(metrics)})`);
+    const improved = this.best === undefined || value < this.best.metric;
+    if (improved) {
+      this.best = { metric: value, step: this.globalStep };
+      this.sinceBest = 0;
+    } else this.sinceBest++;
+    const patience = ev.earlyStoppingPatience;
+    const stop = patience !== undefined && this.sinceBest >= patience;
+    if (stop)
+      log.message(
+        `early stopping at step ${this.globalStep}: ${name} has not improved on ${this.best!.metric.toFixed(4)} (step ${this.best!.step}) for ${patience} evaluations`,
+      );
+    return { improved: improved && !!ev.loadBestModelAtEnd && !!this.options.outputDir, stop };
+  }
+
   private saveDue(r: StepResult): boolean {
     const { outputDir, saveStrategy = "steps", saveSteps } = this.options;
     if (!outputDir) return false;
@@ -232,7 +280,13 @@ export class Trainer<B = Batch> {
   async saveCheckpoint(): Promise<string> {
     const { outputDir, saveTotalLimit } = this.options;
     if (!outputDir) throw new TrainingError("saveCheckpoint: no outputDir configured");
-    return saveTrainingCheckpoint(this, outputDir, saveTotalLimit);
+    // The best checkpoint is kept whatever save_total_limit says, as HF does.
+    return saveTrainingCheckpoint(
+      this,
+      outputDir,
+      saveTotalLimit,
+      this.best?.checkpoint ? [this.best.checkpoint] : [],
+    );
   }
 
   /** Restores weights, optimizer, schedule position, data position, RNG and log history. */

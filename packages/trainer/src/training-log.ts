@@ -41,14 +41,21 @@ export interface TrainingLogOptions {
   loggingSteps?: number;
   /** Steps of the run, when known. */
   total?: number;
+  /** The clock (ms), for tests; default performance.now. */
+  now?: () => number;
 }
+
+/** Longest silence of a run's progress without a terminal. */
+const QUIET_MS = 30_000;
 
 export class TrainingLog {
   private readonly metrics?: MetricsLogger;
   private readonly bar?: ProgressBar;
-  private readonly started = performance.now();
+  private readonly now: () => number;
+  private readonly started: number;
   private window = { loss: 0, steps: 0 };
   private steps = 0;
+  private lastLine: number;
 
   /** Entries are appended to `history` (the trainer's log_history, restored on resume). */
   constructor(
@@ -56,6 +63,9 @@ export class TrainingLog {
     private readonly options: TrainingLogOptions,
   ) {
     const { main, outputDir, progress } = options;
+    this.now = options.now ?? (() => performance.now());
+    this.started = this.now();
+    this.lastLine = this.started;
     if (main && outputDir) this.metrics = new MetricsLogger(join(outputDir, "metrics.jsonl"));
     if (main && progress !== false) this.bar = new ProgressBar(progress === true ? undefined : progress);
   }
@@ -64,7 +74,11 @@ export class TrainingLog {
     this.steps++;
     this.window = { loss: this.window.loss + r.loss, steps: this.window.steps + 1 };
     const { total, loggingSteps = 1 } = this.options;
-    if (r.step % loggingSteps !== 0 && r.step !== total) return;
+    if (r.step % loggingSteps !== 0 && r.step !== total) {
+      // Without a terminal (a log file, CI, nohup) a line at least every 30 s says the run is alive.
+      if (this.bar && !this.bar.stream.isTTY && this.now() - this.lastLine >= QUIET_MS) this.draw(r, r.loss);
+      return;
+    }
     const mean = this.window.loss / this.window.steps;
     this.window = { loss: 0, steps: 0 };
     // HF rounds the logged loss to 4 decimals; metrics.jsonl keeps full precision.
@@ -88,20 +102,48 @@ export class TrainingLog {
       data_wait_ms: r.dataWaitMs,
       step_ms: r.ms,
     });
+    this.draw(r, mean);
+  }
+
+  /** An evaluation: a log_history entry {epoch, eval_*, step}, a metrics.jsonl line and a progress line. */
+  recordEval(step: number, epoch: number, metrics: Record<string, number>): void {
+    this.history.push({ epoch, ...metrics, step });
+    this.metrics?.log({ step, epoch, ...metrics });
+    const shown = Object.entries(metrics)
+      .map(([k, v]) => `${k} ${Number.isInteger(v) && !k.endsWith("loss") ? v : v.toFixed(4)}`)
+      .join(", ");
+    this.message(`step ${step}: ${shown}`);
+  }
+
+  /** A line for the person watching (rank 0), on its own line even under a redrawn bar. */
+  message(line: string): void {
+    if (!this.bar) return;
+    this.bar.finish();
+    this.bar.stream.write(`${line}\n`);
+    this.lastLine = this.now();
+  }
+
+  private draw(r: StepResult, loss: number): void {
     this.bar?.update({
       step: r.step,
-      total: total ?? r.step,
-      loss: mean,
+      total: this.options.total ?? r.step,
+      loss,
       lr: r.lr,
-      elapsedMs: performance.now() - this.started,
+      elapsedMs: this.now() - this.started,
       stepsThisRun: this.steps,
     });
+    this.lastLine = this.now();
   }
 
   /** Ends the progress bar's line. */
   finish(): void {
     this.bar?.finish();
   }
+}
+
+/** The (step, eval_loss) points of a log history: the evaluation curve. */
+export function evalLossPoints(history: readonly LogEntry[]): { step: number; loss: number }[] {
+  return history.filter((e) => e.eval_loss !== undefined).map((e) => ({ step: e.step, loss: e.eval_loss }));
 }
 
 /** The (step, loss) points of a log history: a loss curve's data. */

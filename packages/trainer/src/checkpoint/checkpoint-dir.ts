@@ -61,13 +61,18 @@ export function commitCheckpoint(outputDir: string, step: number): string {
   return final;
 }
 
-/** Keeps the newest `limit` checkpoints (and `keep`, e.g. the one being resumed from). */
-export function rotateCheckpoints(outputDir: string, limit: number | undefined, keep?: string): string[] {
+/** Keeps the newest `limit` checkpoints (and `keep`: the one just written, the best one). */
+export function rotateCheckpoints(
+  outputDir: string,
+  limit: number | undefined,
+  keep: string | readonly string[] = [],
+): string[] {
+  const kept = new Set(typeof keep === "string" ? [keep] : keep);
   if (!limit || limit <= 0) return [];
   const all = listCheckpoints(outputDir);
   const removed: string[] = [];
   for (const c of all.slice(0, Math.max(0, all.length - limit))) {
-    if (c.path === keep) continue;
+    if (kept.has(c.path)) continue;
     rmSync(c.path, { recursive: true, force: true });
     removed.push(c.path);
   }

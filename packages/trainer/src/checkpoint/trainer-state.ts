@@ -18,8 +18,8 @@ export interface DataPosition {
 }
 
 export interface TrainerStateJson {
-  best_metric: null;
-  best_model_checkpoint: null;
+  best_metric: number | null;
+  best_model_checkpoint: string | null;
   epoch: number;
   eval_steps: number;
   global_step: number;

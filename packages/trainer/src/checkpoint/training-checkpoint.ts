@@ -51,6 +51,8 @@ export interface TrainingSnapshot {
   readonly saver: ModelSaver;
   readonly collective: Collective;
   readonly options: { seed?: number; loggingSteps?: number; saveSteps?: number };
+  /** The best evaluation so far (HF's best_metric / best_model_checkpoint), if any. */
+  best?: { metric: number; checkpoint?: string };
 }
 
 /**
@@ -62,6 +64,7 @@ export async function saveTrainingCheckpoint(
   t: TrainingSnapshot,
   outputDir: string,
   limit?: number,
+  keep: readonly string[] = [],
 ): Promise<string> {
   const main = t.collective.rank === 0;
   const step = t.globalStep;
@@ -76,7 +79,7 @@ export async function saveTrainingCheckpoint(
   }
   if (!main) return join(outputDir, `${CHECKPOINT_PREFIX}${step}`);
   const path = commitCheckpoint(outputDir, step);
-  rotateCheckpoints(outputDir, limit, path);
+  rotateCheckpoints(outputDir, limit, [path, ...keep]);
   return path;
 }
 
@@ -89,8 +92,8 @@ async function writeTrainingState(t: TrainingSnapshot, dir: string): Promise<voi
     pythonJson(captureRngState(t.rng, t.options.seed ?? 42, t.model)),
   );
   writeTrainerState(join(dir, TRAINER_STATE_FILE), {
-    best_metric: null,
-    best_model_checkpoint: null,
+    best_metric: t.best?.metric ?? null,
+    best_model_checkpoint: t.best?.checkpoint ?? null,
     epoch: t.logHistory.at(-1)?.epoch ?? t.position.epoch,
     eval_steps: 500,
     global_step: t.globalStep,

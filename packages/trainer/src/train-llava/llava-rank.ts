@@ -11,11 +11,12 @@ import { copyModelFiles, LlavaForConditionalGeneration } from "@llava-ts/llava";
 import { applyLora, type LoraConfigInput, loadAdapter } from "@llava-ts/lora";
 import { formatStrategySummary, type Strategy, type StrategySummary } from "../apply-strategy.js";
 import type { LogEntry } from "../checkpoint/trainer-state.js";
+import { evalBatchLoss } from "../llava-task.js";
 import type { Batch } from "../train-task.js";
 import { Trainer } from "../trainer.js";
-import type { TrainerOptions } from "../trainer-options.js";
+import type { EvaluationOptions, TrainerOptions } from "../trainer-options.js";
 import type { Collective } from "../zero2/collective/collective.js";
-import { openRankData, type RankData } from "./rank-data.js";
+import { type LlavaDataSpec, openEvalData, openRankData, type RankData } from "./rank-data.js";
 
 /** Trainer options that can cross into a rank (no functions, no collective). */
 export type PlainTrainerOptions = Omit<
@@ -41,6 +42,8 @@ export interface LlavaRunArgs {
   freeze?: string[];
   data: RankData;
   trainer?: PlainTrainerOptions;
+  /** Evaluation during training: a dataset each rank reads its shard of, and when and how to use it. */
+  eval?: LlavaEvalArgs;
   /** A checkpoint folder (written on any number of ranks), or "latest" in trainer.outputDir. */
   resumeFrom?: string;
   /** Default: LLAVA_BACKEND, else the best available (wasm here). */
@@ -62,6 +65,11 @@ export interface LlavaRunArgs {
   offload?: boolean | "auto";
   /** Rank 0 returns the trained parameters (tests, parity checks). */
   returnParams?: boolean;
+}
+
+/** HF's eval_strategy, eval_steps, load_best_model_at_end and early stopping, on an eval dataset. */
+export interface LlavaEvalArgs extends Omit<EvaluationOptions, "run" | "metric"> {
+  data: LlavaDataSpec;
 }
 
 export interface LlavaRankContext {
@@ -92,6 +100,10 @@ export interface LlavaRankResult {
   params?: Record<string, Float32Array>;
   /** What the rank's data reported (its `stats()`), when it has one. */
   dataStats?: unknown;
+  /** With `eval`: the final model's evaluation (the best one's, with loadBestModelAtEnd). */
+  evalMetrics?: Record<string, number>;
+  /** The best evaluation during training: its eval_loss, step and checkpoint. */
+  best?: { metric: number; step: number; checkpoint?: string };
 }
 
 export async function trainLlavaRank(ctx: LlavaRankContext): Promise<LlavaRankResult> {
@@ -105,8 +117,13 @@ export async function trainLlavaRank(ctx: LlavaRankContext): Promise<LlavaRankRe
     if (a.adapterDir) loadAdapter(model, a.adapterDir, { trainable: true });
     const seed = a.trainer?.seed ?? 42;
     const lora = a.lora;
+    const evalData = a.eval
+      ? openEvalData(a.eval.data, { rank, worldSize, modelDir: a.modelDir, seed: a.trainer?.seed ?? 42 })
+      : undefined;
+    const evaluate = async () => evalLoss(model, evalData!, collective);
     const trainer = new Trainer(model, {
       ...a.trainer,
+      evaluation: a.eval ? { ...a.eval, run: evaluate } : undefined,
       seed,
       progress: rank === 0 && (a.trainer?.progress ?? false),
       strategy: a.strategy,
@@ -128,10 +145,20 @@ export async function trainLlavaRank(ctx: LlavaRankContext): Promise<LlavaRankRe
         `${data.options.dataset.length} records; ${data.length} micro-batches of ${data.options.batchSize} per rank per epoch`,
       );
     let result: Awaited<ReturnType<Trainer<Batch>["train"]>>;
+    let evalMetrics: Record<string, number> | undefined;
     try {
       result = await trainer.train(data, { resumeFrom: a.resumeFrom });
+      if (evalData) {
+        // As run.py's trainer.evaluate() after training: the model being saved (the best one, if loaded).
+        evalMetrics = await evaluate();
+        if (rank === 0)
+          ctx.log(
+            `evaluation of the final model: eval_loss ${evalMetrics.eval_loss.toFixed(4)} on ${evalMetrics.eval_samples} records`,
+          );
+      }
     } finally {
       await data.close?.();
+      await evalData?.close();
     }
     const out = a.trainer?.outputDir;
     let saved: string | undefined;
@@ -160,8 +187,28 @@ export async function trainLlavaRank(ctx: LlavaRankContext): Promise<LlavaRankRe
           ? Object.fromEntries(trainer.params.map((p) => [p.name, Float32Array.from(p.variable.dataSync())]))
           : undefined,
       dataStats: data.stats?.(),
+      evalMetrics,
+      best: trainer.best,
     };
   } finally {
     model.dispose();
   }
+}
+
+/** eval_loss over every rank's shard: Σ batch loss × rows / Σ rows, all-reduced (HF's evaluation loop). */
+async function evalLoss(
+  model: LlavaForConditionalGeneration,
+  data: LlavaDataLoader,
+  collective: Collective,
+): Promise<Record<string, number>> {
+  let sum = 0;
+  let rows = 0;
+  for await (const b of data.epoch(0)) {
+    if (b.batchSize === 0) continue;
+    sum += evalBatchLoss(model, b) * b.batchSize;
+    rows += b.batchSize;
+  }
+  const total = Float64Array.of(sum, rows);
+  await collective.allReduce(total, "sum");
+  return { eval_loss: total[0] / total[1], eval_samples: total[1] };
 }

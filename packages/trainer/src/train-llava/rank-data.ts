@@ -74,6 +74,7 @@ export async function openRankData(data: RankData, ctx: RankDataContext): Promis
 function openDataset(
   { batchSize, numWorkers = 0, ...spec }: LlavaDataSpec,
   { rank, worldSize, modelDir, seed }: RankDataContext,
+  shuffle = true,
 ): LlavaDataLoader {
   const config = readLlavaConfig(modelDir);
   const dataset = LlavaDataset.open(spec);
@@ -88,8 +89,14 @@ function openDataset(
     batchSize,
     collate: { padTokenId: config.pad_token_id ?? 0 },
     seed,
+    shuffle,
     numWorkers,
     rank,
     worldSize,
   });
+}
+
+/** A rank's shard of an evaluation set, in file order (no shuffling, the last batch kept). */
+export function openEvalData(spec: LlavaDataSpec, ctx: RankDataContext): LlavaDataLoader {
+  return openDataset(spec, ctx, false);
 }

@@ -54,6 +54,9 @@ export interface TrainLlavaResult {
   params?: Record<string, Float32Array>;
   /** Each rank's data `stats()` (a LlavaDataLoader's waits and skipped records), when it has one. */
   dataStats: unknown[];
+  /** With `eval`: the final model's evaluation, and the best one during training. */
+  evalMetrics?: Record<string, number>;
+  best?: { metric: number; step: number; checkpoint?: string };
 }
 
 export async function trainLlava(options: TrainLlavaOptions): Promise<TrainLlavaResult> {
@@ -113,5 +116,7 @@ export async function trainLlava(options: TrainLlavaOptions): Promise<TrainLlava
     logHistory: r0.logHistory,
     params: r0.params,
     dataStats: results.map((r) => r.dataStats),
+    evalMetrics: r0.evalMetrics,
+    best: r0.best,
   };
 }
