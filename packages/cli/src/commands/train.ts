@@ -1,7 +1,9 @@
 // llava train: the tutorial's run.py + run_zero2.sh. Flags keep HF TrainingArguments' names and meaning
 // (--learning_rate and --learning-rate both work); --ranks N runs ZeRO-2 over N worker threads.
 import { STRATEGIES, type Strategy } from "@llava-ts/trainer";
-import { type CommandSpec, Flags, helpText, parseFlags } from "../args.js";
+import { type CommandSpec, Flags, helpText, parseFlags, UsageError } from "../args.js";
+import type { CliIO } from "../io.js";
+import { readDeepSpeedConfig } from "../train/deepspeed-config.js";
 import { runTrain, type TrainOptions } from "../train/run-train.js";
 import type { Command } from "./command.js";
 import { maxHeapFlag } from "./heap-flag.js";
@@ -132,6 +134,62 @@ export const trainSpec: CommandSpec = {
       help: "hold the frozen weights in bfloat16 (2 bytes a value, outside the heap); compute stays float32",
     },
     ...maxHeapFlag,
+    "eval-data": { type: "string", value: "FILE", help: "evaluation data (any format --data takes)" },
+    "eval-images": { type: "string", value: "DIR|ZIP", help: "its images (default: --images)" },
+    "eval-image-prefix": {
+      type: "string",
+      value: "PATH",
+      help: "prefix of its image names (default: --image-prefix)",
+    },
+    "eval-strategy": {
+      type: "string",
+      value: "S",
+      help: "evaluate every --eval-steps steps | each epoch | no (then once, after training)",
+      default: "no",
+      aliases: ["evaluation-strategy"],
+    },
+    "eval-steps": {
+      type: "string",
+      value: "N",
+      help: "--eval-strategy steps: every N steps (default --logging-steps)",
+    },
+    "per-device-eval-batch-size": {
+      type: "string",
+      value: "N",
+      help: "evaluation batch per rank",
+      default: "8",
+    },
+    "load-best-model-at-end": {
+      type: "boolean",
+      help: "checkpoint each improving evaluation; end with the best",
+    },
+    "metric-for-best-model": {
+      type: "string",
+      value: "M",
+      help: "eval_loss (lower is better)",
+      default: "eval_loss",
+    },
+    "early-stopping-patience": {
+      type: "string",
+      value: "N",
+      help: "stop after N evaluations without improvement",
+    },
+    deepspeed: {
+      type: "string",
+      value: "FILE",
+      help: "a DeepSpeed config: ZeRO-2, bucket size, clipping, batch sizes, AdamW and warmup are read",
+    },
+    "report-to": {
+      type: "string",
+      value: "R",
+      help: "none | jsonl | tensorboard (metrics.jsonl is always written with --output-dir)",
+      default: "jsonl",
+    },
+    "remove-unused-columns": {
+      type: "string",
+      value: "B",
+      help: "accepted for run_zero2.sh; no effect (the collator builds the model's inputs itself)",
+    },
   },
   notes:
     "Without --output-dir nothing is written. The final model (or adapter, for use_lora) goes to --output-dir;\n" +
@@ -147,12 +205,13 @@ export const trainCommand: Command = {
       io.stdout.write(helpText(trainSpec));
       return 0;
     }
-    await runTrain(trainOptionsFromFlags(new Flags("train", values)), io);
+    await runTrain(trainOptionsFromFlags(new Flags("train", values), io), io);
     return 0;
   },
 };
 
-export function trainOptionsFromFlags(f: Flags): TrainOptions {
+export function trainOptionsFromFlags(f: Flags, io?: CliIO): TrainOptions {
+  applyDeepSpeed(f, io);
   const ranks = f.int("ranks")!;
   const format = f.choice("format", ["llava", "sharegpt4o", "textocr"] as const);
   const saveStrategy = f.choice("save-strategy", ["steps", "epoch", "no"] as const)!;
@@ -202,5 +261,71 @@ export function trainOptionsFromFlags(f: Flags): TrainOptions {
     gradientCheckpointing: f.boolean("gradient-checkpointing"),
     bf16: f.boolean("bf16"),
     maxHeap: f.string("max-heap"),
+    eval: evalOptions(f),
+    reportTo: f.choice("report-to", ["none", "jsonl", "tensorboard"] as const),
+    bucketSize: f.int("deepspeed-bucket-size"),
   };
+}
+
+/** The evaluation flags (HF's eval_strategy, eval_steps, load_best_model_at_end, EarlyStoppingCallback). */
+function evalOptions(f: Flags): TrainOptions["eval"] {
+  const strategy = f.choice("eval-strategy", ["no", "steps", "epoch"] as const)!;
+  const file = f.existingPath("eval-data", "evaluation data file");
+  const patience = f.int("early-stopping-patience");
+  const best = f.boolean("load-best-model-at-end");
+  f.choice("metric-for-best-model", ["eval_loss", "loss"] as const);
+  if (file === undefined) {
+    for (const flag of ["load-best-model-at-end", "early-stopping-patience", "eval-steps"] as const)
+      if (f.values[flag] !== undefined && f.values[flag] !== false)
+        throw new UsageError(`llava train: --${flag} needs --eval-data FILE`, `--${flag}`);
+    if (strategy !== "no")
+      throw new UsageError("llava train: --eval-strategy needs --eval-data FILE", "--eval-strategy");
+    return undefined;
+  }
+  if ((best || patience !== undefined) && strategy === "no")
+    throw new UsageError(
+      `llava train: --${best ? "load-best-model-at-end" : "early-stopping-patience"} needs --eval-strategy steps or epoch`,
+      "--eval-strategy",
+    );
+  return {
+    data: file,
+    images: f.existingPath("eval-images", "image folder or zip") ?? f.string("images"),
+    imagePrefix: f.string("eval-image-prefix") ?? f.string("image-prefix"),
+    strategy,
+    steps: f.int("eval-steps") ?? f.int("logging-steps"),
+    batchSize: f.int("per-device-eval-batch-size")!,
+    loadBestModelAtEnd: best,
+    earlyStoppingPatience: patience,
+  };
+}
+
+/**
+ * --deepspeed FILE: its values replace the flags' defaults; one that contradicts a flag set on the command
+ * line is an error naming both; what has no counterpart is named in a warning.
+ */
+function applyDeepSpeed(f: Flags, io?: CliIO): void {
+  const file = f.existingPath("deepspeed", "DeepSpeed config");
+  if (file === undefined) return;
+  const ds = readDeepSpeedConfig(file);
+  for (const [flag, v] of Object.entries(ds.values)) {
+    if (flag === "train-batch-size") continue;
+    const given = f.values[flag];
+    const spec = trainSpec.flags[flag];
+    if (given !== undefined && given !== spec.default && Number(given) !== v)
+      throw new UsageError(
+        `llava train: --${flag} ${given} contradicts ${file} (${v}); set one of them, or "auto" in the config`,
+        `--${flag}`,
+      );
+    f.values[flag] = String(v);
+  }
+  const global = ds.values["train-batch-size"];
+  const product =
+    f.int("per-device-train-batch-size")! * f.int("gradient-accumulation-steps")! * f.int("ranks")!;
+  if (global !== undefined && global !== product)
+    throw new UsageError(
+      `llava train: ${file}: train_batch_size ${global} ≠ per-device batch × accumulation × ranks = ${product}`,
+      "--deepspeed",
+    );
+  if (ds.bucketSize !== undefined) f.values["deepspeed-bucket-size"] = String(ds.bucketSize);
+  for (const w of ds.warnings) io?.stderr.write(`llava train: --deepspeed ${file}: ${w}\n`);
 }

@@ -11,7 +11,7 @@ import {
 } from "@llava-ts/datasets";
 import { type CaptionScores, scoreCaptions } from "@llava-ts/eval";
 import type { PreprocessMode } from "@llava-ts/processor";
-import * as tf from "@tensorflow/tfjs-core";
+import { evalBatchLoss } from "@llava-ts/trainer";
 import type { GenerationSettings, LlavaSession, PromptRequest } from "../llava-session.js";
 
 export interface EvaluateOptions {
@@ -79,7 +79,7 @@ export async function evaluate(
   try {
     for await (const batch of loader.epoch(0)) {
       if (batch.batchSize === 0) continue;
-      lossSum += batchLoss(session, batch) * batch.batchSize;
+      lossSum += evalBatchLoss(session.model, batch) * batch.batchSize;
       samples += batch.batchSize;
       if (!options.lossOnly) {
         const requests = requestsOf(dataset, batch);
@@ -122,23 +122,6 @@ export async function evaluate(
     };
   });
   return result;
-}
-
-/** The batch's mean loss over its labelled tokens (HF's loss for one batch). */
-function batchLoss(session: LlavaSession, batch: LlavaBatch): number {
-  return tf.tidy(() => {
-    const { batchSize: B, seqLength: T } = batch;
-    const out = session.model.forward({
-      inputIds: tf.tensor2d(batch.inputIds, [B, T], "int32"),
-      attentionMask: batch.attentionMask,
-      labels: batch.labels,
-      pixelValues:
-        batch.pixelShape[0] > 0 ? tf.tensor4d(batch.pixelValues, [...batch.pixelShape]) : undefined,
-      logitsMode: "labelled",
-    });
-    if (!out.loss) throw new RangeError(`records ${batch.indices.join(", ")}: no labelled token to score`);
-    return out.loss.dataSync()[0];
-  });
 }
 
 /** Generation requests for a loaded batch: each record's turns before its last answer, with its images. */

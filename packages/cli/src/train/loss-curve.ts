@@ -3,7 +3,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LlavaError } from "@llava-ts/core";
-import { type LogEntry, lossPoints } from "@llava-ts/trainer";
+import { evalLossPoints, type LogEntry, lossPoints } from "@llava-ts/trainer";
 
 export interface CurvePoint {
   step: number;
@@ -14,6 +14,8 @@ export interface CurveOptions {
   width?: number;
   height?: number;
   title?: string;
+  /** A second series: the eval loss at the steps it was evaluated (drawn orange, with dots). */
+  evalPoints?: readonly CurvePoint[];
 }
 
 /** "Nice" tick values covering [lo, hi]: steps of 1, 2 or 5 × 10^k. */
@@ -35,8 +37,9 @@ export function lossCurveSvg(points: readonly CurvePoint[], options: CurveOption
   const H = options.height ?? 450;
   const m = { left: 70, right: 20, top: 40, bottom: 50 };
   const finite = points.filter((p) => Number.isFinite(p.loss));
-  const xs = finite.map((p) => p.step);
-  const ys = finite.map((p) => p.loss);
+  const evals = (options.evalPoints ?? []).filter((p) => Number.isFinite(p.loss));
+  const xs = [...finite, ...evals].map((p) => p.step);
+  const ys = [...finite, ...evals].map((p) => p.loss);
   let [x0, x1] = xs.length ? [Math.min(...xs), Math.max(...xs)] : [0, 1];
   let [y0, y1] = ys.length ? [Math.min(...ys), Math.max(...ys)] : [0, 1];
   if (x1 === x0) x1 = x0 + 1;
@@ -76,6 +79,19 @@ export function lossCurveSvg(points: readonly CurvePoint[], options: CurveOption
     parts.push(`<path d="${d}" fill="none" stroke="#1f77b4" stroke-width="2"/>`);
     if (finite.length === 1) parts.push(`<circle cx="${px(xs[0])}" cy="${py(ys[0])}" r="3" fill="#1f77b4"/>`);
   }
+  if (evals.length > 0) {
+    const d = evals
+      .map((p, i) => `${i ? "L" : "M"}${px(p.step).toFixed(1)},${py(p.loss).toFixed(1)}`)
+      .join(" ");
+    parts.push(`<path d="${d}" fill="none" stroke="#ff7f0e" stroke-width="2"/>`);
+    for (const p of evals)
+      parts.push(
+        `<circle cx="${px(p.step).toFixed(1)}" cy="${py(p.loss).toFixed(1)}" r="3" fill="#ff7f0e"/>`,
+      );
+    parts.push(
+      `<text x="${W - m.right}" y="${m.top - 8}" text-anchor="end" font-family="sans-serif" font-size="12"><tspan fill="#1f77b4">training loss</tspan>  <tspan fill="#ff7f0e">eval loss</tspan></text>`,
+    );
+  }
   parts.push("</svg>");
   return parts.join("\n");
 }
@@ -100,6 +116,9 @@ export async function writeLossCurve(
 /** `dir`/loss-curve.png and .svg from a run's log history; returns the PNG's path. */
 export async function writeRunLossCurve(dir: string, history: readonly LogEntry[]): Promise<string> {
   const png = join(dir, "loss-curve.png");
-  await writeLossCurve(png, lossPoints(history), { svgPath: join(dir, "loss-curve.svg") });
+  await writeLossCurve(png, lossPoints(history), {
+    svgPath: join(dir, "loss-curve.svg"),
+    evalPoints: evalLossPoints(history),
+  });
   return png;
 }

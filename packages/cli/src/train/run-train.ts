@@ -9,6 +9,7 @@ import { type SaveStrategy, type Strategy, type TrainLlavaOptions, trainLlava } 
 import type { CliIO } from "../io.js";
 import { datasetPromptFormat, writePromptFormat } from "../prompt-format.js";
 import { writeRunLossCurve } from "./loss-curve.js";
+import { loadTensorBoard, writeTensorBoardEvents } from "./tensorboard.js";
 
 export interface TrainOptions {
   model: string;
@@ -56,9 +57,26 @@ export interface TrainOptions {
   maxHeap?: string;
   /** Progress bar on stderr (default true). */
   progress?: boolean;
+  /** Evaluation data and when to evaluate. */
+  eval?: {
+    data: string;
+    images?: string;
+    imagePrefix?: string;
+    strategy: "no" | "steps" | "epoch";
+    steps?: number;
+    batchSize: number;
+    loadBestModelAtEnd?: boolean;
+    earlyStoppingPatience?: number;
+  };
+  /** Where metrics go besides metrics.jsonl: "tensorboard" event files (needs @tensorflow/tfjs-node). */
+  reportTo?: "none" | "jsonl" | "tensorboard";
+  /** ZeRO-2 communication bucket (values per rank), from --deepspeed's reduce_bucket_size. */
+  bucketSize?: number;
 }
 
 export interface TrainOutcome {
+  /** With --eval-data: the final model's evaluation. */
+  evalMetrics?: Record<string, number>;
   losses: number[];
   globalStep: number;
   /** Where the final model (or adapter) was written. */
@@ -103,6 +121,19 @@ export function trainLlavaOptions(o: TrainOptions, log: (line: string) => void):
     gradientCheckpointing: o.gradientCheckpointing,
     bf16: o.bf16,
     maxHeap: o.maxHeap,
+    bucketSize: o.bucketSize,
+    eval: o.eval && {
+      data: {
+        file: o.eval.data,
+        images: o.eval.images === undefined ? undefined : { path: o.eval.images, prefix: o.eval.imagePrefix },
+        onError: o.onError,
+        batchSize: o.eval.batchSize,
+      },
+      strategy: o.eval.strategy,
+      steps: o.eval.steps,
+      loadBestModelAtEnd: o.eval.loadBestModelAtEnd,
+      earlyStoppingPatience: o.eval.earlyStoppingPatience,
+    },
     trainer: {
       outputDir: o.outputDir,
       optimizer: { lr: o.learningRate, weightDecay: o.weightDecay, betas: o.betas, eps: o.eps },
@@ -127,6 +158,7 @@ export function trainLlavaOptions(o: TrainOptions, log: (line: string) => void):
 }
 
 export async function runTrain(o: TrainOptions, io: CliIO): Promise<TrainOutcome> {
+  if (o.reportTo === "tensorboard") await loadTensorBoard(); // before hours of training, not after
   const backend = await initBackend();
   const ranks = o.ranks;
   io.stdout.write(
@@ -135,6 +167,11 @@ export async function runTrain(o: TrainOptions, io: CliIO): Promise<TrainOutcome
   const result = await trainLlava(trainLlavaOptions(o, (line) => io.stdout.write(`${line}\n`)));
   reportData(result.dataStats as (LoaderStats | undefined)[], io);
   const outcome: TrainOutcome = { losses: result.losses, globalStep: result.globalStep, saved: result.saved };
+  if (result.best)
+    io.stdout.write(`best eval_loss ${result.best.metric.toFixed(4)} at step ${result.best.step}\n`);
+  if (result.evalMetrics) outcome.evalMetrics = result.evalMetrics;
+  if (o.outputDir && o.reportTo === "tensorboard")
+    io.stdout.write(`tensorboard events: ${await writeTensorBoardEvents(o.outputDir, result.logHistory)}\n`);
   if (o.outputDir && result.logHistory.length) {
     outcome.lossCurve = await writeRunLossCurve(o.outputDir, result.logHistory);
     io.stdout.write(`loss curve: ${outcome.lossCurve}\n`);

@@ -1,0 +1,209 @@
+// llava train with evaluation as a person types it: eval every step on a held-out set, early stopping,
+// the best model loaded at the end and saved — and `llava eval` of what was saved gives the best eval_loss.
+// Also --deepspeed and --report-to, as run_zero2.sh passes them.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { initBackend } from "@llava-ts/core";
+import { generateSyntheticCaptions } from "@llava-ts/datasets";
+import { beforeAll, describe, expect, it } from "vitest";
+import { captureIO, type TinyFixture, tinyFixture } from "../../test/tiny-llava.js";
+import { main } from "../main.js";
+
+let fx: TinyFixture;
+let heldOut: string;
+
+beforeAll(async () => {
+  await initBackend();
+  fx = await tinyFixture();
+  // Held-out records in the other caption style: what training on English does to them is the eval loss.
+  const set = await generateSyntheticCaptions({
+    out: join(fx.root, "held-out"),
+    count: 6,
+    size: 28,
+    seed: 9,
+    style: "zh",
+  });
+  heldOut = set.chatJson;
+  // Its images live in its own folder; the zip is passed with --eval-images.
+  expect(existsSync(set.imagesZip!)).toBe(true);
+});
+
+async function run(argv: string[]) {
+  const io = captureIO();
+  const code = await main(argv, io);
+  return { code, out: io.out(), err: io.err() };
+}
+
+const common = () => ["--model", fx.model, "--data", fx.data.chatJson, "--images", fx.data.imagesZip!];
+
+describe("llava train with evaluation", () => {
+  it("evaluates each step, stops early, loads the best model, and llava eval of it gives the best eval_loss", async () => {
+    const out = join(fx.root, "train-eval");
+    const evalImages = join(fx.root, "held-out", "images.zip");
+    const r = await run([
+      "train",
+      ...common(),
+      "--train-type",
+      "freeze_vision",
+      "--output-dir",
+      out,
+      "--max-steps",
+      "40",
+      "--learning-rate",
+      "1e-2",
+      "--per-device-train-batch-size",
+      "4",
+      "--lr-scheduler-type",
+      "constant",
+      "--eval-data",
+      heldOut,
+      "--eval-images",
+      evalImages,
+      "--eval-strategy",
+      "steps",
+      "--eval-steps",
+      "1",
+      "--per-device-eval-batch-size",
+      "3",
+      "--load-best-model-at-end",
+      "--early-stopping-patience",
+      "2",
+      "--save-strategy",
+      "steps",
+      "--save-steps",
+      "100",
+      "--save-total-limit",
+      "1",
+      "--seed",
+      "3",
+    ]);
+    expect(r.code, r.err).toBe(0);
+    // (The trainer's own lines — "early stopping at step …", "loaded the best model …" — go to the
+    // progress stream, stderr.)
+    const best = /best eval_loss (\d+\.\d+) at step (\d+)/.exec(r.out);
+    expect(best, r.out).not.toBeNull();
+    const bestStep = Number(best![2]);
+    // Every step's eval loss is in metrics.jsonl and on the curve; the best one is the minimum.
+    const metrics = readFileSync(join(out, "metrics.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    const evals = metrics.filter((m) => m.eval_loss !== undefined);
+    const stopStep = evals.at(-1).step;
+    expect(stopStep).toBeLessThan(40); // stopped early…
+    expect(stopStep - bestStep).toBe(2); // …after 2 evaluations without improvement
+    const lowest = Math.min(...evals.map((m) => m.eval_loss));
+    expect(evals.find((m) => m.step === bestStep).eval_loss).toBe(lowest);
+    expect(best![1]).toBe(lowest.toFixed(4));
+    expect(existsSync(join(out, `checkpoint-${bestStep}`))).toBe(true); // kept despite --save-total-limit 1
+    expect(readFileSync(join(out, "loss-curve.svg"), "utf8")).toContain("eval loss");
+    expect(evals.map((m) => m.step)).toEqual(Array.from({ length: stopStep }, (_, i) => i + 1));
+    expect(r.out).toContain(`evaluation of the final model: eval_loss ${lowest.toFixed(4)} on 6 records`);
+    // The saved model is the best one: llava eval on the held-out set gives its eval loss.
+    const e = await run([
+      "eval",
+      "--model",
+      out,
+      "--data",
+      heldOut,
+      "--images",
+      evalImages,
+      "--loss-only",
+      "--json",
+      "--per-device-eval-batch-size",
+      "3",
+    ]);
+    expect(e.code, e.err).toBe(0);
+    expect(JSON.parse(e.out).eval_loss).toBeCloseTo(lowest, 5);
+  });
+
+  it("names evaluation flags that need --eval-data or an eval strategy", async () => {
+    expect((await run(["train", ...common(), "--load-best-model-at-end"])).err).toContain(
+      "--load-best-model-at-end needs --eval-data FILE",
+    );
+    const noStrategy = await run([
+      "train",
+      ...common(),
+      "--eval-data",
+      heldOut,
+      "--early-stopping-patience",
+      "2",
+    ]);
+    expect(noStrategy.err).toContain("--early-stopping-patience needs --eval-strategy steps or epoch");
+  });
+});
+
+describe("llava train --deepspeed and --report-to", () => {
+  it("reads what maps from a DeepSpeed config, names the rest, and refuses contradictions", async () => {
+    const ds = join(fx.root, "ds_zero2.json");
+    writeFileSync(
+      ds,
+      JSON.stringify({
+        train_micro_batch_size_per_gpu: 2,
+        gradient_accumulation_steps: "auto",
+        train_batch_size: "auto",
+        gradient_clipping: 0.5,
+        zero_optimization: {
+          stage: 2,
+          reduce_bucket_size: 5e7,
+          contiguous_gradients: true,
+          overlap_comm: true,
+          offload_optimizer: { device: "cpu" },
+        },
+        bf16: { enabled: "auto" },
+      }),
+    );
+    const out = join(fx.root, "train-ds");
+    const r = await run([
+      "train",
+      ...common(),
+      "--deepspeed",
+      ds,
+      "--output-dir",
+      out,
+      "--max-steps",
+      "1",
+      "--save-strategy",
+      "no",
+      "--remove_unused_columns",
+      "false",
+      "--report_to",
+      "jsonl",
+    ]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toContain("zero_optimization.overlap_comm = true: no counterpart in llava-ts, not used");
+    expect(r.err).toContain(
+      'zero_optimization.offload_optimizer.device = "cpu": no counterpart in llava-ts, not used',
+    );
+    expect(r.err).not.toContain("gradient_clipping");
+    const metrics = JSON.parse(readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n")[0]);
+    expect(metrics.grad_norm).toBeGreaterThan(0);
+    const clash = await run(["train", ...common(), "--deepspeed", ds, "--max-grad-norm", "2"]);
+    expect(clash.err).toContain(`--max-grad-norm 2 contradicts ${ds} (0.5)`);
+    writeFileSync(
+      ds,
+      JSON.stringify({
+        train_micro_batch_size_per_gpu: 2,
+        gradient_accumulation_steps: 2,
+        train_batch_size: 8,
+      }),
+    );
+    expect((await run(["train", ...common(), "--deepspeed", ds])).err).toContain(
+      "train_batch_size 8 ≠ per-device batch × accumulation × ranks = 4",
+    );
+  });
+
+  it("--report-to tensorboard says what it needs before training", async () => {
+    const r = await run([
+      "train",
+      ...common(),
+      "--report-to",
+      "tensorboard",
+      "--output-dir",
+      join(fx.root, "tb"),
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("--report-to tensorboard needs @tensorflow/tfjs-node");
+    expect(existsSync(join(fx.root, "tb", "metrics.jsonl"))).toBe(false);
+  });
+});
