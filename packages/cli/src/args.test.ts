@@ -40,6 +40,18 @@ describe("parseFlags", () => {
     expect(() => parseFlags(spec, ["--model", "-x"])).toThrow(/--model needs a value/);
   });
 
+  it("takes true / false after a switch, as run_zero2.sh writes them (HF's string_to_bool)", () => {
+    expect(parseFlags(spec, ["--model", "m", "--merged", "true"]).merged).toBe(true);
+    expect(parseFlags(spec, ["--model", "m", "--merged=True"]).merged).toBe(true);
+    expect(parseFlags(spec, ["--merged", "false", "--model", "m"])).toMatchObject({ merged: false, model: "m" });
+    expect(parseFlags(spec, ["--merged", "--merged", "0"]).merged).toBe(false);
+    expect(parseFlags(spec, ["--merged", "no", "--merged"]).merged).toBe(true);
+    expect(() => parseFlags(spec, ["--merged=maybe"])).toThrow(
+      /--merged is a switch: give it alone, or true \/ false, not "maybe"/,
+    );
+    expect(() => parseFlags(spec, ["--merged", "model.bin"])).toThrow(/unexpected argument "model.bin"/);
+  });
+
   it("names a flag without its value and rejects stray arguments", () => {
     expect(() => parseFlags(spec, ["--model"])).toThrow(/--model/);
     expect(() => parseFlags(spec, ["model.bin"])).toThrow(/unexpected argument "model.bin"/);

@@ -54,13 +54,15 @@ export function parseFlags(spec: CommandSpec, argv: readonly string[]): FlagValu
     };
   const canonical = new Map<string, string>();
   for (const [name, f] of Object.entries(spec.flags)) for (const a of f.aliases ?? []) canonical.set(a, name);
+  const switches = booleanValues(
+    spec.name,
+    argv.map((a) => canonicalFlag(a, canonical)),
+    options,
+  );
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
-      args: joinNegativeValues(
-        argv.map((a) => canonicalFlag(a, canonical)),
-        options,
-      ),
+      args: joinNegativeValues(switches.args, options),
       options,
       allowPositionals: true,
       strict: true,
@@ -75,8 +77,47 @@ export function parseFlags(spec: CommandSpec, argv: readonly string[]): FlagValu
   const values: FlagValues = {};
   for (const [name, f] of Object.entries(spec.flags)) values[name] = f.default;
   Object.assign(values, parsed.values);
+  for (const name of switches.off) values[name] = false;
   return values;
 }
+
+/**
+ * `--bf16 true`, `--gradient_checkpointing=false`: a switch given a value as HF's argument parser takes it
+ * (its string_to_bool), the way run_zero2.sh writes them. True becomes the bare switch; false is returned
+ * in `off` (the last spelling of a switch wins).
+ */
+function booleanValues(
+  command: string,
+  args: readonly string[],
+  options: Record<string, { type: string }>,
+): { args: string[]; off: string[] } {
+  const out: string[] = [];
+  const off = new Set<string>();
+  for (let i = 0; i < args.length; i++) {
+    const m = /^--([^=]+)(?:=(.*))?$/.exec(args[i]);
+    if (!m || options[m[1]]?.type !== "boolean") {
+      out.push(args[i]);
+      continue;
+    }
+    const name = m[1];
+    let value = m[2];
+    if (value === undefined && i + 1 < args.length && BOOL.test(args[i + 1])) value = args[++i];
+    if (value !== undefined && !BOOL.test(value))
+      throw new UsageError(
+        `llava ${command}: --${name} is a switch: give it alone, or true / false, not "${value}"`,
+        `--${name}`,
+      );
+    if (value !== undefined && FALSE.test(value)) off.add(name);
+    else {
+      off.delete(name);
+      out.push(`--${name}`);
+    }
+  }
+  return { args: out, off: [...off] };
+}
+
+const FALSE = /^(false|f|no|n|0)$/i;
+const BOOL = /^(true|t|yes|y|1|false|f|no|n|0)$/i;
 
 /** `--vision-feature-layer -1` → `--vision-feature-layer=-1`: parseArgs would take "-1" for a flag. */
 function joinNegativeValues(args: string[], options: Record<string, { type: string }>): string[] {

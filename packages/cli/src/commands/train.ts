@@ -186,9 +186,8 @@ export const trainSpec: CommandSpec = {
       default: "jsonl",
     },
     "remove-unused-columns": {
-      type: "string",
-      value: "B",
-      help: "accepted for run_zero2.sh; no effect (the collator builds the model's inputs itself)",
+      type: "boolean",
+      help: "accepted for run_zero2.sh (true or false); no effect: the collator builds the model's inputs itself",
     },
   },
   notes:
