@@ -3,7 +3,9 @@
 //   node train.mjs --model my-llava --data chat.json --images images.zip --train-type use_lora --output-dir out
 //
 // --model is a LLaVA folder, such as the one ../01-build-model writes. Without --data it draws a tiny
-// dataset; without --train-type it trains each strategy for a few steps (into out-<strategy>).
+// dataset; without --train-type it trains each strategy on the same data, seed and schedule (into
+// out-<strategy>) and compares them: what trains, and how far the loss falls. They start from the same loss
+// and part ways once the learning rate is above 0 (the first step of the warmup has lr 0).
 // (`llava train` is the same function with every run_zero2.sh flag, and --ranks N for ZeRO-2.)
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -36,7 +38,7 @@ export async function train({
 }) {
   // The same path as `llava train`: the strategy, LoRA, data and the final model or adapter (as the
   // tutorial's trainer.save_model()) in outputDir, on one rank here or on N with ZeRO-2.
-  const { losses, saved } = await trainLlava({
+  const { losses, saved, summary } = await trainLlava({
     ranks,
     modelDir,
     strategy,
@@ -51,8 +53,34 @@ export async function train({
     },
     log: console.log,
   });
-  console.log(`${strategy}: losses ${losses.map((l) => l.toFixed(3)).join(" ")} → ${saved}`);
-  return losses;
+  console.log(`${strategy}: loss ${losses[0].toFixed(3)} → ${losses.at(-1).toFixed(3)}; saved ${saved}`);
+  return { losses, summary };
+}
+
+/** The mean loss of the last 5 steps: less batch-to-batch noise than the last step alone. */
+export function finalLoss(losses) {
+  const tail = losses.slice(-5);
+  return tail.reduce((a, b) => a + b, 0) / tail.length;
+}
+
+/** What each strategy trains (per part of the model) and what it did to the loss, one row per strategy. */
+export function comparison(results) {
+  const fmt = (n) => n.toLocaleString("en-US");
+  const parts = ["vision_tower", "multi_modal_projector", "language_model"];
+  const rows = [
+    ["strategy", "vision tower", "projector", "language model", "loss: step 1 → last 5 steps (fall)"],
+  ];
+  for (const [strategy, { losses, summary }] of Object.entries(results)) {
+    const first = losses[0];
+    const last = finalLoss(losses);
+    rows.push([
+      strategy,
+      ...parts.map((p) => `${fmt(summary.parts[p]?.trainable ?? 0)} / ${fmt(summary.parts[p]?.total ?? 0)}`),
+      `${first.toFixed(3)} → ${last.toFixed(3)} (${(first - last).toFixed(3)})`,
+    ]);
+  }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd()).join("\n");
 }
 
 export async function main(argv = []) {
@@ -64,7 +92,7 @@ export async function main(argv = []) {
       images: { type: "string" },
       "train-type": { type: "string" },
       "output-dir": { type: "string" },
-      "max-steps": { type: "string", default: "2" },
+      "max-steps": { type: "string", default: "30" },
       "learning-rate": { type: "string", default: "1e-3" },
     },
   });
@@ -103,6 +131,11 @@ export async function main(argv = []) {
       steps: Number(values["max-steps"]),
       lr: Number(values["learning-rate"]),
     });
+  if (strategies.length > 1) {
+    // Same model, data order, seed and schedule: the differences below are the strategies'.
+    console.log(`\ntrainable parameters per part, and the loss over ${values["max-steps"]} steps:`);
+    console.log(comparison(results));
+  }
   return results;
 }
 

@@ -3,28 +3,41 @@
 //
 //   node infer.mjs --model my-llava --adapter out --image cat.jpg --prompt "What is in the picture?"
 //
-// --model is a LLaVA folder (../01-build-model), --adapter a LoRA adapter folder (../03-train with
-// --train-type use_lora). Without --image it captions a drawn one.
+// On the demo's trained model (`llava demo --out .demo`), a held-out image is captioned as in its table:
+//
+//   node infer.mjs --model .demo/llava-base --adapter .demo/adapter-zh \
+//     --image .demo/data/held-out-zh/images/GCC_train_000000001.jpg
+//
+// A model answers best when asked the way it was trained: the image goes where its training data put it
+// (prompt_format.json, which llava train writes next to the adapter or model), it is fitted to the tower as
+// config.json says (image_aspect_ratio), and without --prompt the training data's most frequent prompt is
+// asked. --model is a LLaVA folder (../01-build-model), --adapter a LoRA adapter folder (../03-train with
+// --train-type use_lora): a tiny model trained for a few steps answers noise. Without --image it captions a
+// drawn one.
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { placeImages, readPromptFormat } from "@llava-ts/cli";
 import { initBackend } from "@llava-ts/core";
 import { generateSyntheticCaptions } from "@llava-ts/datasets";
-import { LlavaForConditionalGeneration } from "@llava-ts/llava";
+import { LlavaForConditionalGeneration, llavaImageMode } from "@llava-ts/llava";
 import { loadAdapter, mergeAndUnload } from "@llava-ts/lora";
 import { ClipImageProcessor, LlavaProcessor } from "@llava-ts/processor";
 import { Tokenizer } from "@llava-ts/tokenizer";
 import * as tf from "@tensorflow/tfjs-core";
 
-/** Greedy answer about one image, printed as it streams. */
+/** The question asked when none is given: LLaVA's captioning prompt, or the training data's favourite. */
+const CAPTION_PROMPT = "Provide a brief description of the given image.";
+
+/** Greedy answer to `prompt` (its `<image>` already placed) about one image, decoded as it streams. */
 export async function answer(model, modelDir, image, prompt, maxNewTokens = 32) {
   const tokenizer = await Tokenizer.fromPretrained(modelDir);
   const imageProcessor = await ClipImageProcessor.fromPretrained(modelDir);
   const processor = new LlavaProcessor(tokenizer, { imageSeqLength: model.config.image_seq_length });
-  const { inputIds } = processor.buildPrompt(prompt); // system + "<image>\n" + prompt, generation prompt
-  const { data, shape } = await imageProcessor.preprocess(image);
+  const { inputIds } = processor.buildPrompt(prompt); // system + the user turn, generation prompt
+  const { data, shape } = await imageProcessor.preprocess(image, { mode: llavaImageMode(model.config) });
   const pixelValues = tf.tensor4d(data, [1, ...shape]);
   const ids = [];
   for await (const step of model.stream(inputIds, {
@@ -46,7 +59,7 @@ export async function main(argv = []) {
       model: { type: "string" },
       adapter: { type: "string" },
       image: { type: "string" },
-      prompt: { type: "string", default: "Provide a brief description of the given image." },
+      prompt: { type: "string" },
     },
   });
   const { model: modelDir, adapter } = values;
@@ -69,18 +82,23 @@ export async function main(argv = []) {
     });
     image = join(set.imagesDir, set.records[0].image);
   }
+  // What training recorded (the adapter's record first): where <image> goes, and the prompts it saw.
+  const format = readPromptFormat(adapter, modelDir);
+  const prompt = placeImages(values.prompt ?? Object.keys(format.prompts ?? {})[0] ?? CAPTION_PROMPT, 1, format);
+  console.log(`prompt: ${JSON.stringify(prompt)}`);
+
   const model = LlavaForConditionalGeneration.fromPretrained(modelDir);
   if (adapter) loadAdapter(model, adapter);
-  const withAdapter = await answer(model, modelDir, image, values.prompt);
+  const withAdapter = await answer(model, modelDir, image, prompt);
   console.log(`${adapter ? "base + adapter" : "base model    "}: ${withAdapter}`);
   let merged;
   if (adapter) {
     mergeAndUnload(model); // the LoRA products are added into the base weights; no LoRA layers remain
-    merged = await answer(model, modelDir, image, values.prompt);
+    merged = await answer(model, modelDir, image, prompt);
     console.log(`merged:         ${merged}`);
   }
   model.dispose();
-  return { withAdapter, merged };
+  return { prompt, withAdapter, merged };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href)

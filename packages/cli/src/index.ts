@@ -24,6 +24,16 @@ export type { CliIO, TextSink } from "./io.js";
 export { type GenerationSettings, LlavaSession, type PromptRequest } from "./llava-session.js";
 export { COMMANDS, main, usage } from "./main.js";
 export {
+  DEFAULT_PROMPT_FORMAT,
+  type ImagePosition,
+  PROMPT_FORMAT_FILE,
+  type PromptFormat,
+  placeImages,
+  promptFormatOf,
+  readPromptFormat,
+  writePromptFormat,
+} from "./prompt-format.js";
+export {
   type CurveOptions,
   type CurvePoint,
   lossCurveSvg,
