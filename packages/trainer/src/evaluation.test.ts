@@ -101,6 +101,31 @@ describe("evaluation during training", () => {
     expect(text).toContain(`loaded the best model: ${join(out, "checkpoint-4")}`);
   });
 
+  it("a resumed run keeps the best evaluation and the evaluations since it (patience carries over)", async () => {
+    const out = tmp();
+    const options = { strategy: "steps" as const, steps: 2, loadBestModelAtEnd: true, earlyStoppingPatience: 2 };
+    const run = (model: TinyModel, values: number[], maxSteps: number) => {
+      const s = scripted(values, options, model);
+      const { t } = train(model, { outputDir: out, maxSteps, saveSteps: 2, evaluation: s.evaluation });
+      return { t, s };
+    };
+    // Steps 2, 4, 6: the best is step 4's; step 6 is one evaluation without improvement.
+    const first = run(new TinyModel(), [3, 2, 2.5], 6);
+    await first.t.train(tinyBatches(20, 2));
+    expect(first.t.best).toEqual({ metric: 2, step: 4, checkpoint: join(out, "checkpoint-4") });
+    // Resumed at checkpoint-6: step 8's 2.6 is the second evaluation without improvement → stop. (Had the
+    // best been forgotten, 2.6 would be a new best and the run would go on to step 12.)
+    const model = new TinyModel(99);
+    const second = run(model, [2.6, 9, 9, 9], 20);
+    const r = await second.t.train(tinyBatches(20, 2), { resumeFrom: join(out, "checkpoint-6") });
+    expect(r.globalStep).toBe(8);
+    expect(second.s.at).toHaveLength(1);
+    expect(second.t.best).toEqual({ metric: 2, step: 4, checkpoint: join(out, "checkpoint-4") });
+    // The model ends with step 4's weights, which only checkpoint-4 holds.
+    const best = first.s.weights[1];
+    for (const [name, v] of snapshot(model)) expect(v, name).toEqual(best.get(name));
+  });
+
   it("evaluates at each epoch's end with strategy epoch, and never stops without patience", async () => {
     const model = new TinyModel();
     const s = scripted([5, 6, 7], { strategy: "epoch" }, model);

@@ -3,13 +3,14 @@
 // (reduce-scatter, global norm and clipping, update, all-gather) → log → callbacks → checkpoint. Every
 // step's inputs (weights, optimizer state, lr, data position, RNG) are checkpointed, so a resumed run
 // computes exactly what the uninterrupted one would have, on any number of ranks.
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { type Module, Rng } from "@llava-ts/core";
 import { accumulateGradients } from "./accumulate-gradients.js";
 import type { OptimizerParam } from "./adamw.js";
 import { applyStrategy, type StrategySummary } from "./apply-strategy.js";
 import { epochLength, type PositionedBatch, positionedBatches, type TrainData } from "./batch-stream.js";
-import { latestCheckpoint } from "./checkpoint/checkpoint-dir.js";
+import { CHECKPOINT_PREFIX, latestCheckpoint } from "./checkpoint/checkpoint-dir.js";
 import { defaultSaver, type ModelSaver } from "./checkpoint/model-saver.js";
 import type { DataPosition, LogEntry } from "./checkpoint/trainer-state.js";
 import { type RunInfo, resumeTraining, saveTrainingCheckpoint } from "./checkpoint/training-checkpoint.js";
@@ -130,10 +131,14 @@ export class Trainer<B = Batch> {
         const control = await this.callbacks(r);
         const evaluated = this.evalDue(r) ? await this.evaluate(log, r.epoch) : undefined;
         if (evaluated?.stop) control.stop = true;
-        if (this.saveDue(r) || control.save || evaluated?.improved) {
+        // With load_best_model_at_end every improvement is checkpointed, to be loaded at the end.
+        const keepBest = evaluated?.improved && o.evaluation?.loadBestModelAtEnd && o.outputDir;
+        if (this.saveDue(r) || control.save || keepBest) {
+          // As HF's _save_checkpoint, the checkpoint's trainer_state.json already names itself the best.
+          if (evaluated?.improved && this.best && o.outputDir)
+            this.best.checkpoint = join(o.outputDir, `${CHECKPOINT_PREFIX}${r.step}`);
           checkpoint = await this.saveCheckpoint();
           savedAt = r.step;
-          if (evaluated?.improved && this.best) this.best.checkpoint = checkpoint;
         }
         if (control.stop) break;
       }
@@ -234,8 +239,8 @@ export class Trainer<B = Batch> {
   }
 
   /**
-   * Runs the evaluation (every rank), logs it, and tracks the best metric: `improved` asks for a checkpoint
-   * when the best model is to be loaded at the end; `stop` when early stopping's patience has run out.
+   * Runs the evaluation (every rank), logs it, and tracks the best metric: `improved` when this one is the
+   * best so far; `stop` when early stopping's patience has run out.
    */
   private async evaluate(log: TrainingLog, epoch: number): Promise<{ improved: boolean; stop: boolean }> {
     const ev = this.options.evaluation!;
@@ -256,7 +261,7 @@ export class Trainer<B = Batch> {
       log.message(
         `early stopping at step ${this.globalStep}: ${name} has not improved on ${this.best!.metric.toFixed(4)} (step ${this.best!.step}) for ${patience} evaluations`,
       );
-    return { improved: improved && !!ev.loadBestModelAtEnd && !!this.options.outputDir, stop };
+    return { improved, stop };
   }
 
   private saveDue(r: StepResult): boolean {
@@ -298,5 +303,11 @@ export class Trainer<B = Batch> {
       dir = found;
     }
     await resumeTraining(this, dir);
+    // Evaluations since the best one still count towards early stopping's patience.
+    const best = this.best;
+    const metric = this.options.evaluation?.metric ?? "eval_loss";
+    this.sinceBest = best
+      ? this.logHistory.filter((e) => e.step > best.step && e[metric] !== undefined).length
+      : 0;
   }
 }

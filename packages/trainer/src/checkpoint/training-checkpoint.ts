@@ -29,6 +29,7 @@ import {
   pythonJson,
   readLlavaTsState,
   readTrainerState,
+  type TrainerStateJson,
   writeLlavaTsState,
   writeTrainerState,
 } from "./trainer-state.js";
@@ -52,7 +53,7 @@ export interface TrainingSnapshot {
   readonly collective: Collective;
   readonly options: { seed?: number; loggingSteps?: number; saveSteps?: number };
   /** The best evaluation so far (HF's best_metric / best_model_checkpoint), if any. */
-  best?: { metric: number; checkpoint?: string };
+  best?: { metric: number; step: number; checkpoint?: string };
 }
 
 /**
@@ -132,6 +133,24 @@ export async function resumeTraining(t: TrainingSnapshot, dir: string): Promise<
   t.globalStep = state.global_step;
   t.position = readLlavaTsState(join(dir, LLAVA_TS_STATE_FILE));
   t.logHistory = state.log_history.filter((e) => e.step <= state.global_step);
+  // Where load_best_model_at_end and early stopping left off (HF restores best_metric the same way).
+  t.best =
+    state.best_metric === null || state.best_metric === undefined
+      ? undefined
+      : {
+          metric: state.best_metric,
+          step: bestStep(state),
+          checkpoint: state.best_model_checkpoint ?? undefined,
+        };
   restoreRngState(rng, t.rng, t.model, join(dir, "rng_state.json"));
   t.run = { ...t.run, batchSize: state.train_batch_size };
+}
+
+/** The step of the best evaluation: its checkpoint's number, else the last evaluation with that value. */
+function bestStep(state: TrainerStateJson): number {
+  const named = /checkpoint-(\d+)$/.exec(state.best_model_checkpoint ?? "");
+  if (named) return Number(named[1]);
+  for (const e of [...state.log_history].reverse())
+    if (Object.entries(e).some(([k, v]) => k.startsWith("eval_") && v === state.best_metric)) return e.step;
+  return state.global_step;
 }
