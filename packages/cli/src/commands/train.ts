@@ -317,6 +317,15 @@ function applyDeepSpeed(f: Flags, io?: CliIO): void {
       );
     f.values[flag] = String(v);
   }
+  for (const [flag, v] of Object.entries(ds.switches)) {
+    const given = f.values[flag];
+    if (given !== undefined && given !== v)
+      throw new UsageError(
+        `llava train: --${flag} ${given} contradicts ${file} (${v}); set one of them, or "auto" in the config`,
+        `--${flag}`,
+      );
+    f.values[flag] = v;
+  }
   const global = ds.values["train-batch-size"];
   const product =
     f.int("per-device-train-batch-size")! * f.int("gradient-accumulation-steps")! * f.int("ranks")!;

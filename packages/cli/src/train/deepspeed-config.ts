@@ -8,6 +8,8 @@ import { UsageError } from "../args.js";
 /** What the config sets, in `llava train`'s flag names, plus the warnings for what it cannot honour. */
 export interface DeepSpeedSettings {
   values: Record<string, number>;
+  /** Switches it sets (bf16.enabled → --bf16). */
+  switches: Record<string, boolean>;
   bucketSize?: number;
   warnings: string[];
 }
@@ -29,6 +31,7 @@ export function readDeepSpeedConfig(file: string): DeepSpeedSettings {
     throw new UsageError(`llava train: --deepspeed ${file}: ${(e as Error).message}`, "--deepspeed");
   }
   const values: Record<string, number> = {};
+  const switches: Record<string, boolean> = {};
   const warnings: string[] = [];
   let bucketSize: number | undefined;
   const set = (flag: string, v: unknown, key: string) => {
@@ -67,12 +70,13 @@ export function readDeepSpeedConfig(file: string): DeepSpeedSettings {
     } else if (key === "optimizer.type") {
       if (!/^adamw?$/i.test(String(v))) warnings.push(`${at}: llava-ts trains with AdamW`);
     } else if (key === "scheduler.params.warmup_num_steps") set("warmup-steps", v, key);
-    else if ((key === "fp16.enabled" || key === "bf16.enabled") && v !== false && v !== "auto")
-      warnings.push(`${at}: ignored here; precision follows --bf16 (TensorFlow.js computes in float32)`);
+    else if (key === "bf16.enabled" && typeof v === "boolean") switches.bf16 = v;
+    else if (key === "fp16.enabled" && v !== false && v !== "auto")
+      warnings.push(`${at}: no float16 here (TensorFlow.js computes in float32); --bf16 is what maps`);
     else if (!(key.endsWith(".enabled") && (v === false || v === "auto")) && v !== "auto")
       warnings.push(`${at}: no counterpart in llava-ts, not used`);
   }
-  return { values, bucketSize, warnings };
+  return { values, switches, bucketSize, warnings };
 }
 
 /** "a.b.c" → value, for every leaf of the config (arrays are leaves). */

@@ -7,6 +7,8 @@ import { initBackend } from "@llava-ts/core";
 import { generateSyntheticCaptions } from "@llava-ts/datasets";
 import { beforeAll, describe, expect, it } from "vitest";
 import { captureIO, type TinyFixture, tinyFixture } from "../../test/tiny-llava.js";
+import { Flags, parseFlags } from "../args.js";
+import { trainOptionsFromFlags, trainSpec } from "../commands/train.js";
 import { main } from "../main.js";
 
 let fx: TinyFixture;
@@ -191,6 +193,32 @@ describe("llava train --deepspeed and --report-to", () => {
     expect((await run(["train", ...common(), "--deepspeed", ds])).err).toContain(
       "train_batch_size 8 ≠ per-device batch × accumulation × ranks = 4",
     );
+  });
+
+  it("maps bf16.enabled onto --bf16, and takes run_zero2.sh's switch values", async () => {
+    const ds = join(fx.root, "ds_bf16.json");
+    writeFileSync(ds, JSON.stringify({ bf16: { enabled: true }, fp16: { enabled: true } }));
+    const options = (argv: string[]) => {
+      const io = captureIO();
+      return { o: trainOptionsFromFlags(new Flags("train", parseFlags(trainSpec, argv)), io), err: io.err() };
+    };
+    const { o, err } = options([...common(), "--deepspeed", ds]);
+    expect(o.bf16).toBe(true);
+    expect(err).toContain("fp16.enabled = true: no float16 here");
+    expect(() => options([...common(), "--deepspeed", ds, "--bf16", "false"])).toThrow(
+      `--bf16 false contradicts ${ds} (true)`,
+    );
+    const copied = options([
+      ...common(),
+      "--bf16",
+      "true",
+      "--gradient_checkpointing",
+      "True",
+      "--remove_unused_columns",
+      "false",
+    ]).o;
+    expect([copied.bf16, copied.gradientCheckpointing]).toEqual([true, true]);
+    expect(options(common()).o.bf16).toBe(false);
   });
 
   it("--report-to tensorboard says what it needs before training", async () => {
