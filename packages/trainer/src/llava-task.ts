@@ -121,7 +121,7 @@ export function evalBatchLoss(model: LlavaLike, batch: Batch): number {
         batch.pixelValues && batch.pixelShape && batch.pixelShape[0] > 0
           ? tf.tensor4d(batch.pixelValues, [...batch.pixelShape], "float32")
           : undefined,
-      logitsMode: "labelled",
+      logitsMode: "none", // the loss alone, as in training: no [N, V] logits with an offloaded output
     });
     if (!out.loss)
       throw new TrainingError("the model returned no loss for an evaluation batch (are all labels -100?)");

@@ -7,6 +7,7 @@ import { type GenerationSettings, LlavaSession } from "../llava-session.js";
 import { placeImages } from "../prompt-format.js";
 import type { Command } from "./command.js";
 import { generationFlags, generationSettings } from "./generation-flags.js";
+import { applyMaxHeap, maxHeapFlag } from "./heap-flag.js";
 
 export const chatSpec: CommandSpec = {
   name: "chat",
@@ -19,6 +20,7 @@ export const chatSpec: CommandSpec = {
     image: { type: "string", value: "FILE", help: "the image the conversation is about" },
     "image-mode": { type: "string", value: "M", help: "crop | pad (default: the model folder's)" },
     ...generationFlags(256),
+    ...maxHeapFlag,
   },
   notes: 'Type a message and press Enter; an empty line, "/exit" or end of input ends the chat.',
 };
@@ -71,6 +73,7 @@ export const chatCommand: Command = {
       return 0;
     }
     const f = new Flags("chat", values);
+    applyMaxHeap(f);
     if (f.boolean("merged") && !f.has("adapter"))
       throw new UsageError("llava chat: --merged needs --adapter DIR", "--merged");
     await runChat(

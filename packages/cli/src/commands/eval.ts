@@ -4,6 +4,7 @@ import { runEval } from "../eval/run-eval.js";
 import type { Command } from "./command.js";
 import { dataFlags, datasetSpec } from "./data-flags.js";
 import { generationFlags, generationSettings } from "./generation-flags.js";
+import { applyMaxHeap, maxHeapFlag } from "./heap-flag.js";
 
 export const evalSpec: CommandSpec = {
   name: "eval",
@@ -29,6 +30,7 @@ export const evalSpec: CommandSpec = {
     "image-mode": { type: "string", value: "M", help: "crop | pad (default: the model folder's)" },
     json: { type: "boolean", help: "print the metrics as one JSON object" },
     ...generationFlags(128),
+    ...maxHeapFlag,
   },
   notes:
     "Each record's last answer is generated from the turns before it and compared with the record's answer;\n" +
@@ -45,6 +47,7 @@ export const evalCommand: Command = {
       return 0;
     }
     const f = new Flags("eval", values);
+    applyMaxHeap(f);
     if (f.boolean("merged") && !f.has("adapter"))
       throw new UsageError("llava eval: --merged needs --adapter DIR", "--merged");
     await runEval(

@@ -1,9 +1,9 @@
 // llava infer's sampling, batches, requests file, --json, image placement and image mode on the tiny LLaVA.
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { initBackend } from "@llava-ts/core";
+import { heapCacheStats, initBackend, maxHeap, setMaxHeap } from "@llava-ts/core";
 import sharp from "sharp";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { captureIO, type TinyFixture, tinyFixture } from "../../test/tiny-llava.js";
 import { LlavaSession } from "../llava-session.js";
 import { main } from "../main.js";
@@ -17,6 +17,7 @@ beforeAll(async () => {
   fx = await tinyFixture();
   images = fx.data.records.slice(0, 3).map((r) => join(fx.data.imagesDir!, r.image));
 });
+afterAll(() => setMaxHeap());
 
 async function run(argv: string[], stdin?: string[]) {
   const io = captureIO(stdin);
@@ -187,5 +188,42 @@ describe("llava chat", () => {
       ["What is in the picture?", ""],
     );
     expect(again.out).toBe(r.out);
+  });
+});
+
+describe("--max-heap", () => {
+  it("infer, chat and eval load under the cap given: the weights come and go, the results stay", async () => {
+    // The tiny model's ~20 MB of weights are past half of a 24 MB cap: it loads offloaded.
+    const cap = ["--max-heap", "24MB"];
+    const q = ["--image", images[0], "--prompt", "Describe it.", "--max-new-tokens", "6"];
+    const resident = await run(["infer", "--model", fx.model, ...q]);
+    setMaxHeap();
+    const before = heapCacheStats().broughtIn;
+    const offloaded = await run(["infer", "--model", fx.model, ...q, ...cap]);
+    expect(offloaded.code, offloaded.err).toBe(0);
+    expect(maxHeap()).toBe(24 * 2 ** 20);
+    expect(heapCacheStats().broughtIn).toBeGreaterThan(before);
+    expect(offloaded.out).toBe(resident.out);
+
+    const lines = ["What is in the picture?", ""];
+    const chat = ["chat", "--model", fx.model, "--image", images[0], "--max-new-tokens", "4"];
+    setMaxHeap();
+    const chatResident = await run(chat, lines);
+    const chatOffloaded = await run([...chat, ...cap], lines);
+    expect(chatOffloaded.code, chatOffloaded.err).toBe(0);
+    expect(chatOffloaded.out).toBe(chatResident.out);
+
+    const evalArgs = ["eval", "--model", fx.model, "--data", fx.data.chatJson, "--images", fx.data.imagesDir!];
+    setMaxHeap();
+    const e1 = JSON.parse((await run([...evalArgs, "--loss-only", "--json"])).out);
+    const e2 = await run([...evalArgs, "--loss-only", "--json", ...cap]);
+    expect(e2.code, e2.err).toBe(0);
+    expect(JSON.parse(e2.out).eval_loss).toBeCloseTo(e1.eval_loss, 5);
+
+    for (const command of ["infer", "chat", "eval"]) {
+      const bad = await run([command, "--model", fx.model, "--max-heap", "lots"]);
+      expect(bad.code).not.toBe(0);
+      expect(bad.err).toMatch(/max heap: cannot read "lots" as a size/);
+    }
   });
 });

@@ -9,6 +9,7 @@ import { type GenerationSettings, LlavaSession, type PromptRequest } from "../ll
 import { placeImages } from "../prompt-format.js";
 import type { Command } from "./command.js";
 import { generationFlags, generationSettings } from "./generation-flags.js";
+import { applyMaxHeap, maxHeapFlag } from "./heap-flag.js";
 
 export const inferSpec: CommandSpec = {
   name: "infer",
@@ -42,6 +43,7 @@ export const inferSpec: CommandSpec = {
     "image-mode": { type: "string", value: "M", help: "crop | pad (default: the model folder's)" },
     json: { type: "boolean", help: "one JSON object per answer: {image, prompt, answer}" },
     ...generationFlags(256),
+    ...maxHeapFlag,
   },
   notes:
     "Where <image> goes when the prompt has none: prompt_format.json (written by training next to the\n" +
@@ -170,6 +172,7 @@ export const inferCommand: Command = {
       return 0;
     }
     const f = new Flags("infer", values);
+    applyMaxHeap(f);
     if (f.boolean("merged") && !f.has("adapter"))
       throw new UsageError(
         "llava infer: --merged needs --adapter DIR (a merged folder is used with --model alone)",
