@@ -84,7 +84,11 @@ export async function main(argv = []) {
   }
   // What training recorded (the adapter's record first): where <image> goes, and the prompts it saw.
   const format = readPromptFormat(adapter, modelDir);
-  const prompt = placeImages(values.prompt ?? Object.keys(format.prompts ?? {})[0] ?? CAPTION_PROMPT, 1, format);
+  const prompt = placeImages(
+    values.prompt ?? Object.keys(format.prompts ?? {})[0] ?? CAPTION_PROMPT,
+    1,
+    format,
+  );
   console.log(`prompt: ${JSON.stringify(prompt)}`);
 
   const model = LlavaForConditionalGeneration.fromPretrained(modelDir);

@@ -43,7 +43,10 @@ describe("parseFlags", () => {
   it("takes true / false after a switch, as run_zero2.sh writes them (HF's string_to_bool)", () => {
     expect(parseFlags(spec, ["--model", "m", "--merged", "true"]).merged).toBe(true);
     expect(parseFlags(spec, ["--model", "m", "--merged=True"]).merged).toBe(true);
-    expect(parseFlags(spec, ["--merged", "false", "--model", "m"])).toMatchObject({ merged: false, model: "m" });
+    expect(parseFlags(spec, ["--merged", "false", "--model", "m"])).toMatchObject({
+      merged: false,
+      model: "m",
+    });
     expect(parseFlags(spec, ["--merged", "--merged", "0"]).merged).toBe(false);
     expect(parseFlags(spec, ["--merged", "no", "--merged"]).merged).toBe(true);
     expect(() => parseFlags(spec, ["--merged=maybe"])).toThrow(

@@ -89,7 +89,12 @@ describe("examples", () => {
 
   it("04-infer answers with 03's adapter and merged, identically", async () => {
     const { main } = await load("04-infer/infer.mjs");
-    const { prompt, withAdapter, merged } = await main(["--model", model, "--adapter", join(root, "adapter")]);
+    const { prompt, withAdapter, merged } = await main([
+      "--model",
+      model,
+      "--adapter",
+      join(root, "adapter"),
+    ]);
     expect(prompt).toBe("<image>\nProvide a brief description of the given image."); // LLaVA's default
     expect(typeof withAdapter).toBe("string");
     expect(merged).toBe(withAdapter);
@@ -102,8 +107,17 @@ describe("examples", () => {
       image_position: "after",
       prompts: { "请简要描述这张图片。": "after", "用一句话描述图片的内容。": "before" },
     });
-    expect((await main(["--model", model, "--adapter", adapter])).prompt).toBe("请简要描述这张图片。\n<image>");
-    const asked = await main(["--model", model, "--adapter", adapter, "--prompt", "用一句话描述图片的内容。"]);
+    expect((await main(["--model", model, "--adapter", adapter])).prompt).toBe(
+      "请简要描述这张图片。\n<image>",
+    );
+    const asked = await main([
+      "--model",
+      model,
+      "--adapter",
+      adapter,
+      "--prompt",
+      "用一句话描述图片的内容。",
+    ]);
     expect(asked.prompt).toBe("<image>\n用一句话描述图片的内容。");
     expect(asked.merged).toBe(asked.withAdapter);
   });

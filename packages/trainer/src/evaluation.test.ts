@@ -103,7 +103,12 @@ describe("evaluation during training", () => {
 
   it("a resumed run keeps the best evaluation and the evaluations since it (patience carries over)", async () => {
     const out = tmp();
-    const options = { strategy: "steps" as const, steps: 2, loadBestModelAtEnd: true, earlyStoppingPatience: 2 };
+    const options = {
+      strategy: "steps" as const,
+      steps: 2,
+      loadBestModelAtEnd: true,
+      earlyStoppingPatience: 2,
+    };
     const run = (model: TinyModel, values: number[], maxSteps: number) => {
       const s = scripted(values, options, model);
       const { t } = train(model, { outputDir: out, maxSteps, saveSteps: 2, evaluation: s.evaluation });

@@ -213,7 +213,15 @@ describe("--max-heap", () => {
     expect(chatOffloaded.code, chatOffloaded.err).toBe(0);
     expect(chatOffloaded.out).toBe(chatResident.out);
 
-    const evalArgs = ["eval", "--model", fx.model, "--data", fx.data.chatJson, "--images", fx.data.imagesDir!];
+    const evalArgs = [
+      "eval",
+      "--model",
+      fx.model,
+      "--data",
+      fx.data.chatJson,
+      "--images",
+      fx.data.imagesDir!,
+    ];
     setMaxHeap();
     const e1 = JSON.parse((await run([...evalArgs, "--loss-only", "--json"])).out);
     const e2 = await run([...evalArgs, "--loss-only", "--json", ...cap]);
