@@ -93,6 +93,7 @@ describe("evaluation during training", () => {
     const state = JSON.parse(readFileSync(join(out, "checkpoint-8", "trainer_state.json"), "utf8"));
     expect(state.best_metric).toBe(2);
     expect(state.best_model_checkpoint).toBe(join(out, "checkpoint-4"));
+    expect(state.eval_steps).toBe(2);
     const text = lines.join("");
     expect(text).toContain("step 4: eval_loss 2.0000, eval_samples 4");
     expect(text).toContain(

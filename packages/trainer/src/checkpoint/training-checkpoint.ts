@@ -51,7 +51,12 @@ export interface TrainingSnapshot {
   readonly optimizer: PartitionedAdamW;
   readonly saver: ModelSaver;
   readonly collective: Collective;
-  readonly options: { seed?: number; loggingSteps?: number; saveSteps?: number };
+  readonly options: {
+    seed?: number;
+    loggingSteps?: number;
+    saveSteps?: number;
+    evaluation?: { strategy: string; steps?: number };
+  };
   /** The best evaluation so far (HF's best_metric / best_model_checkpoint), if any. */
   best?: { metric: number; step: number; checkpoint?: string };
 }
@@ -96,7 +101,8 @@ async function writeTrainingState(t: TrainingSnapshot, dir: string): Promise<voi
     best_metric: t.best?.metric ?? null,
     best_model_checkpoint: t.best?.checkpoint ?? null,
     epoch: t.logHistory.at(-1)?.epoch ?? t.position.epoch,
-    eval_steps: 500,
+    // TrainerState's eval_steps: the run's, else HF's default 500.
+    eval_steps: (t.options.evaluation?.strategy === "steps" && t.options.evaluation.steps) || 500,
     global_step: t.globalStep,
     is_hyper_param_search: false,
     is_local_process_zero: true,
