@@ -1,9 +1,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { bufferedLines } from "./io.js";
 import { placeImages, promptFormatOf, readPromptFormat, writePromptFormat } from "./prompt-format.js";
 
 const rec = (human: string) => [
@@ -39,18 +37,5 @@ describe("prompt formats", () => {
     expect(readPromptFormat(adapter, model).image_position).toBe("before");
     writePromptFormat(adapter, { image_position: "left" as "before" });
     expect(() => readPromptFormat(adapter)).toThrow('image_position must be "before" or "after"');
-  });
-});
-
-describe("bufferedLines", () => {
-  it("keeps the lines that arrive before anyone reads them", async () => {
-    const input = new PassThrough();
-    const lines = bufferedLines(input);
-    input.write("first\nsecond\n");
-    input.end("third\n");
-    await new Promise((r) => setTimeout(r, 50)); // the model loading
-    const got: string[] = [];
-    for await (const l of lines) got.push(l);
-    expect(got).toEqual(["first", "second", "third"]);
   });
 });
