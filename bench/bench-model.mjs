@@ -50,6 +50,9 @@ export function benchBatch(rows = SPEC.batch.size, seed = 1) {
   const S = SPEC.vision_config.image_size;
   const pixelValues = Float32Array.from({ length: rows * 3 * S * S }, () => rng.normal());
   return {
+    // A collated LlavaBatch (@llava-ts/datasets' type): record indices, no skipped records.
+    indices: Array.from({ length: rows }, (_, i) => i),
+    skipped: [],
     batchSize: rows,
     seqLength: T,
     inputIds,
@@ -57,22 +60,6 @@ export function benchBatch(rows = SPEC.batch.size, seed = 1) {
     labels,
     pixelValues,
     pixelShape: [rows, 3, S, S],
-  };
-}
-
-/** Rows [from, to) of a batch (a ZeRO-2 rank's share of the global batch). */
-export function sliceBatch(batch, from, to) {
-  const T = batch.seqLength;
-  const S = batch.pixelShape[2];
-  const px = 3 * S * S;
-  return {
-    batchSize: to - from,
-    seqLength: T,
-    inputIds: batch.inputIds.slice(from * T, to * T),
-    attentionMask: batch.attentionMask.slice(from * T, to * T),
-    labels: batch.labels.slice(from * T, to * T),
-    pixelValues: batch.pixelValues.slice(from * px, to * px),
-    pixelShape: [to - from, 3, S, S],
   };
 }
 

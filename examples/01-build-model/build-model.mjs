@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { writeTinyClip, writeTinyQwen } from "@llava-ts/cli";
+import { writeTinyClip, writeTinyQwen } from "@llava-ts/cli/internal"; // the demo's tiny checkpoints
 import { initBackend } from "@llava-ts/core";
 import { buildLlava, LlavaForConditionalGeneration } from "@llava-ts/llava";
 

@@ -1,4 +1,5 @@
-// @llava-ts/cli: the `llava` command, and each subcommand as a function for scripts and tests.
+// @llava-ts/cli: the `llava` command, and each subcommand as a function for scripts and tests. The demo's
+// pieces (tiny checkpoints, caption sets) are in "./internal".
 
 export { type CommandSpec, type FlagSpec, helpText, parseFlags, UsageError } from "./args.js";
 export { qwenTokenizerDir } from "./assets.js";
@@ -8,10 +9,7 @@ export { evalSpec } from "./commands/eval.js";
 export { type InferOptions, inferSpec, runInfer } from "./commands/infer.js";
 export { type MergeOptions, mergeSpec, runMerge } from "./commands/merge.js";
 export { trainOptionsFromFlags, trainSpec } from "./commands/train.js";
-export { captionSet, trainingBatches } from "./demo/caption-batches.js";
-export { type DemoSettings, FULL_DEMO, QUICK_DEMO } from "./demo/demo-settings.js";
 export { type DemoOptions, type DemoResult, runDemo } from "./demo/run-demo.js";
-export { type TinySizes, writeTinyClip, writeTinyQwen } from "./demo/tiny-checkpoints.js";
 export {
   type EvalResult,
   type EvaluateOptions,
@@ -36,7 +34,6 @@ export {
 export {
   type CurveOptions,
   type CurvePoint,
-  lossCurveSvg,
   writeLossCurve,
   writeRunLossCurve,
 } from "./train/loss-curve.js";

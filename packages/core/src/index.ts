@@ -1,12 +1,141 @@
-// From the entry itself: esbuild keeps an entry's `export *` of a package, not one in a shared chunk.
-export * from "@llava-ts/errors";
-export * from "./backend/init-backend.js";
-export { type LoopBody, secondCoreJobs, sharedFloat32, splitLoop } from "./backend/second-core.js";
-export { readInto, rewriteVariable, tensorFrom, valuesOf } from "./backend/tensor-io.js";
-export { registerThreadedWasm, wasmThreads } from "./backend/wasm-threads.js";
-export * from "./config.js";
-export * from "./modules/index.js";
-export * from "./nn/index.js";
-export * from "./safetensors/index.js";
-export * from "./weights/module-weights.js";
-export * from "./workers/worker-entry-url.js";
+// @llava-ts/core: backend selection, safetensors, HF configs, the module tree named by HF keys, nn
+// primitives and errors. Helpers for the other packages are in "./internal", test helpers in "./testing".
+
+// Named from the package itself: esbuild keeps an entry's re-export of a package, not one in a shared chunk.
+export {
+  ConfigError,
+  DataError,
+  FormatError,
+  LlavaError,
+  ShapeError,
+  WeightLoadError,
+  type WeightMismatch,
+} from "@llava-ts/errors";
+export { type BackendName, type InitBackendOptions, initBackend } from "./backend/init-backend.js";
+export { wasmThreads } from "./backend/wasm-threads.js";
+export { ConfigReader, type JsonObject, readJsonFile } from "./config.js";
+export {
+  BytesTensor,
+  type Closeable,
+  clearHeapCache,
+  DEFAULT_MAX_HEAP,
+  Embedding,
+  emptyWeights,
+  FileTensor,
+  formatBytes,
+  HeapBudgetError,
+  type HeapCacheStats,
+  type HostDtype,
+  type HostTensor,
+  heapCacheStats,
+  hostBytes,
+  type Initializer,
+  isHostDtype,
+  LayerNorm,
+  Linear,
+  type LinearOptions,
+  type LoadOptions,
+  type LoadResult,
+  Module,
+  ModuleList,
+  matchName,
+  maxHeap,
+  type NamePattern,
+  normalInit,
+  OffloadedParameter,
+  onesInit,
+  type Parameter,
+  parseByteSize,
+  RMSNorm,
+  Rng,
+  readFloat32,
+  setMaxHeap,
+  size,
+  storedDtype,
+  type TensorSource,
+  WASM_HEAP_LIMIT,
+  zerosInit,
+} from "./modules/index.js";
+export {
+  type Activation,
+  type AttentionBiasOptions,
+  applyRotary,
+  attentionBias,
+  type CheckpointedFn,
+  causalLmLoss,
+  checkpoint,
+  chunkedCrossEntropy,
+  chunkedLogits,
+  crossEntropy,
+  embedding,
+  gelu,
+  geluTanh,
+  getActivation,
+  IGNORE_INDEX,
+  isRecordingGradients,
+  labelledPositions,
+  layerNorm,
+  linear,
+  MASK_VALUE,
+  quickGelu,
+  rmsNorm,
+  rotaryCosSin,
+  rotateHalf,
+  scaledDotProductAttention,
+  silu,
+  type VocabChunks,
+} from "./nn/index.js";
+export {
+  bf16ToFloat32,
+  type CheckpointOpenOptions,
+  type CheckpointWriteOptions,
+  type DecodeContext,
+  decodeTensor,
+  dtypeSize,
+  type EntryOptions,
+  encodeTensor,
+  type FileLayout,
+  f16ToFloat32,
+  float32ToBf16,
+  float32ToF16,
+  formatIndex,
+  type Header,
+  isSafetensorsDtype,
+  type LoadedArray,
+  type LoadedDtype,
+  loadedDtype,
+  MAX_HEADER_BYTES,
+  type PlainTensor,
+  parseHeader,
+  parseSize,
+  planFile,
+  planShards,
+  SAFETENSORS_DTYPES,
+  SafetensorsCheckpoint,
+  type SafetensorsDtype,
+  SafetensorsFile,
+  type SafetensorsSource,
+  type ShardIndex,
+  saveSafetensors,
+  shardFileName,
+  type TensorData,
+  type TensorEntry,
+  type TensorInfo,
+  type TensorSpec,
+  tensorEntries,
+  type WritableArray,
+  type WrittenCheckpoint,
+  type WrittenFile,
+  writeSafetensors,
+  writeSafetensorsCheckpoint,
+} from "./safetensors/index.js";
+export {
+  type LoadWeightsOptions,
+  loadSafetensorsWeights,
+  type PretrainedOptions,
+  renamedSource,
+  resolveOffload,
+  type SaveWeightsOptions,
+  saveSafetensorsWeights,
+  stripPrefix,
+} from "./weights/module-weights.js";

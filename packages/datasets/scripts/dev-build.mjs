@@ -26,9 +26,10 @@ export async function devBuild() {
       {
         name: "llava-ts-sources",
         setup(build) {
-          build.onResolve({ filter: /^@llava-ts\/[^/]+$/ }, (args) => ({
-            path: join(packagesDir, args.path.slice("@llava-ts/".length), "src", "index.ts"),
-          }));
+          build.onResolve({ filter: /^@llava-ts\/[^/]+(\/[^/]+)?$/ }, (args) => {
+            const [pkg, sub] = args.path.slice("@llava-ts/".length).split("/");
+            return { path: join(packagesDir, pkg, "src", sub ?? "", "index.ts") };
+          });
         },
       },
     ],

@@ -6,7 +6,8 @@ import { createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from "
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { indexJsonArray, LlavaDataset, ZipReader, ZipWriter } from "../dist/index.js";
+import { LlavaDataset, ZipReader } from "../dist/index.js";
+import { indexJsonArray, ZipWriter } from "../dist/internal.js";
 
 const args = process.argv.slice(2);
 const compare = args.includes("--compare");

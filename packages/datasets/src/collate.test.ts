@@ -1,5 +1,6 @@
+import { IGNORE_INDEX } from "@llava-ts/core";
 import { describe, expect, it } from "vitest";
-import { collate, IGNORE_INDEX } from "./collate.js";
+import { collate } from "./collate.js";
 
 describe("collate", () => {
   const px = (v: number) => new Float32Array(3 * 2 * 2).fill(v);

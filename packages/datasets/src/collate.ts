@@ -1,9 +1,7 @@
 // Turns processed samples into the model's batch: right padding (training), attention mask, labels -100 at
 // padding, pixel values stacked. Plain typed arrays so a batch can be transferred from a worker thread.
-import { ShapeError } from "@llava-ts/core";
+import { IGNORE_INDEX, ShapeError } from "@llava-ts/core";
 import type { SkippedRecord } from "./skip-report.js";
-
-export const IGNORE_INDEX = -100;
 
 /** One record after the processor: ids/labels of equal length, and one [3,S,S] array per image. */
 export interface ProcessedSample {

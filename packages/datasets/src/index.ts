@@ -1,14 +1,11 @@
 export {
-  batchTransferList,
   type CollateOptions,
   collate,
-  IGNORE_INDEX,
   type LlavaBatch,
   type ProcessedSample,
 } from "./collate.js";
-export { crc32 } from "./crc32.js";
 export { createSampleProcessor, type ProcessorSpec } from "./create-sample-processor.js";
-export { EpochSampler, epochPermutation, mulberry32, type SamplerOptions } from "./epoch-sampler.js";
+export { EpochSampler, epochPermutation, type SamplerOptions } from "./epoch-sampler.js";
 export {
   FolderImageSource,
   type ImageSource,
@@ -16,17 +13,13 @@ export {
   openImageSource,
   ZipImageSource,
 } from "./image-source.js";
-export { indexJsonArray } from "./index-json-array.js";
-export { indexJsonLines } from "./index-json-lines.js";
 export { LlavaDataLoader, type LoaderOptions, type LoaderStats } from "./llava-data-loader.js";
 export {
   type DatasetSpec,
   LlavaDataset,
   type OnError,
   type RawSample,
-  type SampleMode,
 } from "./llava-dataset.js";
-export { processBatch, processSample } from "./process-batch.js";
 export {
   type DatasetRecord,
   DEFAULT_TEXTOCR_INSTRUCTION,
@@ -36,7 +29,7 @@ export {
   type Turn,
   toRecord,
 } from "./record-formats.js";
-export { RecordIndex, type RecordOffsets } from "./record-index.js";
+export type { RecordOffsets } from "./record-index.js";
 export type { ImagePreprocessor, SampleProcessor, TrainingSampleBuilder } from "./sample-processor.js";
 export {
   SKIP_REASONS,
@@ -47,8 +40,6 @@ export {
 } from "./skip-report.js";
 export {
   type CaptionStyle,
-  CHINESE_CAPTIONS,
-  ENGLISH_CAPTIONS,
   generateSyntheticCaptions,
   type SyntheticCaptions,
   type SyntheticCaptionsOptions,
@@ -56,4 +47,3 @@ export {
 } from "./synthetic-captions.js";
 export { type LlavaBatchTensors, toTensors } from "./to-tensors.js";
 export { type ZipEntry, ZipReader } from "./zip-reader.js";
-export { writeZip, type ZipMethod, ZipWriter, type ZipWriterOptions } from "./zip-writer.js";

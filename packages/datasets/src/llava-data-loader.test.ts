@@ -4,12 +4,12 @@ import { join, resolve } from "node:path";
 import { DataError } from "@llava-ts/core";
 import { ClipImageProcessor, LlavaProcessor } from "@llava-ts/processor";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SHAREGPT_PREFIX, type TestFormats, writeTestFormats } from "../test/test-data.js";
 import type { LlavaBatch } from "./collate.js";
 import { createSampleProcessor, type ProcessorSpec } from "./create-sample-processor.js";
 import { LlavaDataLoader } from "./llava-data-loader.js";
 import { type DatasetSpec, LlavaDataset } from "./llava-dataset.js";
 import type { SampleProcessor } from "./sample-processor.js";
-import { SHAREGPT_PREFIX, type TestFormats, writeTestFormats } from "./test-data.js";
 import { writeZip } from "./zip-writer.js";
 
 const fixtures = process.env.LLAVA_FIXTURES ?? resolve(import.meta.dirname, "../../../../shared/fixtures");

@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DataError } from "@llava-ts/core";
 import { beforeAll, describe, expect, it } from "vitest";
+import { SHAREGPT_PREFIX, type TestFormats, writeTestFormats } from "../test/test-data.js";
 import { LlavaDataset } from "./llava-dataset.js";
 import { DEFAULT_TEXTOCR_INSTRUCTION } from "./record-formats.js";
-import { SHAREGPT_PREFIX, type TestFormats, writeTestFormats } from "./test-data.js";
 import { writeZip } from "./zip-writer.js";
 
 const dir = mkdtempSync(join(tmpdir(), "llava-ds-"));

@@ -1,6 +1,7 @@
 // Random access over one dataset file plus its images: `get(i)` parses record i alone and reads its images.
 // Everything needed to reopen it (spec + byte index) is plain data, so worker threads reopen it cheaply.
 import { DataError } from "@llava-ts/core";
+import type { SampleMode } from "@llava-ts/processor";
 import { type ImageSource, type ImageSourceSpec, openImageSource } from "./image-source.js";
 import { indexJsonArray } from "./index-json-array.js";
 import { indexJsonLines } from "./index-json-lines.js";
@@ -16,8 +17,6 @@ import { RecordIndex, type RecordOffsets } from "./record-index.js";
 import { SkipReport } from "./skip-report.js";
 
 export type OnError = "raise" | "skip";
-export type SampleMode = "single_turn" | "multi_turn";
-
 export interface DatasetSpec extends FormatOptions {
   /** `chat.json` (a JSON list) or a `.jsonl` file. */
   file: string;

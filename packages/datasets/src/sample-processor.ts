@@ -1,15 +1,7 @@
 // What the loader needs from @llava-ts/processor, as a structural interface: LlavaProcessor and
 // ClipImageProcessor satisfy it as they are (the product path, create-sample-processor.ts).
-import type { SampleMode } from "./llava-dataset.js";
+import type { TrainingSampleOptions } from "@llava-ts/processor";
 import type { Turn } from "./record-formats.js";
-
-export interface TrainingSampleOptions {
-  mode: SampleMode;
-  numImages?: number;
-  /** Carried into the processor's DataErrors so a bad record can be found. */
-  file?: string;
-  record?: number;
-}
 
 export interface TrainingSampleBuilder {
   buildTrainingSample(

@@ -1,7 +1,31 @@
-export * from "./build-llava.js";
-export * from "./checkpoint-layout.js";
-export * from "./llava-config.js";
-export * from "./llava-model.js";
+export {
+  appendMeanRows,
+  type BuildLlavaOptions,
+  type BuildLlavaResult,
+  buildLlava,
+  projectorEntries,
+} from "./build-llava.js";
+export {
+  type CheckpointLayout,
+  checkpointLayout,
+  toCurrentKey,
+  toLegacyKey,
+} from "./checkpoint-layout.js";
+export {
+  type FeatureSelectStrategy,
+  type LlavaConfig,
+  llavaImageMode,
+  parseLlavaConfig,
+  readLlavaConfig,
+} from "./llava-config.js";
+export {
+  generateLlava,
+  LlavaForConditionalGeneration,
+  type LlavaGenerateOptions,
+  type LlavaInitOptions,
+  type LlavaInput,
+  streamLlava,
+} from "./llava-model.js";
 export { copyModelFiles, isWeightFile } from "./model-files.js";
-export * from "./pretrained.js";
-export * from "./processor-files.js";
+export { loadLlava, type SaveDtype, type SaveLlavaOptions, saveLlava } from "./pretrained.js";
+export { processorFiles } from "./processor-files.js";

@@ -24,8 +24,13 @@ import { loadLlava, type SaveLlavaOptions, saveLlava } from "./pretrained.js";
 type IntArrayLike = ArrayLike<number>;
 
 export interface LlavaInput {
-  /** [B, T] token ids with each `<image>` already expanded to image_seq_length image tokens. */
+  /**
+   * [B, T] token ids with each `<image>` already expanded to image_seq_length image tokens: a tensor, or
+   * host values row-major (a collated batch's Int32Array: they stay on the host, as the merge needs them).
+   */
   inputIds: tf.Tensor | IntArrayLike;
+  /** Rows B of host-value inputs ([B·T] values); default 1. */
+  batchSize?: number;
   /** [B, T], 1 = attend; omitted = all ones. */
   attentionMask?: tf.Tensor | IntArrayLike;
   /** [I, 3, H, W], one image per run of image tokens, in order. */
@@ -157,7 +162,7 @@ export class LlavaForConditionalGeneration extends Module {
   forward(input: LlavaInput & { logitsMode?: Exclude<LogitsMode, "none"> }): CausalLMOutput;
   forward(input: LlavaInput): CausalLMOutput | CausalLMLossOutput;
   forward(input: LlavaInput): CausalLMOutput | CausalLMLossOutput {
-    const [B, T] = batchShape(input.inputIds);
+    const [B, T] = batchShape(input.inputIds, input.batchSize);
     const ids = toInt32(input.inputIds, B * T, "inputIds");
     const mask =
       input.attentionMask === undefined ? undefined : toInt32(input.attentionMask, B * T, "attentionMask");
@@ -235,14 +240,16 @@ function toRows(ids: Int32Array, [B, T]: [number, number]): number[][] {
   return Array.from({ length: B }, (_, b) => Array.from(ids.subarray(b * T, (b + 1) * T)));
 }
 
-export function batchShape(x: tf.Tensor | IntArrayLike): [number, number] {
+export function batchShape(x: tf.Tensor | IntArrayLike, rows = 1): [number, number] {
   if (x instanceof tf.Tensor) {
     if (x.rank !== 2)
       throw new ShapeError(`inputIds: expected [B, T], found [${x.shape}]`, ["B", "T"], x.shape);
     const [b, t] = x.shape as number[];
     return [b, t];
   }
-  return [1, x.length];
+  if (!Number.isInteger(rows) || rows < 1 || x.length % rows !== 0)
+    throw new ShapeError(`inputIds: ${x.length} values do not make ${rows} rows`);
+  return [rows, x.length / rows];
 }
 
 export function toInt32(x: tf.Tensor | IntArrayLike, size: number, name: string): Int32Array {

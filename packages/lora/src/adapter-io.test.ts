@@ -13,6 +13,7 @@ import {
 import { fixturePath } from "@llava-ts/core/testing";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
+import { LlavaForConditionalGeneration, TinyLlava } from "../test/test-models.js";
 import { applyLora } from "./apply-lora.js";
 import { loadAdapter } from "./load-adapter.js";
 import { loraConfigOf, loraLayers } from "./lora-layers.js";
@@ -20,7 +21,6 @@ import type { LoraLinear } from "./lora-linear.js";
 import { adapterStateDict } from "./peft-keys.js";
 import { saveAdapter } from "./save-adapter.js";
 import { matchesTargetModules } from "./target-modules.js";
-import { LlavaForConditionalGeneration, TinyLlava } from "./test-models.js";
 
 beforeAll(async () => {
   await initBackend();

@@ -2,11 +2,11 @@ import { ConfigError, initBackend, Linear, normalInit, Rng } from "@llava-ts/cor
 import { expectNoLeaks, expectTensorsClose } from "@llava-ts/core/testing";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
+import { TinyLlava } from "../test/test-models.js";
 import { applyLora } from "./apply-lora.js";
 import { LoraLinear } from "./lora-linear.js";
 import { mergeAndUnload, mergeLora, unloadLora, unmergeLora } from "./merge-lora.js";
 import { ModulesToSaveWrapper } from "./modules-to-save-wrapper.js";
-import { TinyLlava } from "./test-models.js";
 
 beforeAll(async () => {
   await initBackend();

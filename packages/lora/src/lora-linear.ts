@@ -1,7 +1,8 @@
 // PEFT's lora.Linear (peft/tuners/lora/layer.py) as a wrapper around a plain Linear, keeping PEFT's
 // parameter names: base_layer.weight, lora_A.default.weight [r, in], lora_B.default.weight [out, r].
 // Shape legend: N leading dims, I in features, O out features, R rank.
-import { brandClass, Linear, LlavaError, linear, Module, OffloadedParameter, Rng } from "@llava-ts/core";
+import { Linear, LlavaError, linear, Module, OffloadedParameter, Rng } from "@llava-ts/core";
+import { brandClass } from "@llava-ts/core/internal";
 import * as tf from "@tensorflow/tfjs-core";
 import type { InitLoraWeights, LoraConfig } from "./lora-config.js";
 import { loraDropout } from "./lora-dropout.js";

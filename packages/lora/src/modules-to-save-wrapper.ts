@@ -1,7 +1,8 @@
 // PEFT's ModulesToSaveWrapper (peft/utils/other.py): a module trained in full next to the adapters.
 // The trained module sits under `modules_to_save.default` and is what forward uses; a frozen copy of its
 // starting weights sits under `original_module`, as in PEFT, so parameter names match PEFT's state dict.
-import { brandClass, LlavaError, Module, OffloadedParameter, type Parameter } from "@llava-ts/core";
+import { LlavaError, Module, OffloadedParameter, type Parameter } from "@llava-ts/core";
+import { brandClass } from "@llava-ts/core/internal";
 import type { LoraConfig } from "./lora-config.js";
 import { ModuleDict } from "./module-dict.js";
 

@@ -1,2 +1,27 @@
-export * from "./clip-image-processor.js";
-export * from "./llava-processor.js";
+export {
+  ClipImageProcessor,
+  type ClipImageProcessorConfig,
+  decodeImage,
+  type ImageInput,
+  outputSize,
+  type PixelValues,
+  type PreprocessMode,
+  type PreprocessOptions,
+  parseClipImageProcessorConfig,
+  type RawImage,
+  type RgbImage,
+  type SizeConfig,
+} from "./clip-image-processor.js";
+export {
+  type ChatRole,
+  type ChatTurn,
+  LlavaProcessor,
+  type LlavaProcessorOptions,
+  type LlavaPrompt,
+  type LlavaSample,
+  type LlavaTurn,
+  type PromptOptions,
+  type RecordContext,
+  type SampleMode,
+  type TrainingSampleOptions,
+} from "./llava-processor.js";

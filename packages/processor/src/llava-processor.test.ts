@@ -1,10 +1,10 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { ConfigError, DataError } from "@llava-ts/core";
+import { ConfigError, DataError, IGNORE_INDEX } from "@llava-ts/core";
 import { Tokenizer } from "@llava-ts/tokenizer";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { LlavaTurn } from "./llava-conversation.js";
-import { IGNORE_INDEX, LlavaProcessor } from "./llava-processor.js";
+import { LlavaProcessor } from "./llava-processor.js";
 
 const repoRoot = resolve(import.meta.dirname, "../../..");
 const fixtures = process.env.LLAVA_FIXTURES ?? resolve(repoRoot, "../shared/fixtures");

@@ -2,7 +2,7 @@
 // imageSeqLength image tokens, and only assistant answers (content + `<|im_end|>`) are trained.
 // Follows transformers' LlavaProcessor for the expansion and the reference tutorial for the labels.
 
-import { ConfigError, LlavaError } from "@llava-ts/core";
+import { ConfigError, IGNORE_INDEX, LlavaError } from "@llava-ts/core";
 import type { Tokenizer } from "@llava-ts/tokenizer";
 import type { ClipImageProcessor } from "./clip-image-processor.js";
 import {
@@ -18,9 +18,6 @@ import {
 
 // index.ts re-exports this file only, so the conversation types a caller needs are re-exported here.
 export type { ChatRole, ChatTurn, LlavaTurn, RecordContext } from "./llava-conversation.js";
-
-/** The label of tokens that are not trained (PyTorch's cross-entropy `ignore_index`). */
-export const IGNORE_INDEX = -100;
 
 export type SampleMode = "single_turn" | "multi_turn";
 

@@ -1,7 +1,7 @@
 // One micro-batch's backward pass: the loss (times the rank's loss weight, divided by the accumulation
 // steps as HF Trainer does) under a gradient tape over the trainable variables only, its gradients added
 // into the flat buffer — dense ones whole, those of lookups made outside the tape (rowGradients) row by row.
-import { valuesOf } from "@llava-ts/core";
+import { valuesOf } from "@llava-ts/core/internal";
 import * as tf from "@tensorflow/tfjs-core";
 import type { OptimizerParam } from "./adamw.js";
 import type { GradientBuffer } from "./gradient-buffer.js";

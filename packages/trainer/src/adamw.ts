@@ -1,7 +1,7 @@
 // torch.optim.AdamW's update (torch 1.13, single-tensor path) on flat Float32Arrays, in torch's order of
 // operations, and its hyper-parameters. The optimizer that owns the state and applies this update to a
 // rank's partition of the parameters is zero2/partitioned-adamw.ts (one rank: all of them).
-import { type LoopBody, splitLoop } from "@llava-ts/core";
+import { type LoopBody, splitLoop } from "@llava-ts/core/internal";
 import type * as tf from "@tensorflow/tfjs-core";
 import { TrainingError } from "./training-error.js";
 

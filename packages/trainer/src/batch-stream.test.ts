@@ -1,10 +1,9 @@
-import type { LlavaDataLoader } from "@llava-ts/datasets";
+import type { LlavaBatch, LlavaDataLoader } from "@llava-ts/datasets";
 import { describe, expect, it } from "vitest";
 import { type EpochSource, epochLength, positionedBatches } from "./batch-stream.js";
-import type { Batch } from "./train-task.js";
 
 // Compile-time (tsc): the datasets package's loader is an epoch source of trainer batches.
-const loaderFits: LlavaDataLoader extends EpochSource<Batch> ? true : false = true;
+const loaderFits: LlavaDataLoader extends EpochSource<LlavaBatch> ? true : false = true;
 void loaderFits;
 
 async function collect<B>(

@@ -2,7 +2,7 @@
 // over micro-batches. Contiguous so ZeRO-2's reduce-scatter works on buckets of it directly (the
 // optimizer that owns it allocates it in memory the other ranks can read); JS memory so the norm and the
 // update need no tensors.
-import { sharedFloat32, splitLoop, valuesOf } from "@llava-ts/core";
+import { sharedFloat32, splitLoop, valuesOf } from "@llava-ts/core/internal";
 import type * as tf from "@tensorflow/tfjs-core";
 import { TrainingError } from "./training-error.js";
 

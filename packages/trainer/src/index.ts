@@ -35,7 +35,7 @@ export type {
 } from "./train-llava/llava-rank.js";
 export type { LlavaDataSpec, RankData } from "./train-llava/rank-data.js";
 export { type TrainLlavaOptions, type TrainLlavaResult, trainLlava } from "./train-llava/train-llava.js";
-export type { Batch, BatchCounts, PreparedStep, RowGradient, TrainTask } from "./train-task.js";
+export type { BatchCounts, PreparedStep, RowGradient, TrainTask } from "./train-task.js";
 export { Trainer, type TrainResult } from "./trainer.js";
 export type {
   EvaluationOptions,

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initBackend } from "@llava-ts/core";
 import { type Cases, fixturePath, loadCases } from "@llava-ts/core/testing";
+import type { LlavaBatch } from "@llava-ts/datasets";
 import { LlavaForConditionalGeneration } from "@llava-ts/llava";
 import { loadAdapter } from "@llava-ts/lora";
 import * as tf from "@tensorflow/tfjs-core";
@@ -16,7 +17,6 @@ import { accumulateGradients } from "./accumulate-gradients.js";
 import { applyStrategy, type Strategy } from "./apply-strategy.js";
 import { GradientBuffer } from "./gradient-buffer.js";
 import { llavaTask } from "./llava-task.js";
-import type { Batch } from "./train-task.js";
 import { Trainer } from "./trainer.js";
 import type { TrainerOptions } from "./trainer-options.js";
 
@@ -25,7 +25,7 @@ const reference = JSON.parse(readFileSync(fixturePath("hf/training.json"), "utf8
   number[]
 >;
 let cases: Cases;
-let batch: Batch;
+let batch: LlavaBatch;
 const dirs: string[] = [];
 /** Each strategy's six losses from the parity tests, the reference for the resume tests. */
 const uninterrupted = new Map<Strategy, number[]>();
@@ -41,7 +41,7 @@ afterAll(() => {
 });
 
 /** The reference run's setup: AdamW(1e-3, (0.9, 0.999), 1e-8, wd 0), constant lr, no clipping. */
-const SETUP: TrainerOptions<Batch> = {
+const SETUP: TrainerOptions<LlavaBatch> = {
   optimizer: { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0 },
   schedule: { type: "constant" },
   maxGradNorm: 0,

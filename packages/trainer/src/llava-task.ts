@@ -1,9 +1,10 @@
 // The LLaVA loss for training: a frozen vision tower runs forward only, before the gradient tape starts,
 // so it costs no tape memory and no backward kernels; logits are computed only where labels are set; a
 // trained embedding table is looked up before the tape too, its gradient added row by row.
-import type { Module } from "@llava-ts/core";
+import { IGNORE_INDEX, type Module } from "@llava-ts/core";
+import type { LlavaBatch } from "@llava-ts/datasets";
 import * as tf from "@tensorflow/tfjs-core";
-import type { Batch, BatchCounts, TrainTask } from "./train-task.js";
+import type { BatchCounts, TrainTask } from "./train-task.js";
 import { TrainingError } from "./training-error.js";
 
 /** The surface of LlavaForConditionalGeneration the trainer uses (structural, to keep coupling thin). */
@@ -14,6 +15,7 @@ export interface LlavaLike extends Module {
   visionFeatures(pixelValues: tf.Tensor): tf.Tensor;
   forward(input: {
     inputIds: tf.Tensor | ArrayLike<number>;
+    batchSize?: number;
     attentionMask?: tf.Tensor | ArrayLike<number>;
     pixelValues?: tf.Tensor;
     imageFeatures?: tf.Tensor;
@@ -36,15 +38,13 @@ function frozen(m: Module): boolean {
   return true;
 }
 
-export function llavaTask(model: LlavaLike): TrainTask<Batch> {
+export function llavaTask(model: LlavaLike): TrainTask<LlavaBatch> {
   return {
     count: countBatch,
     prepare(batch) {
       const { batchSize: B, seqLength: T } = batch;
-      const inputIds = tf.tensor2d(batch.inputIds, [B, T], "int32");
       let pixels: tf.Tensor | undefined;
-      if (batch.pixelValues && batch.pixelShape && batch.pixelShape[0] > 0)
-        pixels = tf.tensor4d(batch.pixelValues, [...batch.pixelShape], "float32"); // [I, 3, S, S]
+      if (batch.pixelShape[0] > 0) pixels = tf.tensor4d(batch.pixelValues, [...batch.pixelShape], "float32"); // [I, 3, S, S]
       const towerFrozen = frozen(model.vision_tower);
       const projectorFrozen = frozen(model.multi_modal_projector);
       // Outside any tape: the frozen tower's features (and the projector's, when it is frozen too).
@@ -57,7 +57,9 @@ export function llavaTask(model: LlavaLike): TrainTask<Batch> {
       // A trained embedding: its lookup is done here, outside the tape, and its gradient reaches the table
       // row by row (RowGradient) instead of as a dense [V, E] tensor added to the tied lm_head's.
       const table = embeddingTable(model);
-      const textEmbeds = table?.trainable ? tf.gather(table, inputIds) : undefined; // [B, T, E]
+      const textEmbeds = table?.trainable
+        ? tf.tidy(() => tf.gather(table, tf.tensor2d(batch.inputIds, [B, T], "int32"))) // [B, T, E]
+        : undefined;
       return {
         rowGradients:
           textEmbeds && table ? [{ input: textEmbeds, variable: table, rows: batch.inputIds }] : undefined,
@@ -65,7 +67,8 @@ export function llavaTask(model: LlavaLike): TrainTask<Batch> {
           let imageFeatures: tf.Tensor | undefined;
           if (fixed) imageFeatures = projectorFrozen ? fixed : model.multi_modal_projector.forward(fixed); // [I, L, E]
           const out = model.forward({
-            inputIds,
+            inputIds: batch.inputIds, // host ids: the model finds the image tokens there
+            batchSize: B,
             attentionMask: batch.attentionMask,
             labels: batch.labels,
             pixelValues: towerFrozen ? undefined : pixels,
@@ -78,7 +81,7 @@ export function llavaTask(model: LlavaLike): TrainTask<Batch> {
           return out.loss;
         },
         dispose() {
-          tf.dispose([inputIds, pixels, fixed, textEmbeds].filter((t): t is tf.Tensor => t !== undefined));
+          tf.dispose([pixels, fixed, textEmbeds].filter((t): t is tf.Tensor => t !== undefined));
         },
       };
     },
@@ -86,23 +89,23 @@ export function llavaTask(model: LlavaLike): TrainTask<Batch> {
 }
 
 /** Counts of a collated batch; `lossTokens` are the positions HF's llava loss averages over. */
-export function countBatch(batch: Batch): BatchCounts {
+export function countBatch(batch: LlavaBatch): BatchCounts {
   let tokens = 0;
   for (let i = 0; i < batch.attentionMask.length; i++) tokens += batch.attentionMask[i];
   return {
     samples: batch.batchSize,
     tokens,
-    images: batch.pixelShape?.[0] ?? 0,
+    images: batch.pixelShape[0],
     lossTokens: labelledTokens(batch),
   };
 }
 
 /** Positions that enter HF's llava loss: labels[b, t+1] ≠ -100 with attention mask 1, t < T − 1. */
-export function labelledTokens(batch: Batch): number {
+export function labelledTokens(batch: LlavaBatch): number {
   const { batchSize: B, seqLength: T, labels, attentionMask } = batch;
   let n = 0;
   for (let b = 0; b < B; b++)
-    for (let t = 1; t < T; t++) if (labels[b * T + t] !== -100 && attentionMask[b * T + t] !== 0) n++;
+    for (let t = 1; t < T; t++) if (labels[b * T + t] !== IGNORE_INDEX && attentionMask[b * T + t] !== 0) n++;
   return n;
 }
 
@@ -110,17 +113,17 @@ export function labelledTokens(batch: Batch): number {
  * The mean loss over a batch's labelled tokens, forward only (no tape): one batch of HF's evaluation
  * loop. eval_loss over batches is Σ (this × batch size) / Σ batch size, as HF's evaluation_loop averages.
  */
-export function evalBatchLoss(model: LlavaLike, batch: Batch): number {
+export function evalBatchLoss(model: LlavaLike, batch: LlavaBatch): number {
   return tf.tidy(() => {
-    const { batchSize: B, seqLength: T } = batch;
     const out = model.forward({
-      inputIds: tf.tensor2d(batch.inputIds, [B, T], "int32"),
+      inputIds: batch.inputIds, // host ids, as in training
+      batchSize: batch.batchSize,
       attentionMask: batch.attentionMask,
       labels: batch.labels,
       pixelValues:
-        batch.pixelValues && batch.pixelShape && batch.pixelShape[0] > 0
+        batch.pixelShape[0] > 0
           ? tf.tensor4d(batch.pixelValues, [...batch.pixelShape], "float32")
-          : undefined,
+          : undefined, // [I, 3, S, S]
       logitsMode: "none", // the loss alone, as in training: no [N, V] logits with an offloaded output
     });
     if (!out.loss)

@@ -1,7 +1,8 @@
 // The optimizer's loops split over the main thread and core's second-core helper: the same bits as one
 // thread, the helper used only when every array is shared memory and the loop is long.
 import { availableParallelism } from "node:os";
-import { initBackend, secondCoreJobs, sharedFloat32, valuesOf, wasmThreads } from "@llava-ts/core";
+import { initBackend, wasmThreads } from "@llava-ts/core";
+import { secondCoreJobs, sharedFloat32, valuesOf } from "@llava-ts/core/internal";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { adamwHyper, adamwUpdate, adamwUpdateParallel } from "./adamw.js";

@@ -1,17 +1,6 @@
 // What the trainer needs from a model: a loss per micro-batch, with the work that needs no gradient
-// done before the gradient tape starts. Plain typed arrays in, so any collator's batches fit.
+// done before the gradient tape starts. A LLaVA batch is the datasets package's LlavaBatch (typed arrays).
 import type * as tf from "@tensorflow/tfjs-core";
-
-/** A collated batch (the datasets package's LlavaBatch has this shape). */
-export interface Batch {
-  batchSize: number; // B
-  seqLength: number; // T
-  inputIds: Int32Array; // [B, T]
-  attentionMask: Int32Array; // [B, T]
-  labels: Int32Array; // [B, T], -100 = no loss
-  pixelValues?: Float32Array; // [N, 3, S, S]
-  pixelShape?: readonly [number, number, number, number];
-}
 
 /**
  * Rows of a variable looked up outside the tape (`input` = variable[rows], [n, ...row]): the trainer takes

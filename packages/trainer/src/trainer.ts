@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { type Module, Rng } from "@llava-ts/core";
+import type { LlavaBatch } from "@llava-ts/datasets";
 import { accumulateGradients } from "./accumulate-gradients.js";
 import type { OptimizerParam } from "./adamw.js";
 import { applyStrategy, type StrategySummary } from "./apply-strategy.js";
@@ -17,7 +18,7 @@ import { type RunInfo, resumeTraining, saveTrainingCheckpoint } from "./checkpoi
 import { type LlavaLike, llavaTask } from "./llava-task.js";
 import { LrSchedule } from "./lr-schedule.js";
 import { rankLossWeight } from "./rank-loss-weight.js";
-import type { Batch, BatchCounts, TrainTask } from "./train-task.js";
+import type { BatchCounts, TrainTask } from "./train-task.js";
 import type { StepControl, TrainerOptions } from "./trainer-options.js";
 import { TrainingError } from "./training-error.js";
 import { type StepResult, TrainingLog } from "./training-log.js";
@@ -37,7 +38,7 @@ export interface TrainResult {
   checkpoint?: string;
 }
 
-export class Trainer<B = Batch> {
+export class Trainer<B = LlavaBatch> {
   readonly params: OptimizerParam[];
   readonly optimizer: PartitionedAdamW;
   /** This rank's collective (a LocalCollective for one rank), timed: a step's comm share is measured. */

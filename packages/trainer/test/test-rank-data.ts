@@ -2,15 +2,15 @@
 // reports how many batches it served and whether it was closed.
 // `fixture` (JSON-safe, for rank processes) names a fixture whose batch is the one global batch.
 import { loadCases } from "@llava-ts/core/testing";
+import type { LlavaBatch } from "@llava-ts/datasets";
 import type { EpochSource } from "../src/batch-stream.js";
-import type { Batch } from "../src/train-task.js";
 import { rankRows } from "../src/zero2/rank-data.js";
 import { fixtureBatch } from "./fixture-batch.js";
 
 export function openRankData(
-  args: { batches?: Batch[]; fixture?: string },
+  args: { batches?: LlavaBatch[]; fixture?: string },
   { rank, worldSize }: { rank: number; worldSize: number },
-): EpochSource<Batch> & { stats(): unknown; close(): void } {
+): EpochSource<LlavaBatch> & { stats(): unknown; close(): void } {
   let batches = args.batches ?? [];
   if (args.fixture) {
     const cases = loadCases(args.fixture);

@@ -1,7 +1,7 @@
 // Test helper: a tiny per-token classifier whose loss, like a causal LM's, is the mean over labelled
 // positions only (-100 = unlabelled), so ranks with different numbers of labelled tokens exercise
 // ZeRO-2's token weighting. Batches are seeded, so every rank can build the same global batch.
-import { LayerNorm, Linear, Module, normalInit, Rng } from "@llava-ts/core";
+import { IGNORE_INDEX, LayerNorm, Linear, Module, normalInit, Rng } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs-core";
 import type { TrainTask } from "../src/train-task.js";
 
@@ -31,7 +31,8 @@ export interface TokenBatch {
   labels: Int32Array; // [B, T], -100 = no loss
 }
 
-export const tokenLabelCount = (b: TokenBatch) => b.labels.reduce((n, y) => n + (y === -100 ? 0 : 1), 0);
+export const tokenLabelCount = (b: TokenBatch) =>
+  b.labels.reduce((n, y) => n + (y === IGNORE_INDEX ? 0 : 1), 0);
 
 export function tokenTask(model: TinyTokenModel, onLoss?: () => void): TrainTask<TokenBatch> {
   return {
@@ -40,7 +41,7 @@ export function tokenTask(model: TinyTokenModel, onLoss?: () => void): TrainTask
       return { samples: b.batchSize, tokens: n, images: 0, lossTokens: n };
     },
     prepare(b) {
-      const rows = Int32Array.from(b.labels.keys()).filter((i) => b.labels[i] !== -100);
+      const rows = Int32Array.from(b.labels.keys()).filter((i) => b.labels[i] !== IGNORE_INDEX);
       const x = tf.tensor3d(b.x, [b.batchSize, b.seqLength, D]);
       const targets = tf.oneHot(
         tf.tensor1d(
@@ -68,7 +69,7 @@ export function tokenBatches(count: number, B: number, T = 6, seed = 3): TokenBa
   return Array.from({ length: count }, () => {
     const x = Float32Array.from({ length: B * T * D }, () => rng.normal());
     const labels = Int32Array.from({ length: B * T }, (_, i) =>
-      i % T >= T - 1 - (Math.floor(i / T) % (T - 1)) ? -100 : rng.int(C),
+      i % T >= T - 1 - (Math.floor(i / T) % (T - 1)) ? IGNORE_INDEX : rng.int(C),
     );
     return { batchSize: B, seqLength: T, x, labels };
   });

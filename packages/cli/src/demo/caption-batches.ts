@@ -1,5 +1,7 @@
 // The demo's data: a CC3M-style synthetic captioning set (datasets' generator: chat.json + images.zip),
 // read back through the real readers and processor into collated global batches for trainLlava.
+
+import type { LlavaBatch } from "@llava-ts/datasets";
 import {
   type CaptionStyle,
   collate,
@@ -12,7 +14,6 @@ import {
   type SyntheticCaptions,
 } from "@llava-ts/datasets";
 import { readLlavaConfig } from "@llava-ts/llava";
-import type { Batch } from "@llava-ts/trainer";
 
 export interface CaptionSetOptions {
   out: string;
@@ -43,7 +44,7 @@ export async function trainingBatches(
   set: SyntheticCaptions,
   modelDir: string,
   options: { batchSize: number; steps: number; seed: number; padTokenId: number },
-): Promise<Batch[]> {
+): Promise<LlavaBatch[]> {
   const dataset = LlavaDataset.open({ file: set.chatJson, images: set.imagesZip });
   const { image_seq_length } = readLlavaConfig(modelDir);
   const processor = await createSampleProcessor({
@@ -75,7 +76,7 @@ export async function trainingBatches(
   const { batchSize, steps } = options;
   if (rows.length < batchSize)
     throw new RangeError(`${rows.length} records cannot fill a batch of ${batchSize}`);
-  const batches: Batch[] = [];
+  const batches: LlavaBatch[] = [];
   for (let epoch = 0; batches.length < steps; epoch++) {
     const order = epochPermutation(rows.length, options.seed, epoch);
     for (let i = 0; i + batchSize <= order.length && batches.length < steps; i += batchSize) {

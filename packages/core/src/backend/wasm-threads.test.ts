@@ -6,12 +6,12 @@ import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { beforeAll, describe, expect, it } from "vitest";
+import { compute, type ThreadsReport } from "../../test/wasm-threads-test-entry.js";
 import { workerEntryUrl } from "../workers/worker-entry-url.js";
 import { initBackend } from "./init-backend.js";
 import { wasmThreads } from "./wasm-threads.js";
-import { compute, type ThreadsReport } from "./wasm-threads-test-entry.js";
 
-const entry = new URL("./wasm-threads-test-entry.ts", import.meta.url);
+const entry = new URL("../../test/wasm-threads-test-entry.ts", import.meta.url);
 const expectedThreads = Number(process.env.LLAVA_THREADS || availableParallelism());
 
 function expectClose(got: number[], want: number[]): void {

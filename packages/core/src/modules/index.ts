@@ -19,7 +19,18 @@ export {
   isHostDtype,
   readFloat32,
 } from "./host-tensor.js";
-export * from "./layers.js";
-export * from "./module.js";
+export { Embedding, LayerNorm, Linear, type LinearOptions, ModuleList, RMSNorm } from "./layers.js";
+export {
+  type Closeable,
+  emptyWeights,
+  type LoadOptions,
+  type LoadResult,
+  Module,
+  matchName,
+  type NamePattern,
+  type Parameter,
+  storedDtype,
+  type TensorSource,
+} from "./module.js";
 export { OffloadedParameter } from "./offloaded-parameter.js";
-export * from "./random.js";
+export { type Initializer, normalInit, onesInit, Rng, size, zerosInit } from "./random.js";

@@ -4,12 +4,12 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { tempDir } from "../../test/safetensors-test-utils.js";
 import { initBackend } from "../backend/init-backend.js";
 import { LlavaError } from "../errors.js";
 import { SafetensorsCheckpoint } from "../safetensors/checkpoint.js";
 import { writeSafetensorsCheckpoint } from "../safetensors/checkpoint-writer.js";
 import { float32ToBf16 } from "../safetensors/half.js";
-import { tempDir } from "../safetensors/test-utils.js";
 import { loadSafetensorsWeights, saveSafetensorsWeights } from "../weights/module-weights.js";
 import {
   clearHeapCache,

@@ -1,11 +1,11 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { tempDir } from "../../test/safetensors-test-utils.js";
 import { FormatError } from "../errors.js";
 import { SafetensorsCheckpoint } from "./checkpoint.js";
 import { parseSize, planShards, writeSafetensorsCheckpoint } from "./checkpoint-writer.js";
 import type { SafetensorsDtype } from "./dtype.js";
-import { tempDir } from "./test-utils.js";
 import type { TensorEntry } from "./writer.js";
 
 const tmp = tempDir();

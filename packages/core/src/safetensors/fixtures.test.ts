@@ -4,12 +4,13 @@
 import { readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { findFiles, tempDir } from "../../test/safetensors-test-utils.js";
 import { LlavaError } from "../errors.js";
+import { fixturesDir } from "../testing/fixtures.js";
 import { SafetensorsCheckpoint } from "./checkpoint.js";
 import { formatIndex, type ShardIndex } from "./checkpoint-writer.js";
 import { numElements } from "./dtype.js";
 import { SafetensorsFile } from "./safetensors-file.js";
-import { findFiles, fixturesDir, tempDir } from "./test-utils.js";
 import { type TensorEntry, writeSafetensors } from "./writer.js";
 
 const fixtures = fixturesDir();

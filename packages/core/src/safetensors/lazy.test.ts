@@ -3,9 +3,9 @@
 import { closeSync, ftruncateSync, openSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
+import { tempDir } from "../../test/safetensors-test-utils.js";
 import { SafetensorsCheckpoint } from "./checkpoint.js";
 import { planFile } from "./layout.js";
-import { tempDir } from "./test-utils.js";
 
 const tmp = tempDir();
 afterAll(tmp.cleanup);

@@ -2,11 +2,11 @@ import { readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rawFile, tempDir } from "../../test/safetensors-test-utils.js";
 import { initBackend } from "../backend/init-backend.js";
 import { FormatError } from "../errors.js";
 import { io } from "./io.js";
 import { SafetensorsFile } from "./safetensors-file.js";
-import { rawFile, tempDir } from "./test-utils.js";
 
 const tmp = tempDir();
 afterAll(tmp.cleanup);

@@ -2,13 +2,13 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tempDir } from "../../test/safetensors-test-utils.js";
 import { initBackend } from "../backend/init-backend.js";
 import type { SafetensorsDtype } from "./dtype.js";
 import type { WritableArray } from "./encode.js";
 import { float32ToBf16, float32ToF16 } from "./half.js";
 import { io } from "./io.js";
 import { SafetensorsFile } from "./safetensors-file.js";
-import { tempDir } from "./test-utils.js";
 import { saveSafetensors, type TensorEntry, writeSafetensors } from "./writer.js";
 
 const tmp = tempDir();

@@ -1,3 +1,3 @@
-export * from "./expect-close.js";
-export * from "./expect-no-leaks.js";
-export * from "./fixtures.js";
+export { type CloseOptions, type CloseReport, compareTensors, expectTensorsClose } from "./expect-close.js";
+export { expectNoLeaks } from "./expect-no-leaks.js";
+export { type Cases, fixturePath, fixturesDir, loadCases } from "./fixtures.js";

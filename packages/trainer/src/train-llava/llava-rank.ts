@@ -6,13 +6,13 @@
 import { mkdirSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { type BackendName, initBackend, setMaxHeap } from "@llava-ts/core";
+import type { LlavaBatch } from "@llava-ts/datasets";
 import { LlavaDataLoader } from "@llava-ts/datasets";
 import { copyModelFiles, LlavaForConditionalGeneration } from "@llava-ts/llava";
 import { applyLora, type LoraConfigInput, loadAdapter } from "@llava-ts/lora";
 import { formatStrategySummary, type Strategy, type StrategySummary } from "../apply-strategy.js";
 import type { LogEntry } from "../checkpoint/trainer-state.js";
 import { evalBatchLoss } from "../llava-task.js";
-import type { Batch } from "../train-task.js";
 import { Trainer } from "../trainer.js";
 import type { EvaluationOptions, TrainerOptions } from "../trainer-options.js";
 import type { Collective } from "../zero2/collective/collective.js";
@@ -20,7 +20,7 @@ import { type LlavaDataSpec, openEvalData, openRankData, type RankData } from ".
 
 /** Trainer options that can cross into a rank (no functions, no collective). */
 export type PlainTrainerOptions = Omit<
-  TrainerOptions<Batch>,
+  TrainerOptions<LlavaBatch>,
   "task" | "saver" | "progress" | "strategy" | "strategyOptions" | "callbacks" | "collective"
 > & {
   /** Rank 0's progress bar on stderr. Default false. */
@@ -144,7 +144,7 @@ export async function trainLlavaRank(ctx: LlavaRankContext): Promise<LlavaRankRe
       ctx.log(
         `${data.options.dataset.length} records; ${data.length} micro-batches of ${data.options.batchSize} per rank per epoch`,
       );
-    let result: Awaited<ReturnType<Trainer<Batch>["train"]>>;
+    let result: Awaited<ReturnType<Trainer<LlavaBatch>["train"]>>;
     let evalMetrics: Record<string, number> | undefined;
     try {
       result = await trainer.train(data, { resumeFrom: a.resumeFrom });

@@ -2,14 +2,14 @@
 // checkpointing, and bf16-held frozen weights — the first two train exactly as the resident run does.
 import { initBackend } from "@llava-ts/core";
 import { type Cases, fixturePath, loadCases } from "@llava-ts/core/testing";
+import type { LlavaBatch } from "@llava-ts/datasets";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fixtureBatch } from "../../test/fixture-batch.js";
-import type { Batch } from "../train-task.js";
 import type { PlainTrainerOptions } from "./llava-rank.js";
 import { type TrainLlavaOptions, trainLlava } from "./train-llava.js";
 
 let cases: Cases;
-let batch: Batch;
+let batch: LlavaBatch;
 beforeAll(async () => {
   await initBackend();
   cases = loadCases("hf/llava");

@@ -1,11 +1,11 @@
 // Where a rank of trainLlava gets its micro-batches, as each DDP process runs its own DataLoader: its rows
 // of global batches handed over, its shard of a LLaVA dataset through a LlavaDataLoader (processed with the
 // model folder's tokenizer and image processor), or a module of your own.
-import { workerEntryUrl } from "@llava-ts/core";
+import { workerEntryUrl } from "@llava-ts/core/internal";
+import type { LlavaBatch } from "@llava-ts/datasets";
 import { type DatasetSpec, LlavaDataLoader, LlavaDataset } from "@llava-ts/datasets";
 import { llavaImageMode, readLlavaConfig } from "@llava-ts/llava";
 import type { TrainData } from "../batch-stream.js";
-import type { Batch } from "../train-task.js";
 import { TrainingError } from "../training-error.js";
 import { rankRows } from "../zero2/rank-data.js";
 
@@ -24,16 +24,16 @@ export interface LlavaDataSpec extends DatasetSpec {
  * A rank's data: `batches` — collated global batches, each split by rows over the ranks (B must divide
  * by N; threads and one rank only, as they do not go through JSON); `dataset` — each rank reads its shard
  * of a LLaVA dataset; `module` — a path or file URL (a .ts module is bundled first) exporting
- * `openRankData(args, { rank, worldSize })` that returns TrainData<Batch>, e.g. a LlavaDataLoader. Every
+ * `openRankData(args, { rank, worldSize })` that returns TrainData<LlavaBatch>, e.g. a LlavaDataLoader. Every
  * rank must yield the same number of micro-batches per epoch. The data's `close()` is awaited after
  * training and its `stats()` returned per rank, when it has them.
  */
 export type RankData =
-  | { batches: readonly Batch[] }
+  | { batches: readonly LlavaBatch[] }
   | { dataset: LlavaDataSpec }
   | { module: string; args?: unknown };
 
-export type OpenedRankData = TrainData<Batch> & { close?(): unknown; stats?(): unknown };
+export type OpenedRankData = TrainData<LlavaBatch> & { close?(): unknown; stats?(): unknown };
 
 export interface RankDataContext {
   rank: number;
@@ -51,7 +51,7 @@ export function rankDataKind(data: RankData | undefined): "batches" | "dataset" 
     throw new TrainingError(
       `trainLlava: data must be one of { batches }, { dataset } or { module }, got ${data ? `{ ${Object.keys(data).join(", ")} }` : "none"}`,
     );
-  if (kinds[0] === "batches" && !(data as { batches: Batch[] }).batches.length)
+  if (kinds[0] === "batches" && !(data as { batches: LlavaBatch[] }).batches.length)
     throw new TrainingError("trainLlava: data.batches is empty");
   return kinds[0];
 }

@@ -2,18 +2,18 @@
 // freeze_vision and use_lora), and each rank holds half of the optimizer state; how ranks open their data.
 import { initBackend } from "@llava-ts/core";
 import { type Cases, fixturePath, loadCases } from "@llava-ts/core/testing";
+import type { LlavaBatch } from "@llava-ts/datasets";
 import { LlavaForConditionalGeneration } from "@llava-ts/llava";
 import { loadAdapter } from "@llava-ts/lora";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fixtureBatch } from "../../test/fixture-batch.js";
 import type { Strategy } from "../apply-strategy.js";
-import type { Batch } from "../train-task.js";
 import { Trainer } from "../trainer.js";
 import type { PlainTrainerOptions } from "./llava-rank.js";
 import { trainLlava } from "./train-llava.js";
 
 let cases: Cases;
-let batch: Batch;
+let batch: LlavaBatch;
 beforeAll(async () => {
   await initBackend(); // the ranks pick the same backend (wasm here)
   cases = loadCases("hf/llava");

@@ -1,7 +1,8 @@
 // Trains an HF llava folder on 1..N ranks: the one entry behind `llava train`, the demo, the examples and
 // the bench. One rank runs here, on a LocalCollective; N ranks run the same rank loop (llava-rank.ts) as
 // worker threads over shared memory, or as processes over TCP (one per GPU), with ZeRO-2.
-import { type BackendName, siblingEntry } from "@llava-ts/core";
+import type { BackendName } from "@llava-ts/core";
+import { siblingEntry } from "@llava-ts/core/internal";
 import type { StrategySummary } from "../apply-strategy.js";
 import type { LogEntry } from "../checkpoint/trainer-state.js";
 import { TrainingError } from "../training-error.js";

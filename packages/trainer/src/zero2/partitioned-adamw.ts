@@ -6,7 +6,7 @@
 // parameters. One rank is the same code on a LocalCollective: the partition is everything, the
 // collectives are the identity, and the update goes straight into each variable on two cores.
 import { join } from "node:path";
-import { rewriteVariable, sharedFloat32, valuesOf } from "@llava-ts/core";
+import { rewriteVariable, sharedFloat32, valuesOf } from "@llava-ts/core/internal";
 import {
   type AdamWConfig,
   type AdamWOptions,

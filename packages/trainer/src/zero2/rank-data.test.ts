@@ -1,11 +1,13 @@
+import type { LlavaBatch } from "@llava-ts/datasets";
 import { describe, expect, it } from "vitest";
 import { positionedBatches } from "../batch-stream.js";
-import type { Batch } from "../train-task.js";
 import { everyNth, rankRows } from "./rank-data.js";
 
-function batch(B: number, T: number, imagesPerRow: number): Batch {
+function batch(B: number, T: number, imagesPerRow: number): LlavaBatch {
   const S = 2;
   return {
+    indices: Array.from({ length: B }, (_, i) => 10 + i),
+    skipped: [],
     batchSize: B,
     seqLength: T,
     inputIds: Int32Array.from({ length: B * T }, (_, i) => i),
@@ -25,6 +27,10 @@ describe("rankRows", () => {
     expect(parts[1].pixelShape).toEqual([4, 3, 2, 2]);
     expect([...parts[0].pixelValues!, ...parts[1].pixelValues!]).toEqual([...b.pixelValues!]);
     expect([...parts[0].labels, ...parts[1].labels]).toEqual([...b.labels]);
+    expect(parts.map((p) => p.indices)).toEqual([
+      [10, 11],
+      [12, 13],
+    ]);
   });
 
   it("rejects a batch that does not split evenly", () => {

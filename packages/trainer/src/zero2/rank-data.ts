@@ -1,36 +1,39 @@
 // How a rank gets its share of the data: rows of a global batch (N ranks × b rows = one rank × N·b), or
 // every N-th micro-batch of an unsharded stream. (The datasets package's EpochSampler shards records by
 // rank itself; its loader's batches need neither.)
+
+import type { LlavaBatch } from "@llava-ts/datasets";
 import { type EpochSource, isEpochSource, type TrainData } from "../batch-stream.js";
-import type { Batch } from "../train-task.js";
 import { TrainingError } from "../training-error.js";
 
-/** Rows [rank·B/N, (rank+1)·B/N) of a collated batch, with their images (I/B images per row, in order). */
-export function rankRows(batch: Batch, rank: number, worldSize: number): Batch {
-  const { batchSize: B, seqLength: T } = batch;
+/**
+ * Rows [rank·B/N, (rank+1)·B/N) of a collated batch, with their records and images (I/B images per row,
+ * in order). The batch's skipped records are reported once, by rank 0.
+ */
+export function rankRows(batch: LlavaBatch, rank: number, worldSize: number): LlavaBatch {
+  const { batchSize: B, seqLength: T, pixelShape } = batch;
   if (B % worldSize !== 0)
     throw new TrainingError(`a batch of ${B} rows cannot be split evenly over ${worldSize} ranks`);
+  const [I, C, H, W] = pixelShape;
+  if (I % B !== 0)
+    throw new TrainingError(
+      `${I} images for ${B} rows: rankRows needs the same number of images in every row`,
+    );
   const rows = B / worldSize;
   const r0 = rank * rows;
-  const out: Batch = {
+  const per = I / B; // images per row
+  const size = C * H * W;
+  return {
+    indices: batch.indices.slice(r0, r0 + rows),
+    skipped: rank === 0 ? batch.skipped : [],
     batchSize: rows,
     seqLength: T,
     inputIds: batch.inputIds.slice(r0 * T, (r0 + rows) * T),
     attentionMask: batch.attentionMask.slice(r0 * T, (r0 + rows) * T),
     labels: batch.labels.slice(r0 * T, (r0 + rows) * T),
+    pixelValues: batch.pixelValues.slice(r0 * per * size, (r0 + rows) * per * size),
+    pixelShape: [rows * per, C, H, W],
   };
-  if (batch.pixelValues && batch.pixelShape) {
-    const [I, C, H, W] = batch.pixelShape;
-    if (I % B !== 0)
-      throw new TrainingError(
-        `${I} images for ${B} rows: rankRows needs the same number of images in every row`,
-      );
-    const per = I / B; // images per row
-    const size = C * H * W;
-    out.pixelValues = batch.pixelValues.slice(r0 * per * size, (r0 + rows) * per * size);
-    out.pixelShape = [rows * per, C, H, W];
-  }
-  return out;
 }
 
 /** Micro-batches rank, rank + N, rank + 2N, … of `data`; an epoch of L batches gives each rank ⌊L/N⌋. */

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
-import { workerEntryUrl } from "@llava-ts/core";
+import { workerEntryUrl } from "@llava-ts/core/internal";
 import { describe, expect, it } from "vitest";
 import type { ProcessCollectiveScript } from "../../../test/collective-process-test-rank.js";
 import { launchProcesses, type ProcessJob } from "./launch-processes.js";

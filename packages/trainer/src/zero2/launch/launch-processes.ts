@@ -10,7 +10,7 @@ import { createServer } from "node:net";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { workerEntryUrl } from "@llava-ts/core";
+import { workerEntryUrl } from "@llava-ts/core/internal";
 import type { TcpCollectiveOptions } from "../collective/tcp-collective.js";
 import { RankError } from "./launch-ranks.js";
 import { ARGS_ENV, ARGS_FILE_ENV, COLLECTIVE_ENV, type RankProcessMessage } from "./rank-process-protocol.js";

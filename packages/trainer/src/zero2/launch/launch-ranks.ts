@@ -3,7 +3,8 @@
 // terminated sets the abort word (itself, or here on 'exit'); the others wake from their waits and stop,
 // and any rank still computing is terminated after a short grace, so the job never hangs.
 import { Worker } from "node:worker_threads";
-import { LlavaError, workerEntryUrl } from "@llava-ts/core";
+import { LlavaError } from "@llava-ts/core";
+import { workerEntryUrl } from "@llava-ts/core/internal";
 import {
   abortCollective,
   abortedBy,

@@ -1,8 +1,8 @@
 // Test-only helpers: each source format written from the synthetic CC3M images (not exported by index.ts).
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { generateSyntheticCaptions, type SyntheticCaptions } from "./synthetic-captions.js";
-import { writeZip } from "./zip-writer.js";
+import { generateSyntheticCaptions, type SyntheticCaptions } from "../src/synthetic-captions.js";
+import { writeZip } from "../src/zip-writer.js";
 
 export const SHAREGPT_PREFIX = "sharegpt4o/images/mnt/petrelfs/share_data/gpt4o/";
 

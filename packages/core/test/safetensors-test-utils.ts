@@ -1,14 +1,8 @@
-// Helpers for the safetensors tests only (not exported from the package).
+// Helpers for the safetensors tests (temporary folders, raw files); fixtures come from src/testing.
 
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-
-/** The shared fixtures: <repo root>/../shared/fixtures, or $LLAVA_FIXTURES. */
-export function fixturesDir(): string {
-  const repoRoot = resolve(import.meta.dirname, "../../../..");
-  return process.env.LLAVA_FIXTURES ?? resolve(repoRoot, "../shared/fixtures");
-}
+import { join } from "node:path";
 
 /** Every file under `dir` whose name ends with `suffix`, sorted. */
 export function findFiles(dir: string, suffix: string): string[] {

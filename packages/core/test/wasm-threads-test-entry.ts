@@ -4,8 +4,8 @@
 // itself: the thread pool may not keep it alive.
 import { parentPort, workerData } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend } from "./init-backend.js";
-import { wasmThreads } from "./wasm-threads.js";
+import { initBackend } from "../src/backend/init-backend.js";
+import { wasmThreads } from "../src/backend/wasm-threads.js";
 
 export interface ThreadsReport {
   threads: number;
