@@ -1,7 +1,7 @@
 // `llava train` as a user types it, on one rank and on two (ZeRO-2 worker threads): the seed reaches the
 // LoRA initialisation, the final adapter is written for every save strategy, a checkpoint resumes on a
 // different number of ranks exactly where the uninterrupted run went, and the loss curve is drawn.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { initBackend, SafetensorsFile } from "@llava-ts/core";
 import { LlavaForConditionalGeneration } from "@llava-ts/llava";
@@ -50,10 +50,11 @@ const losses = (out: string): number[] =>
     .split("\n")
     .map((l) => JSON.parse(l).loss);
 
-function loraA(dir: string): Map<string, Float32Array> {
+/** The adapter's tensors (lora_A only with `onlyA`), by key. */
+function adapter(dir: string, onlyA = false): Map<string, Float32Array> {
   const file = SafetensorsFile.open(join(dir, "adapter_model.safetensors"));
   try {
-    const keys = file.keys().filter((k) => k.includes("lora_A"));
+    const keys = file.keys().filter((k) => !onlyA || k.includes("lora_A"));
     return new Map(keys.map((k) => [k, Float32Array.from(file.read(k).data as Float32Array)]));
   } finally {
     file.close();
@@ -72,8 +73,8 @@ describe("llava train on 1 and 2 ranks", () => {
     const flags = ["--seed", "7", "--learning-rate", "0", "--max-steps", "1", "--save-strategy", "no"];
     await train(one, 1, ...flags);
     await train(two, 2, ...flags);
-    const a1 = loraA(one);
-    const a2 = loraA(two);
+    const a1 = adapter(one, true);
+    const a2 = adapter(two, true);
     expect(a1.size).toBe(7); // 7 projections × 1 layer of the tiny language model
     expect([...a2.keys()]).toEqual([...a1.keys()]);
     for (const [k, v] of a1) expect(a2.get(k), k).toEqual(v);
@@ -99,18 +100,35 @@ describe("llava train on 1 and 2 ranks", () => {
     }
   });
 
-  it("writes the final adapter for --save-strategy epoch on 1 and 2 ranks (the last step is a save step)", async () => {
-    for (const ranks of [1, 2]) {
-      const out = join(fx.root, `epoch-${ranks}`);
-      const text = await train(out, ranks, "--save-strategy", "epoch", "--num-train-epochs", "2");
-      expect(text).toContain(`saved adapter to ${out}`);
-      for (const f of ["adapter_config.json", "adapter_model.safetensors"])
-        expect(existsSync(join(out, f)), `${ranks} rank(s): ${f}`).toBe(true);
-      expect(existsSync(join(out, "checkpoint-4")), `${ranks} rank(s): checkpoint-4`).toBe(true); // 2 epochs × 2 steps
-      const png = await sharp(join(out, "loss-curve.png")).metadata();
-      expect([png.format, png.width, png.height]).toEqual(["png", 800, 450]);
-    }
-  });
+  // 8 records, a global batch of 4: 2 steps an epoch, 4 steps in 2 epochs.
+  const saveCases = [
+    { flags: ["--save-strategy", "no"], checkpoints: [] },
+    // The last step (4) is not a save step: the trainer saves once more at the end.
+    {
+      flags: ["--save-strategy", "steps", "--save-steps", "3"],
+      checkpoints: ["checkpoint-3", "checkpoint-4"],
+    },
+    // Every epoch's last step saves, the run's last step included.
+    { flags: ["--save-strategy", "epoch"], checkpoints: ["checkpoint-2", "checkpoint-4"] },
+  ];
+  for (const { flags, checkpoints } of saveCases)
+    for (const ranks of [1, 2])
+      it(`writes the final adapter with ${flags.join(" ")} on ${ranks} rank(s)`, async () => {
+        const out = join(fx.root, `final-${flags[1]}-${ranks}`);
+        const text = await train(out, ranks, ...flags, "--num-train-epochs", "2");
+        expect(text).toContain(`saved adapter to ${out}`);
+        for (const f of ["adapter_config.json", "adapter_model.safetensors"])
+          expect(existsSync(join(out, f)), f).toBe(true);
+        expect(
+          readdirSync(out)
+            .filter((n) => n.startsWith("checkpoint-"))
+            .sort(),
+        ).toEqual(checkpoints);
+        // The final adapter is the trained state after the last step: the last checkpoint's, value for value.
+        if (checkpoints.length) expect(adapter(out)).toEqual(adapter(join(out, "checkpoint-4")));
+        const png = await sharp(join(out, "loss-curve.png")).metadata();
+        expect([png.format, png.width, png.height]).toEqual(["png", 800, 450]);
+      });
 
   it("a checkpoint resumes on another number of ranks where the uninterrupted run went (2 → 1, 1 → 2)", async () => {
     const flags = ["--max-steps", "4", "--save-steps", "2", "--lr-scheduler-type", "constant"];
