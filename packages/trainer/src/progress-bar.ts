@@ -1,5 +1,7 @@
 // Training progress for people: a redrawn bar with loss, lr and ETA on a terminal, plain lines otherwise
 // (CI logs and tests, where carriage returns would make a mess).
+import { writeSync } from "node:fs";
+import { isatty } from "node:tty";
 
 export interface ProgressUpdate {
   step: number;
@@ -18,6 +20,21 @@ export interface ProgressStream {
   columns?: number;
 }
 
+/**
+ * Standard error, written synchronously to its file descriptor. In a worker thread — a ZeRO-2 rank — the
+ * `process.stderr` stream is relayed through the main thread's event loop, and a rank that trains without
+ * yielding held every line back until its phase ended (a demo under nohup printed step 1, then nothing).
+ */
+export const syncStderr: ProgressStream = {
+  write: (s: string) => writeSync(2, s),
+  get isTTY() {
+    return isatty(2);
+  },
+  get columns() {
+    return process.stderr.columns;
+  },
+};
+
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms)) return "?";
   const s = Math.round(ms / 1000);
@@ -30,7 +47,7 @@ export function formatDuration(ms: number): string {
 export class ProgressBar {
   private drawn = false;
 
-  constructor(readonly stream: ProgressStream = process.stderr) {}
+  constructor(readonly stream: ProgressStream = syncStderr) {}
 
   update(u: ProgressUpdate): void {
     const eta = u.stepsThisRun > 0 ? ((u.total - u.step) * u.elapsedMs) / u.stepsThisRun : Number.NaN;
