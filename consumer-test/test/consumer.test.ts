@@ -360,6 +360,15 @@ const SNIPPET_PRINTS: Record<string, RegExp[]> = {
   llava: [/^\[ [\d, ]+ \] \d+\.\d+$/m],
 };
 
+/** What a snippet must leave behind, where it writes files. */
+const SNIPPET_WRITES: Record<string, string[]> = {
+  core: ["mlp/model.safetensors"],
+  tokenizer: ["out/tokenizer/tokenizer.json"],
+  llava: ["my-llava/config.json", "copy/config.json"],
+  lora: ["out/adapter/adapter_config.json", "out/merged/config.json"],
+  trainer: ["out/run/adapter_config.json", "out/run/metrics.jsonl"],
+};
+
 describe("each README: its npm i line in an empty project, then its snippet", () => {
   beforeAll(async () => {
     // The trainer's snippet reads chat.json and images.zip: a drawn CC3M-style set, as 02 makes one.
@@ -390,6 +399,8 @@ describe("each README: its npm i line in an empty project, then its snippet", ()
     writeFileSync(join(project, "snippet.mjs"), snippet.js);
     const r = await runOk("node", ["snippet.mjs"], { cwd: project });
     for (const re of SNIPPET_PRINTS[dir] ?? []) expect(r.stdout, `${dir} snippet output`).toMatch(re);
+    for (const f of SNIPPET_WRITES[dir] ?? [])
+      expect(existsSync(join(project, f)), `${dir} wrote ${f}`).toBe(true);
   });
 });
 
