@@ -243,7 +243,7 @@ describe("the examples, each a standalone project with real version ranges", () 
       ],
       { cwd: dirOf("03-train") },
     );
-    expect(r.stdout).toMatch(/use_lora: losses \d+\.\d+ \d+\.\d+ →/);
+    expect(r.stdout).toMatch(/^use_lora: loss \d+\.\d+ → \d+\.\d+; saved /m);
     const config = JSON.parse(readFileSync(join(o.adapter, "adapter_config.json"), "utf8"));
     // Class names survive the build (keepNames): PEFT needs the real one here, tsup's `_Llava…` is null.
     expect(config.auto_mapping?.base_model_class).toBe("LlavaForConditionalGeneration");
