@@ -43,6 +43,49 @@ export class ConfigReader {
     return v;
   }
 
+  /** A number > 0 (an epsilon, a RoPE base). */
+  positive(key: string, fallback?: number): number {
+    const v = this.number(key, fallback);
+    if (v <= 0) this.fail(key, `expected a number > 0, found ${v}`);
+    return v;
+  }
+
+  /** A number in [min, max]. */
+  inRange(key: string, min: number, max: number, fallback?: number): number {
+    const v = this.number(key, fallback);
+    if (v < min || v > max) this.fail(key, `expected a number from ${min} to ${max}, found ${v}`);
+    return v;
+  }
+
+  /** A string among `choices` (an activation name, a strategy); the message lists them. */
+  oneOf(key: string, choices: readonly string[], fallback?: string): string {
+    const v = this.string(key, fallback);
+    if (!choices.includes(v))
+      this.fail(key, `unknown value ${JSON.stringify(v)}; known: ${choices.join(", ")}`);
+    return v;
+  }
+
+  /** Token ids (one, or a list) that must be integers inside a vocabulary of `vocab` entries. */
+  tokenIds(key: string, vocab: number): number | readonly number[] | undefined {
+    const v = this.json[key];
+    if (v === undefined || v === null) return undefined;
+    const ids = Array.isArray(v) ? v : [v];
+    for (const id of ids)
+      if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id >= vocab)
+        this.fail(
+          key,
+          `${JSON.stringify(id)} is not a token id: expected an integer from 0 to ${vocab - 1} (vocab_size ${vocab})`,
+        );
+    return Array.isArray(v) ? Object.freeze([...(v as number[])]) : (v as number);
+  }
+
+  /** One token id inside the vocabulary, or undefined when absent. */
+  tokenId(key: string, vocab: number): number | undefined {
+    const v = this.tokenIds(key, vocab);
+    if (Array.isArray(v)) this.fail(key, `expected one token id, found ${JSON.stringify(v)}`);
+    return v as number | undefined;
+  }
+
   positiveInt(key: string, fallback?: number): number {
     const v = this.number(key, fallback);
     if (!Number.isInteger(v) || v <= 0) this.fail(key, `expected a positive integer, found ${v}`);

@@ -6,14 +6,18 @@ export {
   ConfigError,
   DataError,
   FormatError,
+  HeapBudgetError,
   LlavaError,
+  OutOfMemoryError,
   ShapeError,
   WeightLoadError,
   type WeightMismatch,
 } from "@llava-ts/errors";
 export { type BackendName, type InitBackendOptions, initBackend } from "./backend/init-backend.js";
+export { guardWasmHeap, type HeapUse, wasmHeapBytes, wasmTensorBytes } from "./backend/wasm-heap-guard.js";
 export { wasmThreads } from "./backend/wasm-threads.js";
 export { ConfigReader, type JsonObject, readJsonFile } from "./config.js";
+export { isInsideFolder } from "./paths.js";
 export {
   BytesTensor,
   type Closeable,
@@ -23,7 +27,6 @@ export {
   emptyWeights,
   FileTensor,
   formatBytes,
-  HeapBudgetError,
   type HeapCacheStats,
   type HostDtype,
   type HostTensor,

@@ -2,6 +2,9 @@
 // process (the threaded build on its main thread): initialises the backend, computes fixed products and
 // reports them — posted to the parent thread, or printed as JSON. A child process must then exit by
 // itself: the thread pool may not keep it alive.
+import { readdirSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parentPort, workerData } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../src/backend/init-backend.js";
@@ -12,6 +15,8 @@ export interface ThreadsReport {
   /** [64, 300]·[300, 200] and a [2, 16, 16, 3] * [3, 3, 3, 8] convolution, flattened. */
   product: number[];
   conv: number[];
+  /** The temp folder's entries while the backend runs, as "name mode" (octal), for the temp-file test. */
+  tmp?: string[];
 }
 
 export function seededValues(n: number, seed: number): Float32Array {
@@ -35,7 +40,10 @@ const asWorker = parentPort !== null && workerData?.llavaThreadsTest === true;
 const asProcess = process.env.LLAVA_THREADS_TEST_ENTRY === "1";
 if (asWorker || asProcess) {
   await initBackend({ backend: "wasm" });
-  const report: ThreadsReport = { threads: wasmThreads(), ...compute() };
+  const tmp = readdirSync(tmpdir()).map(
+    (n) => `${n} ${(statSync(join(tmpdir(), n)).mode & 0o777).toString(8)}`,
+  );
+  const report: ThreadsReport = { threads: wasmThreads(), ...compute(), tmp };
   if (asWorker) parentPort!.postMessage(report);
   else process.stdout.write(JSON.stringify(report));
 }

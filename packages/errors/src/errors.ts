@@ -113,3 +113,32 @@ export class DataError extends LlavaError {
     );
   }
 }
+
+/**
+ * The wasm heap (wasm32: 4 GiB at most) cannot hold an allocation. `requested` is the size asked for in
+ * bytes, `heap` the heap's size when it failed; the message says both, and what to try.
+ */
+export class OutOfMemoryError extends LlavaError {
+  override name = "OutOfMemoryError";
+  static {
+    brandClass(OutOfMemoryError, "@llava-ts/errors:OutOfMemoryError");
+  }
+  constructor(
+    message: string,
+    readonly requested?: number,
+    readonly heap?: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The heap budget (`--max-heap`, a cap below the wasm heap's end) cannot hold what has to be resident at
+ * once. An OutOfMemoryError too: whoever handles running out of heap handles both.
+ */
+export class HeapBudgetError extends OutOfMemoryError {
+  override name = "HeapBudgetError";
+  static {
+    brandClass(HeapBudgetError, "@llava-ts/errors:HeapBudgetError");
+  }
+}

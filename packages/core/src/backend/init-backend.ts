@@ -7,6 +7,7 @@ import "@tensorflow/tfjs-backend-cpu";
 import "./tfjs-registrations.js";
 import { ConfigError } from "../errors.js";
 import { processWide } from "./process-wide.js";
+import { guardCurrentWasmHeap } from "./wasm-heap-guard.js";
 import { registerWasmKernels } from "./wasm-kernels.js";
 import { registerThreadedWasm } from "./wasm-threads.js";
 
@@ -72,6 +73,7 @@ async function useWasm(threads: number): Promise<boolean> {
     state.wasmThreads = threaded ? threads : 1;
   }
   if (!(await tf.setBackend("wasm"))) return false;
+  guardCurrentWasmHeap();
   registerWasmKernels();
   return true;
 }

@@ -4,8 +4,7 @@
 // hyper-threads), so a 2-vCPU machine would get one thread anyway. Here the "wasm" backend is registered
 // on the threaded build with the number of threads asked for. Everything else — kernels, BackendWasm, the
 // heap — is tfjs' own; the heap becomes a SharedArrayBuffer, which our kernels read like any other.
-import { createHash } from "node:crypto";
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -37,18 +36,26 @@ interface WasmPackage {
   setThreadsCount(n: number): void;
 }
 
-/** Emscripten's pthread worker as a file Node can start (its source ships as a string in the package). */
+/**
+ * Emscripten's pthread worker as a file Node can start (its source ships as a string in the package). It
+ * goes in a folder of this process's own, created with an unpredictable name and mode 0700, and removed at
+ * exit: a file at a fixed path in the shared temp folder could be planted by another local user and
+ * would then run inside every llava-ts process.
+ */
 function workerFile(contents: string): string {
   // Like tfjs' Blob for browsers, the template string's newlines inside string literals go back to \n.
   const source = contents.replace(/\n/g, "\\n");
-  const hash = createHash("sha256").update(source).digest("hex").slice(0, 16);
-  const file = join(tmpdir(), `llava-ts-tfjs-wasm-${hash}.worker.cjs`);
-  if (!existsSync(file)) {
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, source);
-    renameSync(tmp, file); // atomic: concurrent processes never see half a file
-  }
+  const dir = mkdtempSync(join(tmpdir(), "llava-ts-wasm-"));
+  const file = join(dir, "tfjs-backend-wasm-threaded-simd.worker.cjs");
+  writeFileSync(file, source, { mode: 0o600, flag: "wx" });
+  // The pool may start more workers later (from the same file), so it stays until the process ends.
+  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
   return file;
+}
+
+/** Emscripten's stderr; its "worker sent an error!" echo only adds noise to the error the CLI reports. */
+function printErr(text: string): void {
+  if (process.env.LLAVA_DEBUG || !text.startsWith("worker sent an error!")) console.error(text);
 }
 
 /**
@@ -73,6 +80,7 @@ export async function registerThreadedWasm(threads: number): Promise<boolean> {
   const worker = workerFile(wasmWorkerContents);
   const binary = readFileSync(wasmFile);
   const module = await factory({
+    printErr,
     locateFile: (path: string, prefix: string) =>
       path.endsWith(".worker.js") ? worker : path.endsWith(".wasm") ? wasmFile : prefix + path,
     // The C++ side sizes its pool as logical cores / 2 (capped by the threads asked for): report 2·threads.

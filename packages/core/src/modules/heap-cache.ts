@@ -5,7 +5,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { tensorFrom } from "../backend/tensor-io.js";
 import { markStreamed } from "../backend/wasm-matmul.js";
-import { LlavaError } from "../errors.js";
+import { HeapBudgetError, LlavaError } from "../errors.js";
 import type { OffloadedParameter } from "./offloaded-parameter.js";
 
 /** The wasm32 heap ends at 4 GiB (the 4,096th MiB cannot be allocated). */
@@ -17,11 +17,6 @@ export const WASM_HEAP_LIMIT = 4 * 2 ** 30;
  * allocator's fragmentation.
  */
 export const DEFAULT_MAX_HEAP = 3 * 2 ** 30;
-
-/** Not enough heap for what has to be resident at once. */
-export class HeapBudgetError extends LlavaError {
-  override name = "HeapBudgetError";
-}
 
 export interface HeapCacheStats {
   /** Cap on live tensor bytes the cache evicts to stay under. */

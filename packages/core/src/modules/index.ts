@@ -2,7 +2,6 @@ export {
   clearHeapCache,
   DEFAULT_MAX_HEAP,
   formatBytes,
-  HeapBudgetError,
   type HeapCacheStats,
   heapCacheStats,
   maxHeap,

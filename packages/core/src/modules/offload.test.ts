@@ -6,7 +6,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { tempDir } from "../../test/safetensors-test-utils.js";
 import { initBackend } from "../backend/init-backend.js";
-import { LlavaError } from "../errors.js";
+import { HeapBudgetError, LlavaError } from "../errors.js";
 import { SafetensorsCheckpoint } from "../safetensors/checkpoint.js";
 import { writeSafetensorsCheckpoint } from "../safetensors/checkpoint-writer.js";
 import { float32ToBf16 } from "../safetensors/half.js";
@@ -14,7 +14,6 @@ import { loadSafetensorsWeights, saveSafetensorsWeights } from "../weights/modul
 import {
   clearHeapCache,
   DEFAULT_MAX_HEAP,
-  HeapBudgetError,
   heapCacheStats,
   parseByteSize,
   setMaxHeap,

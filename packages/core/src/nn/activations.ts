@@ -37,6 +37,9 @@ const ACTIVATIONS: Record<string, Activation> = {
   relu: (x) => tf.relu(x),
 };
 
+/** The `hidden_act` names llava-ts knows, for config validation. */
+export const ACTIVATION_NAMES: readonly string[] = Object.keys(ACTIVATIONS);
+
 /** The activation HF means by `name`; a ConfigError lists the known names otherwise. */
 export function getActivation(name: string, key = "hidden_act"): Activation {
   const fn = ACTIVATIONS[name];

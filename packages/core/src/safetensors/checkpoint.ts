@@ -7,6 +7,7 @@ import { basename, dirname, join } from "node:path";
 import type * as tf from "@tensorflow/tfjs-core";
 import { FormatError, LlavaError } from "../errors.js";
 import { FileTensor } from "../modules/host-tensor.js";
+import { isInsideFolder } from "../paths.js";
 import type { TensorData } from "./decode.js";
 import type { TensorInfo } from "./header.js";
 import { SafetensorsFile, type SafetensorsSource } from "./safetensors-file.js";
@@ -76,6 +77,14 @@ export class SafetensorsCheckpoint implements SafetensorsSource {
         let file = files.get(shard);
         if (!file) {
           const shardPath = join(dir, shard);
+          // Shards live beside their index (transformers joins the name to the folder); a name that leads
+          // out of it is refused, not opened. Symlinks inside the folder (the HF hub cache) still work.
+          if (!isInsideFolder(dir, shardPath))
+            throw new FormatError(
+              `weight_map names shard "${shard}", which lies outside the checkpoint folder ${dir}`,
+              indexPath,
+              tensor,
+            );
           if (!existsSync(shardPath))
             throw new FormatError(
               `weight_map names shard "${shard}", which does not exist`,

@@ -27,6 +27,19 @@ export interface SafetensorsSource {
   close(): void;
 }
 
+/**
+ * Warns (once per tensor and file) when weights hold NaN or ±Inf: they load, and every output computed
+ * from them is then NaN — an answer of "!!!" with no hint why.
+ */
+function warnNonFinite(data: Float32Array, file: string, tensor: string): void {
+  let bad = 0;
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) bad++;
+  if (bad > 0)
+    console.warn(
+      `llava-ts: warning: ${file}: tensor "${tensor}" has ${bad} non-finite value(s) (NaN or ±Inf) among ${data.length}`,
+    );
+}
+
 export class SafetensorsFile implements SafetensorsSource {
   /** `__metadata__`, or {} when the file has none. */
   readonly metadata: Readonly<Record<string, string>>;
@@ -37,13 +50,17 @@ export class SafetensorsFile implements SafetensorsSource {
   readonly fileSize: number;
   private readonly tensors: Map<string, TensorInfo>;
   private fd: number | undefined;
+  /** Tensors already scanned for NaN/Inf (a tensor read again, e.g. offloaded, is not rescanned). */
+  private readonly checked = new Set<string>();
 
   private constructor(
     readonly path: string,
     fd: number,
   ) {
     this.fd = fd;
-    this.fileSize = fstatSync(fd).size;
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new FormatError("is a folder, not a .safetensors file", path);
+    this.fileSize = stat.size;
     const header = readHeader(fd, this.fileSize, path);
     this.dataStart = header.dataStart;
     this.hasMetadata = header.metadata !== undefined;
@@ -107,6 +124,10 @@ export class SafetensorsFile implements SafetensorsSource {
   read(name: string): TensorData {
     const t = this.info(name);
     const { dtype, data } = decodeTensor(this.readRaw(name), t.dtype, { file: this.path, tensor: name });
+    if (dtype === "float32" && !this.checked.has(name)) {
+      this.checked.add(name);
+      warnNonFinite(data as Float32Array, this.path, name);
+    }
     return { shape: [...t.shape], dtype, data };
   }
 
