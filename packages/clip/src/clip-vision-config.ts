@@ -1,5 +1,5 @@
 // CLIPVisionConfig (transformers/models/clip/configuration_clip.py): HF's keys and defaults.
-import { ConfigError, ConfigReader, type JsonObject } from "@llava-ts/core";
+import { ACTIVATION_NAMES, ConfigError, ConfigReader, type JsonObject } from "@llava-ts/core";
 
 /** The fields of a `clip_vision_model` config.json that the vision tower uses. */
 export interface ClipVisionConfig {
@@ -50,9 +50,9 @@ export function parseClipVisionConfig(json: JsonObject, file?: string): ClipVisi
     num_channels: r.positiveInt("num_channels", 3),
     image_size: r.positiveInt("image_size", 224),
     patch_size: r.positiveInt("patch_size", 32),
-    hidden_act: r.string("hidden_act", "quick_gelu"),
-    layer_norm_eps: r.number("layer_norm_eps", 1e-5),
-    attention_dropout: r.number("attention_dropout", 0),
+    hidden_act: r.oneOf("hidden_act", ACTIVATION_NAMES, "quick_gelu"),
+    layer_norm_eps: r.positive("layer_norm_eps", 1e-5),
+    attention_dropout: r.inRange("attention_dropout", 0, 1, 0),
     initializer_range: r.number("initializer_range", 0.02),
     initializer_factor: r.number("initializer_factor", 1),
   };

@@ -3,7 +3,7 @@
 
 import { join } from "node:path";
 import { type ClipVisionConfig, numPatches, parseClipVisionConfig } from "@llava-ts/clip";
-import { ConfigError, ConfigReader, type JsonObject, readJsonFile } from "@llava-ts/core";
+import { ACTIVATION_NAMES, ConfigError, ConfigReader, type JsonObject, readJsonFile } from "@llava-ts/core";
 import { parseQwen2Config, type Qwen2Config } from "@llava-ts/qwen";
 
 export type FeatureSelectStrategy = "default" | "full";
@@ -29,10 +29,17 @@ export function parseLlavaConfig(json: JsonObject, file?: string): LlavaConfig {
   const type = r.string("model_type", "llava");
   if (type !== "llava")
     throw new ConfigError(`model_type: expected "llava", found "${type}"`, "model_type", file);
-  const vision = parseClipVisionConfig(
-    { ...r.object("vision_config").json, model_type: "clip_vision_model" },
-    file,
-  );
+  // transformers picks the vision tower's class from vision_config.model_type (default clip_vision_model);
+  // only CLIP is implemented here, so another tower (SigLIP, …) must not be read as CLIP.
+  const visionJson = r.object("vision_config").json;
+  const visionType = visionJson.model_type ?? "clip_vision_model";
+  if (visionType !== "clip_vision_model")
+    throw new ConfigError(
+      `vision_config.model_type: only "clip_vision_model" vision towers are supported, found ${JSON.stringify(visionType)}`,
+      "vision_config.model_type",
+      file,
+    );
+  const vision = parseClipVisionConfig(json, file); // reads vision_config, naming its keys so
   const textJson = r.object("text_config").json;
   const textType = textJson.model_type ?? "qwen2";
   if (textType !== "qwen2")
@@ -41,7 +48,7 @@ export function parseLlavaConfig(json: JsonObject, file?: string): LlavaConfig {
       "text_config.model_type",
       file,
     );
-  const text = parseQwen2Config(textJson, file);
+  const text = parseQwen2Config(textJson, file, "text_config.");
   const strategy = r.string("vision_feature_select_strategy", "default");
   if (strategy !== "default" && strategy !== "full")
     throw new ConfigError(
@@ -78,12 +85,12 @@ export function parseLlavaConfig(json: JsonObject, file?: string): LlavaConfig {
     vision_config: vision,
     text_config: text,
     image_token_index: imageToken,
-    pad_token_id: r.has("pad_token_id") ? r.number("pad_token_id") : undefined,
+    pad_token_id: r.tokenId("pad_token_id", text.vocab_size),
     ignore_index: r.number("ignore_index", -100),
     image_seq_length: imageSeq,
     vision_feature_layer: featureLayer,
     vision_feature_select_strategy: strategy,
-    projector_hidden_act: r.string("projector_hidden_act", "gelu"),
+    projector_hidden_act: r.oneOf("projector_hidden_act", ACTIVATION_NAMES, "gelu"),
     raw: json,
   });
 }

@@ -1,5 +1,5 @@
 // Qwen2Config as transformers' configuration_qwen2.py: HF's snake_case keys, defaults filled here only.
-import { ConfigError, ConfigReader, type JsonObject, readJsonFile } from "@llava-ts/core";
+import { ACTIVATION_NAMES, ConfigError, ConfigReader, type JsonObject, readJsonFile } from "@llava-ts/core";
 
 export interface Qwen2Config {
   readonly model_type: string;
@@ -29,32 +29,22 @@ export function headDim(config: Qwen2Config): number {
   return config.hidden_size / config.num_attention_heads;
 }
 
-function optionalTokenIds(r: ConfigReader, key: string): number | readonly number[] | undefined {
-  const v = r.json[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v === "number" && Number.isInteger(v)) return v;
-  if (Array.isArray(v) && v.every((x) => typeof x === "number" && Number.isInteger(x)))
-    return Object.freeze([...v]);
-  throw new ConfigError(
-    `${key}: expected a token id or a list of ids, found ${JSON.stringify(v)}`,
-    key,
-    r.file,
-  );
-}
+/** Values an array may hold here (Node's typed arrays, and wasm32's 4 GB heap as float32, stop near it). */
+const MAX_ARRAY_VALUES = 2 ** 32;
 
-function optionalInt(r: ConfigReader, key: string): number | undefined {
-  const v = optionalTokenIds(r, key);
-  if (Array.isArray(v))
-    throw new ConfigError(`${key}: expected one token id, found ${JSON.stringify(v)}`, key, r.file);
-  return v as number | undefined;
-}
-
-/** Reads a Qwen2 / Qwen2.5 config.json object; unknown keys are ignored, inconsistent ones rejected. */
-export function parseQwen2Config(json: JsonObject, file?: string): Qwen2Config {
-  const r = new ConfigReader(json, file);
+/**
+ * Reads a Qwen2 / Qwen2.5 config.json object; unknown keys are ignored, inconsistent ones rejected. `prefix`
+ * names where the object sits in a larger config ("text_config." in a LLaVA's).
+ */
+export function parseQwen2Config(json: JsonObject, file?: string, prefix = ""): Qwen2Config {
+  const r = new ConfigReader(json, file, prefix);
   const modelType = r.string("model_type", "qwen2");
   if (modelType !== "qwen2")
-    throw new ConfigError(`model_type: expected "qwen2", found "${modelType}"`, "model_type", file);
+    throw new ConfigError(
+      `${prefix}model_type: expected "qwen2", found "${modelType}"`,
+      `${prefix}model_type`,
+      file,
+    );
   const hidden = r.positiveInt("hidden_size", 4096);
   const heads = r.positiveInt("num_attention_heads", 32);
   const kvHeads = r.positiveInt("num_key_value_heads", heads);
@@ -62,37 +52,49 @@ export function parseQwen2Config(json: JsonObject, file?: string): Qwen2Config {
   r.divisible("num_attention_heads", heads, "num_key_value_heads", kvHeads);
   if ((hidden / heads) % 2 !== 0)
     throw new ConfigError(
-      `hidden_size / num_attention_heads = ${hidden / heads} must be even for rotary embeddings`,
-      "hidden_size",
+      `${prefix}hidden_size / num_attention_heads = ${hidden / heads} must be even for rotary embeddings`,
+      `${prefix}hidden_size`,
       file,
     );
   if (r.has("rope_scaling"))
     throw new ConfigError(
-      `rope_scaling: ${JSON.stringify(r.json.rope_scaling)} is not supported (only plain RoPE)`,
-      "rope_scaling",
+      `${prefix}rope_scaling: ${JSON.stringify(r.json.rope_scaling)} is not supported (only plain RoPE)`,
+      `${prefix}rope_scaling`,
       file,
     );
   if (r.boolean("use_sliding_window", false))
-    throw new ConfigError("use_sliding_window: true is not supported", "use_sliding_window", file);
+    throw new ConfigError(
+      `${prefix}use_sliding_window: true is not supported`,
+      `${prefix}use_sliding_window`,
+      file,
+    );
+  const vocab = r.positiveInt("vocab_size", 151936);
+  if (vocab * hidden >= MAX_ARRAY_VALUES)
+    throw new ConfigError(
+      `${prefix}vocab_size: ${vocab} × hidden_size ${hidden} = ${vocab * hidden} embedding values, more than an array can hold (2^32)`,
+      `${prefix}vocab_size`,
+      file,
+    );
   return Object.freeze({
     model_type: modelType,
-    vocab_size: r.positiveInt("vocab_size", 151936),
+    vocab_size: vocab,
     hidden_size: hidden,
     intermediate_size: r.positiveInt("intermediate_size", 22016),
     num_hidden_layers: r.positiveInt("num_hidden_layers", 32),
     num_attention_heads: heads,
     num_key_value_heads: kvHeads,
-    hidden_act: r.string("hidden_act", "silu"),
+    hidden_act: r.oneOf("hidden_act", ACTIVATION_NAMES, "silu"),
     max_position_embeddings: r.positiveInt("max_position_embeddings", 32768),
-    initializer_range: r.number("initializer_range", 0.02),
-    rms_norm_eps: r.number("rms_norm_eps", 1e-6),
-    rope_theta: r.number("rope_theta", 10000),
+    initializer_range: r.inRange("initializer_range", 0, Number.MAX_VALUE, 0.02),
+    // Validated here rather than met as NaNs in the first forward pass (a negative eps, a zero base).
+    rms_norm_eps: r.positive("rms_norm_eps", 1e-6),
+    rope_theta: r.positive("rope_theta", 10000),
     tie_word_embeddings: r.boolean("tie_word_embeddings", false),
-    attention_dropout: r.number("attention_dropout", 0),
+    attention_dropout: r.inRange("attention_dropout", 0, 1, 0),
     use_cache: r.boolean("use_cache", true),
-    bos_token_id: optionalInt(r, "bos_token_id"),
-    eos_token_id: optionalTokenIds(r, "eos_token_id"),
-    pad_token_id: optionalInt(r, "pad_token_id"),
+    bos_token_id: r.tokenId("bos_token_id", vocab),
+    eos_token_id: r.tokenIds("eos_token_id", vocab),
+    pad_token_id: r.tokenId("pad_token_id", vocab),
     torch_dtype: r.has("torch_dtype") ? r.string("torch_dtype") : undefined,
   });
 }

@@ -42,15 +42,21 @@ export function renderChatTemplate(
   specialTokens: Record<string, unknown>,
   options: RenderChatTemplateOptions = {},
 ): string {
-  return compile(source).render({
-    ...specialTokens,
-    ...options.variables,
-    // Copies, so a template that mutates its input cannot reach the caller's objects.
-    messages: messages.map((m) => ({ ...m })),
-    tools: options.tools,
-    documents: options.documents,
-    add_generation_prompt: options.addGenerationPrompt ?? false,
-  });
+  const template = compile(source);
+  try {
+    return template.render({
+      ...specialTokens,
+      ...options.variables,
+      // Copies, so a template that mutates its input cannot reach the caller's objects.
+      messages: messages.map((m) => ({ ...m })),
+      tools: options.tools,
+      documents: options.documents,
+      add_generation_prompt: options.addGenerationPrompt ?? false,
+    });
+  } catch (err) {
+    // A template is code from the model folder: its failures name it, not the Jinja engine's internals.
+    throw new ConfigError(`chat_template: fails to render: ${(err as Error).message}`, "chat_template");
+  }
 }
 
 /** Picks a template by name (or takes `choice` as the Jinja source itself); "default" when none is asked. */

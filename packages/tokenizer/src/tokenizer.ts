@@ -213,6 +213,15 @@ export class Tokenizer {
     return this.specialTokenId("bos_token");
   }
 
+  /**
+   * tokenizer_config.json's `model_max_length` (Qwen2.5: 131072), or undefined when it is absent or HF's
+   * "no limit" placeholder (VERY_LARGE_INTEGER, 1e30).
+   */
+  get modelMaxLength(): number | undefined {
+    const v = this.#config.model_max_length;
+    return typeof v === "number" && Number.isSafeInteger(v) && v > 0 ? v : undefined;
+  }
+
   /** The Jinja source of a chat template ("default" when the folder has one), or undefined. */
   getChatTemplate(name = "default"): string | undefined {
     return this.#chatTemplates[name];
