@@ -10,6 +10,8 @@ export interface ProcessedSample {
   labels: ArrayLike<number>;
   pixelValues: Float32Array[]; // each [3, S, S]
   imageSize: number; // S (0 when the sample has no image)
+  /** The length before the processor cut it to its model_max_length, when it did. */
+  truncatedFrom?: number;
 }
 
 export interface CollateOptions {
@@ -23,6 +25,8 @@ export interface LlavaBatch {
   indices: number[];
   /** Records of this batch's slot that were skipped (onError "skip"); the batch is that much smaller. */
   skipped: SkippedRecord[];
+  /** Rows cut to the processor's model_max_length: the record and its length before the cut. */
+  truncated: { record: number; from: number }[];
   batchSize: number; // B
   seqLength: number; // T
   inputIds: Int32Array; // [B, T]
@@ -83,6 +87,9 @@ export function collate(
   return {
     indices: samples.map((s) => s.index),
     skipped,
+    truncated: samples.flatMap((s) =>
+      s.truncatedFrom === undefined ? [] : [{ record: s.index, from: s.truncatedFrom }],
+    ),
     batchSize: B,
     seqLength: T,
     inputIds,

@@ -2,7 +2,7 @@
 // Specs are plain data so worker threads can open the same source themselves.
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { DataError } from "@llava-ts/core";
+import { DataError, isInsideFolder } from "@llava-ts/core";
 import { ZipReader } from "./zip-reader.js";
 
 export interface ImageSourceSpec {
@@ -10,6 +10,8 @@ export interface ImageSourceSpec {
   path: string;
   /** Prepended to every record's image name (ShareGPT-4o's zip keeps its images under a long prefix). */
   prefix?: string;
+  /** Zip members larger than this are refused unread (default 256 MiB, zip-reader's MAX_ZIP_MEMBER_BYTES). */
+  maxMemberBytes?: number;
 }
 
 export interface ImageSource {
@@ -29,8 +31,20 @@ export function openImageSource(spec: ImageSourceSpec | string): ImageSource {
 export class FolderImageSource implements ImageSource {
   constructor(readonly spec: ImageSourceSpec) {}
 
+  /**
+   * The file of `name`, which must stay inside the folder: a record naming "../../etc/passwd" is refused
+   * before anything is read (a symlink placed inside the folder is the way to use images kept elsewhere).
+   */
   private resolve(name: string): string {
-    return join(this.spec.path, (this.spec.prefix ?? "") + name);
+    const file = join(this.spec.path, (this.spec.prefix ?? "") + name);
+    if (!isInsideFolder(this.spec.path, file))
+      throw new DataError(
+        `image path "${name}" leads outside the image folder (to ${file})`,
+        this.spec.path,
+        undefined,
+        "unsafe_path",
+      );
+    return file;
   }
 
   has(name: string): boolean {
@@ -61,7 +75,7 @@ export class ZipImageSource implements ImageSource {
   private readonly zip: ZipReader;
 
   constructor(readonly spec: ImageSourceSpec) {
-    this.zip = ZipReader.open(spec.path);
+    this.zip = ZipReader.open(spec.path, { maxMemberBytes: spec.maxMemberBytes });
   }
 
   has(name: string): boolean {

@@ -22,6 +22,7 @@ export function indexJsonArray(file: string, chunkSize = 8 << 20): RecordIndex {
   let start = -1; // file offset where the current element began
   let primitive = false; // current element is a bare number/true/false/null
   let closed = false; // saw the array's closing bracket
+  const openers: number[] = []; // the { and [ open inside the array, innermost last
   const fail = (msg: string, at: number): never => {
     throw new FormatError(`${msg} at byte ${at}`, file);
   };
@@ -54,7 +55,11 @@ export function indexJsonArray(file: string, chunkSize = 8 << 20): RecordIndex {
         const b = chunk[i];
         const at = base + i;
         if (closed) {
-          if (!isSpace(b)) fail("unexpected content after the closing ]", at);
+          if (!isSpace(b))
+            fail(
+              `unexpected content after the closing ] (does record ${out.count - 1} have a } or ] too many?)`,
+              at,
+            );
         } else if (isSpace(b)) {
           if (primitive && depth === 1) end(at);
         } else if (depth === 0) {
@@ -66,8 +71,17 @@ export function indexJsonArray(file: string, chunkSize = 8 << 20): RecordIndex {
           if (depth === 1 && start < 0) start = at;
         } else if (b === 0x7b || b === 0x5b) {
           if (depth === 1 && start < 0) start = at;
+          openers.push(b);
           depth++;
         } else if (b === 0x7d || b === 0x5d) {
+          const opener = openers.pop(); // the array's own [ is not on the stack
+          if (opener === undefined && b === 0x7d)
+            fail(`a } after record ${out.count - 1} closes nothing (a } too many in that record?)`, at);
+          if (opener !== undefined && opener !== b - 2)
+            fail(
+              `record ${out.count} (from byte ${start}): a ${String.fromCharCode(b)} closes a ${String.fromCharCode(opener)} (a missing ${String.fromCharCode(opener + 2)} in that record?)`,
+              at,
+            );
           depth--;
           if (depth === 0) {
             if (primitive) end(at);
@@ -88,6 +102,15 @@ export function indexJsonArray(file: string, chunkSize = 8 << 20): RecordIndex {
   } finally {
     closeSync(fd);
   }
-  if (!closed) fail(depth === 0 ? "empty file: expected a JSON array" : "truncated JSON array", base);
+  if (!closed) {
+    if (depth === 0) fail("empty file: expected a JSON array", base);
+    // The record being scanned never closed: a missing } or ] (or an unclosed string) in it, or a cut file.
+    if (start >= 0)
+      fail(
+        `truncated JSON array: record ${out.count} (from byte ${start}) never closes — a missing } or ] or an unclosed string in it, or a cut file`,
+        base,
+      );
+    fail("truncated JSON array", base);
+  }
   return new RecordIndex(file, out.finish());
 }

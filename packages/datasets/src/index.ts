@@ -13,7 +13,12 @@ export {
   openImageSource,
   ZipImageSource,
 } from "./image-source.js";
-export { LlavaDataLoader, type LoaderOptions, type LoaderStats } from "./llava-data-loader.js";
+export {
+  LlavaDataLoader,
+  type LoaderOptions,
+  type LoaderStats,
+  maxLoaderWorkers,
+} from "./llava-data-loader.js";
 export {
   type DatasetSpec,
   LlavaDataset,
@@ -46,4 +51,4 @@ export {
   type SyntheticShape,
 } from "./synthetic-captions.js";
 export { type LlavaBatchTensors, toTensors } from "./to-tensors.js";
-export { type ZipEntry, ZipReader } from "./zip-reader.js";
+export { MAX_ZIP_MEMBER_BYTES, type ZipEntry, ZipReader, type ZipReaderOptions } from "./zip-reader.js";

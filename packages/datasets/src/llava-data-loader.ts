@@ -1,8 +1,9 @@
 // Batches for a training loop: this rank's shard of a seeded epoch order, processed ahead of the consumer
 // in worker threads through a bounded queue. Batch order depends only on (seed, epoch, rank), never on
 // worker timing; the loader measures how long the consumer waited.
+import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
-import { DataError } from "@llava-ts/core";
+import { ConfigError, DataError } from "@llava-ts/core";
 import type { CollateOptions, LlavaBatch } from "./collate.js";
 import { createSampleProcessor, type ProcessorSpec } from "./create-sample-processor.js";
 import { EpochSampler, type SamplerOptions } from "./epoch-sampler.js";
@@ -35,6 +36,16 @@ export interface LoaderStats {
   /** Wait for each epoch's first batch (worker start-up, cold caches) — included in waitMs. */
   firstBatchWaitMs: number;
   skipped: SkipSummary;
+  /** Distinct records cut to the processor's model_max_length (kept, shorter). */
+  truncated: number;
+}
+
+/**
+ * Most decoding threads a loader starts: 4 per core. More only queue for the cores (each holds its own
+ * sharp and processor); a thousand of them exhaust memory before the first batch.
+ */
+export function maxLoaderWorkers(): number {
+  return 4 * availableParallelism();
 }
 
 function isSpec(p: ProcessorSpec | SampleProcessor): p is ProcessorSpec {
@@ -49,12 +60,18 @@ export class LlavaDataLoader {
   private waitMs = 0;
   private elapsedMs = 0;
   private firstBatchWaitMs = 0;
+  private readonly truncated = new Set<number>();
 
   constructor(readonly options: LoaderOptions) {
     const { dataset, numWorkers = 0 } = options;
     this.sampler = new EpochSampler({ ...options, length: dataset.length });
     if (!Number.isInteger(numWorkers) || numWorkers < 0)
       throw new RangeError(`numWorkers must be ≥ 0, got ${numWorkers}`);
+    if (numWorkers > maxLoaderWorkers())
+      throw new ConfigError(
+        `numWorkers ${numWorkers} is more than ${maxLoaderWorkers()} (4 per core on this machine)`,
+        "numWorkers",
+      );
     if (numWorkers > 0 && !isSpec(options.processor))
       throw new TypeError(
         "numWorkers > 0 needs a ProcessorSpec (plain data each worker can build its processor from)",
@@ -92,6 +109,7 @@ export class LlavaDataLoader {
         this.waitMs += waited;
         if (k === 0) this.firstBatchWaitMs += waited;
         this.applyPolicy(batch);
+        for (const t of batch.truncated) this.truncated.add(t.record);
         this.batches++;
         fill(); // keep the workers busy while the consumer trains
         this.elapsedMs += performance.now() - since;
@@ -112,6 +130,7 @@ export class LlavaDataLoader {
       waitFraction: this.elapsedMs > 0 ? this.waitMs / this.elapsedMs : 0,
       firstBatchWaitMs: this.firstBatchWaitMs,
       skipped: this.options.dataset.report.summary(),
+      truncated: this.truncated.size,
     };
   }
 

@@ -75,6 +75,7 @@ export class LlavaDataset {
     if (offsets) index = new RecordIndex(spec.file, offsets);
     else if (spec.file.endsWith(".jsonl")) index = indexJsonLines(spec.file);
     else index = indexJsonArray(spec.file);
+    if (index.length === 0) throw new DataError("the file holds no records", spec.file, undefined, "empty");
     return new LlavaDataset(spec, index);
   }
 

@@ -29,7 +29,7 @@ export async function processSample(
     imageSize = px.shape[1];
     pixelValues.push(px.data);
   }
-  let built: { inputIds: ArrayLike<number>; labels: ArrayLike<number> };
+  let built: { inputIds: ArrayLike<number>; labels: ArrayLike<number>; truncatedFrom?: number };
   try {
     built = processor.text.buildTrainingSample(raw.conversations, {
       mode: raw.mode,
@@ -46,7 +46,14 @@ export async function processSample(
       "processing_failed",
     );
   }
-  return { index: raw.index, inputIds: built.inputIds, labels: built.labels, pixelValues, imageSize };
+  return {
+    index: raw.index,
+    inputIds: built.inputIds,
+    labels: built.labels,
+    pixelValues,
+    imageSize,
+    truncatedFrom: built.truncatedFrom,
+  };
 }
 
 /** A batch from `indices` plus the records that failed (DataErrors only; any other error propagates). */

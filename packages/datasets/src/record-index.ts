@@ -9,6 +9,25 @@ export interface RecordOffsets {
   lengths: Uint32Array; // byte length of record i
 }
 
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Offset of the first byte that does not start (or continue) a well-formed UTF-8 sequence. */
+function firstInvalidUtf8(buf: Uint8Array): number {
+  for (let i = 0; i < buf.length; ) {
+    const b = buf[i];
+    const n =
+      b < 0x80 ? 1 : b >= 0xc2 && b < 0xe0 ? 2 : b >= 0xe0 && b < 0xf0 ? 3 : b >= 0xf0 && b < 0xf5 ? 4 : 0;
+    if (n === 0) return i;
+    try {
+      UTF8.decode(buf.subarray(i, i + n));
+    } catch {
+      return i;
+    }
+    i += n;
+  }
+  return 0;
+}
+
 export class RecordIndex {
   private fd = -1;
 
@@ -43,7 +62,18 @@ export class RecordIndex {
         );
       done += n;
     }
-    return buf.toString("utf8");
+    try {
+      return UTF8.decode(buf);
+    } catch {
+      // Python's json reads the file as UTF-8 and raises; a silent U+FFFD would train on damaged text.
+      const at = firstInvalidUtf8(buf);
+      throw new DataError(
+        `not valid UTF-8 (byte 0x${buf[at].toString(16).padStart(2, "0")} at byte ${this.ranges.offsets[i] + at} of the file)`,
+        this.file,
+        i,
+        "malformed_record",
+      );
+    }
   }
 
   /** Record `i` parsed; a record that is not valid JSON is a DataError with reason "malformed_record". */

@@ -7,7 +7,7 @@ export interface TrainingSampleBuilder {
   buildTrainingSample(
     conversations: readonly Turn[],
     options: TrainingSampleOptions,
-  ): { inputIds: ArrayLike<number>; labels: ArrayLike<number> };
+  ): { inputIds: ArrayLike<number>; labels: ArrayLike<number>; truncatedFrom?: number };
 }
 
 export interface ImagePreprocessor {

@@ -9,7 +9,9 @@ export const SKIP_REASONS = [
   "unknown_role",
   "image_token_mismatch",
   "missing_image",
+  "unsafe_path",
   "undecodable_image",
+  "image_too_large",
   "processing_failed",
 ] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];

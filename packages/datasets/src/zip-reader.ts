@@ -2,7 +2,7 @@
 // End Of Central Directory (EOCD), ZIP64 EOCD + locator and ZIP64 extra fields (CC3M's images.zip is 6.5 GB).
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { inflateRawSync } from "node:zlib";
-import { DataError, FormatError } from "@llava-ts/core";
+import { DataError, FormatError, formatBytes } from "@llava-ts/core";
 import { crc32 } from "./crc32.js";
 
 /** One member as the central directory describes it. */
@@ -22,6 +22,14 @@ const CENTRAL_SIG = 0x02014b50;
 const LOCAL_SIG = 0x04034b50;
 const MAX32 = 0xffffffff;
 
+/** Largest member read by default: 256 MiB, far above any image file, far below what exhausts memory. */
+export const MAX_ZIP_MEMBER_BYTES = 256 * 2 ** 20;
+
+export interface ZipReaderOptions {
+  /** Members larger than this (inflated) are refused before any of it is read; default 256 MiB. */
+  maxMemberBytes?: number;
+}
+
 export class ZipReader {
   private fd: number;
   // name → slot; the fields live in typed arrays (CC3M's zip has 595K members: objects would cost ~3× more).
@@ -34,13 +42,16 @@ export class ZipReader {
     offset: new Float64Array(0),
   };
 
-  private constructor(readonly path: string) {
+  private constructor(
+    readonly path: string,
+    readonly maxMemberBytes: number,
+  ) {
     this.fd = openSync(path, "r");
   }
 
   /** Opens `path` and reads its central directory (one read of the directory, nothing else). */
-  static open(path: string): ZipReader {
-    const zip = new ZipReader(path);
+  static open(path: string, options: ZipReaderOptions = {}): ZipReader {
+    const zip = new ZipReader(path, options.maxMemberBytes ?? MAX_ZIP_MEMBER_BYTES);
     try {
       zip.readCentralDirectory();
     } catch (err) {
@@ -76,10 +87,30 @@ export class ZipReader {
     return this.slots.has(name);
   }
 
-  /** The member's bytes, inflated and checked against its CRC-32. */
+  /**
+   * The member's bytes, inflated and checked against its CRC-32. Memory stays bounded whatever the zip
+   * claims: a member over `maxMemberBytes` is refused up front, and inflating stops at the declared size
+   * (a zip bomb that lies about its size fails there instead of filling memory).
+   */
   read(name: string): Buffer {
     const e = this.entry(name);
     if (!e) throw new DataError(`no member "${name}" in the zip`, this.path, undefined, "missing_image");
+    const largest = Math.max(e.size, e.method === 0 ? e.compressedSize : 0);
+    if (largest > this.maxMemberBytes)
+      throw new DataError(
+        `"${name}" is ${formatBytes(largest)}, more than the ${formatBytes(this.maxMemberBytes)} a member may have`,
+        this.path,
+        undefined,
+        "image_too_large",
+      );
+    if (e.method === 8 && e.compressedSize > Math.max(1024, 2 * e.size))
+      // Deflate never needs much more than the data it encodes (5 bytes per 64 kB stored block).
+      throw new DataError(
+        `"${name}" has ${e.compressedSize} compressed bytes for ${e.size} bytes of data`,
+        this.path,
+        undefined,
+        "undecodable_image",
+      );
     const local = this.readAt(e.localHeaderOffset, 30);
     if (local.readUInt32LE(0) !== LOCAL_SIG)
       throw new FormatError(`bad local header signature for "${name}" at ${e.localHeaderOffset}`, this.path);
@@ -90,10 +121,13 @@ export class ZipReader {
     if (e.method === 0) data = raw;
     else if (e.method === 8) {
       try {
-        data = inflateRawSync(raw);
+        data = inflateRawSync(raw, { maxOutputLength: Math.max(1, e.size) });
       } catch (err) {
+        const past = (err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE";
         throw new DataError(
-          `cannot inflate "${name}": ${(err as Error).message}`,
+          past
+            ? `"${name}" inflates past its declared ${e.size} bytes`
+            : `cannot inflate "${name}": ${(err as Error).message}`,
           this.path,
           undefined,
           "undecodable_image",

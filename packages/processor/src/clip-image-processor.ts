@@ -11,7 +11,7 @@ import {
   parseClipImageProcessorConfig,
 } from "./clip-image-processor-config.js";
 import { expandToSquare, meanColour } from "./expand-to-square.js";
-import { decodeImage, type ImageInput } from "./image-decode.js";
+import { type DecodeOptions, decodeImage, type ImageInput } from "./image-decode.js";
 import { resize } from "./resize.js";
 import type { RgbImage } from "./rgb-image.js";
 
@@ -21,13 +21,20 @@ export {
   parseClipImageProcessorConfig,
   type SizeConfig,
 } from "./clip-image-processor-config.js";
-export { decodeImage, type ImageInput, type RawImage } from "./image-decode.js";
+export {
+  type DecodeOptions,
+  decodeDefaults,
+  decodeImage,
+  type ImageInput,
+  MAX_IMAGE_PIXELS,
+  type RawImage,
+} from "./image-decode.js";
 export type { RgbImage } from "./rgb-image.js";
 
 /** "crop": CLIPImageProcessor as is. "pad": LLaVA-1.5's image_aspect_ratio "pad" (no content cropped). */
 export type PreprocessMode = "crop" | "pad";
 
-export interface PreprocessOptions {
+export interface PreprocessOptions extends DecodeOptions {
   readonly mode?: PreprocessMode;
 }
 
@@ -66,7 +73,7 @@ export class ClipImageProcessor {
 
   /** Decode (file path, encoded bytes or raw pixels) and preprocess one image. */
   async preprocess(input: ImageInput, options: PreprocessOptions = {}): Promise<PixelValues> {
-    return this.preprocessRgb(await decodeImage(input), options);
+    return this.preprocessRgb(await decodeImage(input, options), options);
   }
 
   /** Preprocess an already decoded RGB image (synchronous: the CPU-bound part). */

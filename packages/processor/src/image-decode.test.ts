@@ -78,16 +78,19 @@ describe("decodeImage", () => {
     expect([...grey.data]).toEqual([100, 100, 100, 255, 255, 255, 255, 255, 255]);
   });
 
-  it("applies the EXIF orientation", async () => {
-    // 2×1 stored pixels, orientation 6 (rotate 90° clockwise to display) → 1×2.
+  it("keeps the stored orientation, as PIL.Image.open; exifTranspose turns it upright", async () => {
+    // 2×1 stored pixels, orientation 6 (rotate 90° clockwise to display) → 1×2 when transposed.
     const stored = new Uint8Array([255, 255, 255, 0, 0, 0]);
     const bytes = await sharp(stored, { raw: { width: 2, height: 1, channels: 3 } })
       .withMetadata({ orientation: 6 })
       .png()
       .toBuffer();
-    const img = await decodeImage(bytes);
-    expect([img.width, img.height]).toEqual([1, 2]);
-    expect([...img.data]).toEqual([255, 255, 255, 0, 0, 0]);
+    const asStored = await decodeImage(bytes);
+    expect([asStored.width, asStored.height]).toEqual([2, 1]);
+    expect([...asStored.data]).toEqual([...stored]);
+    const upright = await decodeImage(bytes, { exifTranspose: true });
+    expect([upright.width, upright.height]).toEqual([1, 2]);
+    expect([...upright.data]).toEqual([255, 255, 255, 0, 0, 0]);
   });
 
   it("rejects the truncated fixture JPEG with a DataError naming the file", async () => {

@@ -29,6 +29,11 @@ export interface LlavaProcessorOptions {
   /** System turn used when a conversation has none; null leaves it to the chat template. */
   systemPrompt?: string | null;
   imageProcessor?: ClipImageProcessor;
+  /**
+   * Training samples longer than this are cut to it, as HF's `truncation=True, max_length=model_max_length`
+   * (the sample says so in `truncatedFrom`); default the tokenizer's `model_max_length`.
+   */
+  modelMaxLength?: number;
   /** processor_config.json spellings, accepted so a parsed config can be passed as is. */
   image_token?: string;
   image_seq_length?: number;
@@ -45,6 +50,8 @@ export interface LlavaSample {
   inputIds: number[];
   /** inputIds where trained, IGNORE_INDEX elsewhere. */
   labels: number[];
+  /** The length before truncation to modelMaxLength, when the sample was cut. */
+  truncatedFrom?: number;
 }
 
 export interface PromptOptions extends RecordContext {
@@ -63,6 +70,7 @@ export class LlavaProcessor {
   readonly imageSeqLength: number;
   readonly systemPrompt: string | null;
   readonly imageProcessor?: ClipImageProcessor;
+  readonly modelMaxLength?: number;
   readonly #eosTokenId: number;
 
   constructor(
@@ -74,6 +82,15 @@ export class LlavaProcessor {
     this.systemPrompt =
       options.systemPrompt === undefined ? "You are a helpful assistant." : options.systemPrompt;
     this.imageProcessor = options.imageProcessor;
+    this.modelMaxLength = options.modelMaxLength ?? tokenizer.modelMaxLength;
+    if (
+      this.modelMaxLength !== undefined &&
+      !(Number.isSafeInteger(this.modelMaxLength) && this.modelMaxLength > 0)
+    )
+      throw new ConfigError(
+        `modelMaxLength must be a positive integer, found ${this.modelMaxLength}`,
+        "model_max_length",
+      );
     if (!Number.isInteger(this.imageSeqLength) || this.imageSeqLength < 1)
       throw new ConfigError(
         `imageSeqLength must be a positive integer, found ${this.imageSeqLength}`,
@@ -104,8 +121,37 @@ export class LlavaProcessor {
     return out;
   }
 
-  /** Input ids and labels for one record; the conversation is not modified. */
+  /** Input ids and labels for one record, cut to modelMaxLength; the conversation is not modified. */
   buildTrainingSample(conversations: readonly LlavaTurn[], options: TrainingSampleOptions): LlavaSample {
+    return this.#truncate(this.#buildFull(conversations, options), options);
+  }
+
+  /**
+   * HF's right truncation to modelMaxLength. A cut that would leave part of an image's tokens (the features
+   * could not be placed) or no trained token at all makes the record unusable: a DataError, "too_long".
+   */
+  #truncate(sample: LlavaSample, ctx: RecordContext): LlavaSample {
+    const max = this.modelMaxLength;
+    const length = sample.inputIds.length;
+    if (max === undefined || length <= max) return sample;
+    const cutImage = sample.inputIds.indexOf(this.imageTokenId, max);
+    if (cutImage >= 0)
+      throw dataError(
+        ctx,
+        `the sample is ${length} tokens and its image tokens run past position ${max} (model_max_length): the image cannot be kept`,
+        "too_long",
+      );
+    const labels = sample.labels.slice(0, max);
+    if (labels.every((y) => y === IGNORE_INDEX))
+      throw dataError(
+        ctx,
+        `the sample is ${length} tokens and no answer token is left within the first ${max} (model_max_length)`,
+        "too_long",
+      );
+    return { inputIds: sample.inputIds.slice(0, max), labels, truncatedFrom: length };
+  }
+
+  #buildFull(conversations: readonly LlavaTurn[], options: TrainingSampleOptions): LlavaSample {
     const { mode } = options;
     const turns = toChatTurns(conversations, options);
     const { system, dialogue } = splitSystem(turns, options);
