@@ -12,6 +12,12 @@ export {
   toLegacyKey,
 } from "./checkpoint-layout.js";
 export {
+  checkTrainingStepFits,
+  estimateTrainingStepBytes,
+  type HeapEstimate,
+  type TrainingStepShape,
+} from "./heap-estimate.js";
+export {
   type FeatureSelectStrategy,
   type LlavaConfig,
   llavaImageMode,

@@ -3,6 +3,7 @@
 // trained embedding table is looked up before the tape too, its gradient added row by row.
 import { IGNORE_INDEX, type Module } from "@llava-ts/core";
 import type { LlavaBatch } from "@llava-ts/datasets";
+import { checkTrainingStepFits, type LlavaConfig } from "@llava-ts/llava";
 import * as tf from "@tensorflow/tfjs-core";
 import type { BatchCounts, TrainTask } from "./train-task.js";
 import { TrainingError } from "./training-error.js";
@@ -38,11 +39,35 @@ function frozen(m: Module): boolean {
   return true;
 }
 
+/** The heap estimate of core's wasm backend for this batch (llava's checkTrainingStepFits), when the model has a LLaVA config. */
+function checkHeap(model: LlavaLike, batch: LlavaBatch): void {
+  const config = (model as { config?: LlavaConfig }).config;
+  if (!config?.text_config) return;
+  const { batchSize: B, seqLength: T, labels } = batch;
+  let labelled = 0; // positions whose next token is labelled: the rows of the logits
+  for (let b = 0; b < B; b++) for (let t = 1; t < T; t++) if (labels[b * T + t] !== IGNORE_INDEX) labelled++;
+  let trainable = 0;
+  for (const [, p] of model.namedParameters()) if (p.trainable) trainable += p.size;
+  checkTrainingStepFits(
+    config,
+    {
+      batch: B,
+      length: T,
+      labelled,
+      images: batch.pixelShape?.[0] ?? 0,
+      visionTrains: !frozen(model.vision_tower),
+      trainable,
+    },
+    batch.indices,
+  );
+}
+
 export function llavaTask(model: LlavaLike): TrainTask<LlavaBatch> {
   return {
     count: countBatch,
     prepare(batch) {
       const { batchSize: B, seqLength: T } = batch;
+      checkHeap(model, batch); // before anything is allocated: a batch that cannot fit is named, not run
       let pixels: tf.Tensor | undefined;
       if (batch.pixelShape[0] > 0) pixels = tf.tensor4d(batch.pixelValues, [...batch.pixelShape], "float32"); // [I, 3, S, S]
       const towerFrozen = frozen(model.vision_tower);
