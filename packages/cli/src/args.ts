@@ -119,12 +119,15 @@ function booleanValues(
 const FALSE = /^(false|f|no|n|0)$/i;
 const BOOL = /^(true|t|yes|y|1|false|f|no|n|0)$/i;
 
-/** `--vision-feature-layer -1` → `--vision-feature-layer=-1`: parseArgs would take "-1" for a flag. */
+/**
+ * `--vision-feature-layer -1` → `--vision-feature-layer=-1`: parseArgs would take "-1" for a flag (and
+ * report a missing value), so the range check could not name the value.
+ */
 function joinNegativeValues(args: string[], options: Record<string, { type: string }>): string[] {
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const name = /^--([^=]+)$/.exec(args[i])?.[1];
-    if (name && options[name]?.type === "string" && /^-\d/.test(args[i + 1] ?? ""))
+    if (name && options[name]?.type === "string" && NEGATIVE.test(args[i + 1] ?? ""))
       out.push(`${args[i]}=${args[++i]}`);
     else out.push(args[i]);
   }
@@ -138,6 +141,8 @@ function canonicalFlag(arg: string, aliases: Map<string, string>): string {
   const name = m[1].replaceAll("_", "-");
   return `--${aliases.get(name) ?? name}${m[2] ?? ""}`;
 }
+
+const NEGATIVE = /^-(\d|\.\d|inf|nan)/i;
 
 function usageFromParseError(spec: CommandSpec, e: Error & { code?: string }): UsageError {
   const flag = /'(-{1,2}[^' ]+)/.exec(e.message)?.[1];
@@ -170,6 +175,22 @@ export function helpText(spec: CommandSpec): string {
   ];
   if (spec.notes) lines.push("", spec.notes);
   return `${lines.join("\n")}\n`;
+}
+
+/** Bounds of a number flag: `min`/`max` inclusive, `above`/`below` exclusive. */
+export interface Range {
+  min?: number;
+  max?: number;
+  above?: number;
+  below?: number;
+}
+
+export const MAX_SEED = 2 ** 32 - 1;
+
+function describeRange({ min, max, above, below }: Range): string {
+  const low = min !== undefined ? `≥ ${min}` : above !== undefined ? `> ${above}` : undefined;
+  const high = max !== undefined ? `≤ ${max}` : below !== undefined ? `< ${below}` : undefined;
+  return [low, high].filter(Boolean).join(" and ");
 }
 
 /** Typed reads of parsed flags; each error names the flag. */
@@ -206,25 +227,42 @@ export class Flags {
     return this.values[name] === true;
   }
 
-  number(name: string): number | undefined {
+  /** A finite number, inside `range` when one is given (the message states the range). */
+  number(name: string, range: Range = {}): number | undefined {
     const v = this.string(name);
     if (v === undefined) return undefined;
     const n = Number(v);
     if (v.trim() === "" || !Number.isFinite(n))
       throw new UsageError(`llava ${this.command}: --${name} expects a number, got "${v}"`, `--${name}`);
-    return n;
-  }
-
-  /** An integer ≥ min (default 1). */
-  int(name: string, min = 1): number | undefined {
-    const n = this.number(name);
-    if (n === undefined) return undefined;
-    if (!Number.isInteger(n) || n < min)
+    const { min, max, above, below } = range;
+    const outside =
+      (min !== undefined && n < min) ||
+      (max !== undefined && n > max) ||
+      (above !== undefined && n <= above) ||
+      (below !== undefined && n >= below);
+    if (outside)
       throw new UsageError(
-        `llava ${this.command}: --${name} expects an integer ≥ ${min}, got "${this.string(name)}"`,
+        `llava ${this.command}: --${name} must be ${describeRange(range)}, got "${v}"`,
         `--${name}`,
       );
     return n;
+  }
+
+  /** An integer ≥ min (default 1) and ≤ max (default 2^53 − 1). */
+  int(name: string, min = 1, max = Number.MAX_SAFE_INTEGER): number | undefined {
+    const n = this.number(name);
+    if (n === undefined) return undefined;
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new UsageError(
+        `llava ${this.command}: --${name} expects an integer ${max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`}, got "${this.string(name)}"`,
+        `--${name}`,
+      );
+    return n;
+  }
+
+  /** A seed: an integer from 0 to 2^32 − 1 (numpy's range, which HF's set_seed passes it to). */
+  seed(name = "seed"): number | undefined {
+    return this.int(name, 0, MAX_SEED);
   }
 
   choice<T extends string>(name: string, choices: readonly T[]): T | undefined {

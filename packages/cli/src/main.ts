@@ -1,6 +1,6 @@
 // The `llava` command: dispatch to a subcommand, print its help, turn errors into one clear line.
-import { LlavaError } from "@llava-ts/core";
-import { UsageError } from "./args.js";
+import { initBackend, wasmThreads } from "@llava-ts/core";
+import { parseFlags, UsageError } from "./args.js";
 import { buildCommand } from "./commands/build.js";
 import { chatCommand } from "./commands/chat.js";
 import type { Command } from "./commands/command.js";
@@ -9,6 +9,7 @@ import { evalCommand } from "./commands/eval.js";
 import { inferCommand } from "./commands/infer.js";
 import { mergeCommand } from "./commands/merge.js";
 import { trainCommand } from "./commands/train.js";
+import { errorLine } from "./error-line.js";
 import type { CliIO } from "./io.js";
 import { cliVersion } from "./version.js";
 
@@ -55,19 +56,28 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     return 2;
   }
   try {
+    if (!rest.includes("--help") && !rest.includes("-h")) {
+      parseFlags(command.spec, rest); // a wrong flag is named before anything starts
+      io.stderr.write(`llava ${name}: ${await startBackend()}\n`);
+    }
     return await command.run(rest, io);
   } catch (e) {
     if (e instanceof UsageError) {
       io.stderr.write(`${e.message}\n`);
       return 2;
     }
-    const err = e as Error;
-    // Library errors carry their context (file, key, record) in the message; others get their stack.
-    io.stderr.write(
-      e instanceof LlavaError
-        ? `llava ${name}: ${err.name}: ${err.message}\n`
-        : `llava ${name}: ${err.stack ?? err}\n`,
-    );
+    io.stderr.write(`llava ${name}: ${errorLine(e)}\n`);
     return 1;
   }
+}
+
+/**
+ * Selects the backend as every entry point does (LLAVA_BACKEND, LLAVA_THREADS; core's initBackend, which
+ * also keeps tfjs' console banners quiet) and says which one runs.
+ */
+async function startBackend(): Promise<string> {
+  const backend = await initBackend();
+  if (backend !== "wasm") return `backend ${backend}`;
+  const threads = wasmThreads();
+  return `backend wasm, ${threads} thread${threads === 1 ? "" : "s"}`;
 }

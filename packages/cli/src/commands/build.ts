@@ -5,6 +5,7 @@ import { type BuildLlavaResult, buildLlava, type CheckpointLayout } from "@llava
 import type { PreprocessMode } from "@llava-ts/processor";
 import { type CommandSpec, Flags, helpText, parseFlags, UsageError } from "../args.js";
 import type { CliIO } from "../io.js";
+import { prepareOutputDir } from "../output-dir.js";
 import type { Command } from "./command.js";
 
 export const buildSpec: CommandSpec = {
@@ -65,6 +66,11 @@ export interface BuildOptions {
 }
 
 export async function runBuild(o: BuildOptions, io: CliIO): Promise<BuildLlavaResult> {
+  prepareOutputDir("build", "--out", o.out, [
+    { flag: "--vision", path: o.vision, holds: "the CLIP checkpoint" },
+    { flag: "--llm", path: o.llm, holds: "the LLM checkpoint" },
+    ...(o.tokenizer ? [{ flag: "--tokenizer", path: o.tokenizer, holds: "the tokenizer" }] : []),
+  ]);
   io.stdout.write(`building ${o.out} from ${o.vision} + ${o.llm}\n`);
   let lastShown = -1;
   const { imageMode, ...options } = o;
@@ -116,7 +122,7 @@ export const buildCommand: Command = {
         vision: f.requiredPath("vision", "CLIP folder"),
         llm: f.requiredPath("llm", "LLM folder"),
         out: f.required("out"),
-        seed: f.int("seed", 0),
+        seed: f.seed(),
         tokenizer: f.existingPath("tokenizer", "tokenizer folder"),
         visionFeatureLayer: integer(f, "vision-feature-layer"),
         visionFeatureSelectStrategy: f.choice("vision-feature-select-strategy", ["default", "full"] as const),

@@ -1,4 +1,5 @@
 // llava demo: the embedded end-to-end demo (`pnpm demo`); see ../demo/run-demo.ts.
+import { availableParallelism } from "node:os";
 import { type CommandSpec, Flags, helpText, parseFlags } from "../args.js";
 import { runDemo } from "../demo/run-demo.js";
 import type { Command } from "./command.js";
@@ -33,7 +34,12 @@ export const demoCommand: Command = {
     }
     const f = new Flags("demo", values);
     await runDemo(
-      { out: f.string("out"), ranks: f.int("ranks"), seed: f.int("seed", 0), quick: f.boolean("quick") },
+      {
+        out: f.string("out"),
+        ranks: f.int("ranks", 1, availableParallelism()),
+        seed: f.seed(),
+        quick: f.boolean("quick"),
+      },
       io,
     );
     return 0;

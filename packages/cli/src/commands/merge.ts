@@ -1,7 +1,7 @@
 // llava merge: base model + LoRA adapter → a full model folder with the adapter folded into the weights
 // (PEFT's merge_and_unload + save_pretrained), loadable without the lora package.
-import { copyFileSync, existsSync, mkdirSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { copyFileSync, existsSync } from "node:fs";
+import { join } from "node:path";
 import {
   type CheckpointLayout,
   copyModelFiles,
@@ -9,8 +9,9 @@ import {
   type SaveDtype,
 } from "@llava-ts/llava";
 import { loadAdapter, mergeAndUnload } from "@llava-ts/lora";
-import { type CommandSpec, Flags, helpText, parseFlags, UsageError } from "../args.js";
+import { type CommandSpec, Flags, helpText, parseFlags } from "../args.js";
 import type { CliIO } from "../io.js";
+import { prepareOutputDir } from "../output-dir.js";
 import { PROMPT_FORMAT_FILE } from "../prompt-format.js";
 import type { Command } from "./command.js";
 import { applyMaxHeap, maxHeapFlag } from "./heap-flag.js";
@@ -53,16 +54,14 @@ export interface MergeOptions {
 }
 
 export async function runMerge(o: MergeOptions, io: CliIO): Promise<void> {
-  if (resolve(o.out) === resolve(o.model))
-    throw new UsageError(
-      "llava merge: --out must differ from --model (the base weights are not overwritten)",
-      "--out",
-    );
+  prepareOutputDir("merge", "--out", o.out, [
+    { flag: "--model", path: o.model, holds: "the base weights" },
+    { flag: "--adapter", path: o.adapter, holds: "the adapter" },
+  ]);
   const model = LlavaForConditionalGeneration.fromPretrained(o.model);
   try {
     const summary = loadAdapter(model, o.adapter);
     mergeAndUnload(model);
-    mkdirSync(o.out, { recursive: true });
     const written = await model.savePretrained(o.out, {
       maxShardSize: o.maxShardSize,
       dtype: o.dtype,

@@ -1,9 +1,12 @@
 // llava train: the tutorial's run.py + run_zero2.sh. Flags keep HF TrainingArguments' names and meaning
 // (--learning_rate and --learning-rate both work); --ranks N runs ZeRO-2 over N worker threads.
+import { availableParallelism } from "node:os";
+import { maxLoaderWorkers } from "@llava-ts/datasets";
 import { STRATEGIES, type Strategy } from "@llava-ts/trainer";
 import { type CommandSpec, Flags, helpText, parseFlags, UsageError } from "../args.js";
 import type { CliIO } from "../io.js";
 import { readDeepSpeedConfig } from "../train/deepspeed-config.js";
+import { prepareOutputDir } from "../output-dir.js";
 import { runTrain, type TrainOptions } from "../train/run-train.js";
 import type { Command } from "./command.js";
 import { maxHeapFlag } from "./heap-flag.js";
@@ -38,6 +41,11 @@ export const trainSpec: CommandSpec = {
       help: "bad records: raise | skip (skips are counted and reported)",
       default: "raise",
     },
+    "model-max-length": {
+      type: "string",
+      value: "N",
+      help: "cut longer samples to N tokens, counted in the report (default the tokenizer's model_max_length)",
+    },
     "train-type": {
       type: "string",
       value: "T",
@@ -52,7 +60,7 @@ export const trainSpec: CommandSpec = {
     ranks: {
       type: "string",
       value: "N",
-      help: "ZeRO-2 ranks (worker threads, one core each on wasm)",
+      help: "ZeRO-2 ranks (worker threads, one core each on wasm; at most one per core)",
       default: "1",
     },
     launch: {
@@ -204,14 +212,25 @@ export const trainCommand: Command = {
       io.stdout.write(helpText(trainSpec));
       return 0;
     }
-    await runTrain(trainOptionsFromFlags(new Flags("train", values), io), io);
+    const o = trainOptionsFromFlags(new Flags("train", values), io);
+    if (o.resumeFrom === "latest" && !o.outputDir)
+      throw new UsageError(
+        "llava train: --resume-from-checkpoint latest looks in --output-dir; give --output-dir (or a checkpoint folder)",
+        "--resume-from-checkpoint",
+      );
+    if (o.outputDir)
+      prepareOutputDir("train", "--output-dir", o.outputDir, [
+        { flag: "--model", path: o.model, holds: "the model being trained from" },
+      ]);
+    await runTrain(o, io);
     return 0;
   },
 };
 
 export function trainOptionsFromFlags(f: Flags, io?: CliIO): TrainOptions {
   applyDeepSpeed(f, io);
-  const ranks = f.int("ranks")!;
+  // One core per rank: more ranks only share the cores, each with its own copy of the model.
+  const ranks = f.int("ranks", 1, availableParallelism())!;
   const format = f.choice("format", ["llava", "sharegpt4o", "textocr"] as const);
   const saveStrategy = f.choice("save-strategy", ["steps", "epoch", "no"] as const)!;
   const targets = f.string("lora-target-modules")!;
@@ -222,33 +241,36 @@ export function trainOptionsFromFlags(f: Flags, io?: CliIO): TrainOptions {
     imagePrefix: f.string("image-prefix"),
     format,
     onError: f.choice("on-error", ["raise", "skip"] as const),
+    modelMaxLength: f.int("model-max-length"),
     strategy: f.choice("train-type", STRATEGIES) as Strategy,
     outputDir: f.string("output-dir"),
     ranks,
     launch: f.choice("launch", ["threads", "processes"] as const)!,
-    learningRate: f.number("learning-rate")!,
-    weightDecay: f.number("weight-decay")!,
-    betas: [f.number("adam-beta1")!, f.number("adam-beta2")!],
-    eps: f.number("adam-epsilon")!,
+    learningRate: f.number("learning-rate", { min: 0 })!,
+    weightDecay: f.number("weight-decay", { min: 0 })!,
+    // torch's AdamW: 0 ≤ β < 1, ε ≥ 0.
+    betas: [f.number("adam-beta1", { min: 0, below: 1 })!, f.number("adam-beta2", { min: 0, below: 1 })!],
+    eps: f.number("adam-epsilon", { min: 0 })!,
     scheduler: f.choice("lr-scheduler-type", ["constant", "linear", "cosine"] as const)!,
-    warmupRatio: f.number("warmup-ratio")!,
+    warmupRatio: f.number("warmup-ratio", { min: 0, max: 1 })!, // HF: "warmup_ratio must lie in range [0,1]"
     warmupSteps: f.int("warmup-steps", 0),
-    maxGradNorm: f.number("max-grad-norm")!,
+    maxGradNorm: f.number("max-grad-norm", { min: 0 })!,
     epochs: f.int("num-train-epochs")!,
-    maxSteps: f.int("max-steps"),
+    // HF's default max_steps is -1: not set, the epochs decide.
+    maxSteps: f.string("max-steps") === "-1" ? undefined : f.int("max-steps"),
     batchSize: f.int("per-device-train-batch-size")!,
     gradientAccumulationSteps: f.int("gradient-accumulation-steps")!,
-    numWorkers: f.int("dataloader-num-workers", 0)!,
+    numWorkers: f.int("dataloader-num-workers", 0, maxLoaderWorkers())!,
     saveStrategy,
     saveSteps: f.int("save-steps")!,
     saveTotalLimit: f.int("save-total-limit"),
     loggingSteps: f.int("logging-steps")!,
-    seed: f.int("seed", 0)!,
+    seed: f.seed()!,
     resumeFrom: f.string("resume-from-checkpoint"),
     lora: {
       r: f.int("lora-r")!,
-      alpha: f.number("lora-alpha")!,
-      dropout: f.number("lora-dropout")!,
+      alpha: f.number("lora-alpha", { above: 0 })!,
+      dropout: f.number("lora-dropout", { min: 0, max: 1 })!,
       targetModules: /[\\^$|()[\]*+?]/.test(targets)
         ? targets
         : targets

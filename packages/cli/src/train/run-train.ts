@@ -18,6 +18,8 @@ export interface TrainOptions {
   imagePrefix?: string;
   format?: RecordFormat;
   onError?: OnError;
+  /** Cut longer samples to this many tokens (HF's model_max_length); default the tokenizer's. */
+  modelMaxLength?: number;
   strategy: Strategy;
   outputDir?: string;
   ranks: number;
@@ -115,6 +117,7 @@ export function trainLlavaOptions(o: TrainOptions, log: (line: string) => void):
         onError: o.onError,
         batchSize: o.batchSize,
         numWorkers: o.numWorkers,
+        modelMaxLength: o.modelMaxLength,
       },
     },
     resumeFrom: o.resumeFrom,
@@ -209,5 +212,6 @@ function reportData(stats: (LoaderStats | undefined)[], io: CliIO): void {
       io.stdout.write(
         `${who}skipped ${s.skipped.total} bad record(s): ${JSON.stringify(s.skipped.byReason)}\n`,
       );
+    if (s.truncated > 0) io.stdout.write(`${who}truncated ${s.truncated} record(s) to model_max_length\n`);
   });
 }

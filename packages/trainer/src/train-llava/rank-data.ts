@@ -18,6 +18,8 @@ export interface LlavaDataSpec extends DatasetSpec {
   batchSize: number;
   /** Image decoding threads per rank. Default 0. */
   numWorkers?: number;
+  /** Samples longer than this are cut to it (HF's model_max_length); default the tokenizer's. */
+  modelMaxLength?: number;
 }
 
 /**
@@ -72,7 +74,7 @@ export async function openRankData(data: RankData, ctx: RankDataContext): Promis
 }
 
 function openDataset(
-  { batchSize, numWorkers = 0, ...spec }: LlavaDataSpec,
+  { batchSize, numWorkers = 0, modelMaxLength, ...spec }: LlavaDataSpec,
   { rank, worldSize, modelDir, seed }: RankDataContext,
   shuffle = true,
 ): LlavaDataLoader {
@@ -84,7 +86,7 @@ function openDataset(
       tokenizer: modelDir,
       imageProcessor: modelDir,
       imageMode: llavaImageMode(config),
-      llava: { imageSeqLength: config.image_seq_length },
+      llava: { imageSeqLength: config.image_seq_length, modelMaxLength },
     },
     batchSize,
     collate: { padTokenId: config.pad_token_id ?? 0 },

@@ -1,0 +1,327 @@
+// Fault suite (issue 19, classes 1, 2, 4, 5, 7 and 8; issue 14 item 1): the `llava` command as a person
+// types it — in its own process (runCli) where the process matters (banners, uncaught errors, warnings,
+// the environment), else through main() in this one. Every command says which backend it runs on and
+// never prints tfjs' banner; every failure is one line — the error's class and message, naming the file,
+// flag, key or record — with the stack only under LLAVA_DEBUG=1; bad values are refused before any model
+// loads; no output may overwrite an input.
+import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { main } from "./main.js";
+import { type CliRun, runCli } from "../test/run-cli.js";
+import { captureIO, type TinyFixture, tinyFixture } from "../test/tiny-llava.js";
+
+let fx: TinyFixture;
+let image: string;
+let adapter: string;
+beforeAll(async () => {
+  fx = await tinyFixture();
+  image = join(fx.data.imagesDir!, fx.data.records[0].image);
+  adapter = join(fx.root, "adapter");
+});
+
+/** main() in this process, as bin.ts calls it. */
+async function run(args: string[]): Promise<CliRun> {
+  const io = captureIO();
+  const code = await main(args, io);
+  return { code, signal: null, stdout: io.out(), stderr: io.err() };
+}
+
+const BACKEND = /^llava (\w+): backend (wasm, \d+ threads?|cpu|tensorflow)$/m;
+const BANNER = /install our node backend|looks like you are running TensorFlow\.js/;
+
+/** One line on stderr after the backend line, naming the command; no stack, no minified source. */
+function expectOneLineError(r: CliRun, command: string, message: string | RegExp, code = 1): void {
+  expect(r.code, r.stderr).toBe(code);
+  const lines = r.stderr.trimEnd().split("\n");
+  expect(lines[0]).toMatch(BACKEND);
+  expect(lines.slice(1), r.stderr).toHaveLength(1);
+  expect(lines[1].startsWith(`llava ${command}: `)).toBe(true);
+  if (typeof message === "string") expect(lines[1]).toContain(message);
+  else expect(lines[1]).toMatch(message);
+  expect(r.stderr).not.toMatch(/\n\s+at |wasm-function|\.js:\d+:\d+/);
+  expect(r.stderr).not.toMatch(BANNER);
+}
+
+const train = (...extra: string[]) => [
+  "train",
+  "--model",
+  fx.model,
+  "--data",
+  fx.data.chatJson,
+  "--images",
+  fx.data.imagesDir!,
+  ...extra,
+];
+
+describe("every command selects the backend, says so, and prints no tfjs banner", () => {
+  it("train, infer, chat, merge and build, run as typed", async () => {
+    const t = await runCli(
+      train("--output-dir", adapter, "--max-steps", "2", "--learning-rate", "1e-2", "--save-strategy", "no"),
+    );
+    const i = await runCli([
+      "infer",
+      "--model",
+      fx.model,
+      "--image",
+      image,
+      "--prompt",
+      "What?",
+      "--max-new-tokens",
+      "3",
+    ]);
+    const c = await runCli(["chat", "--model", fx.model, "--image", image, "--max-new-tokens", "2"], {
+      stdin: "What is it?\n\n",
+    });
+    const m = await runCli([
+      "merge",
+      "--model",
+      fx.model,
+      "--adapter",
+      adapter,
+      "--out",
+      join(fx.root, "merged"),
+    ]);
+    const b = await runCli([
+      "build",
+      "--vision",
+      fx.clip,
+      "--llm",
+      fx.qwen,
+      "--out",
+      join(fx.root, "rebuilt"),
+    ]);
+    for (const [name, r] of [
+      ["train", t],
+      ["infer", i],
+      ["chat", c],
+      ["merge", m],
+      ["build", b],
+    ] as const) {
+      expect(r.code, `${name}: ${r.stderr}`).toBe(0);
+      expect(r.stderr.match(BACKEND)?.[1]).toBe(name);
+      expect(r.stdout + r.stderr).not.toMatch(BANNER);
+    }
+  });
+
+  it("LLAVA_BACKEND and LLAVA_THREADS choose it, as for train", async () => {
+    const r = await runCli(
+      ["infer", "--model", fx.model, "--image", image, "--prompt", "?", "--max-new-tokens", "1"],
+      {
+        env: { LLAVA_BACKEND: "cpu" },
+      },
+    );
+    expect(r.stderr.split("\n")[0]).toBe("llava infer: backend cpu");
+    expect(r.stdout + r.stderr).not.toMatch(BANNER);
+    const one = await runCli(["demo", "--ranks", "99"], { env: { LLAVA_THREADS: "1" } });
+    expect(one.stderr.split("\n")[0]).toBe("llava demo: backend wasm, 1 thread");
+    const bad = await runCli(["infer"], { env: { LLAVA_BACKEND: "gpu" } });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toBe(
+      'llava infer: ConfigError: unknown backend "gpu"; expected tensorflow, wasm or cpu\n',
+    );
+  });
+});
+
+describe("flag values are checked before any model loads", () => {
+  it.each([
+    [["--num-train-epochs", "-1"], '--num-train-epochs expects an integer ≥ 1, got "-1"'],
+    [["--warmup-ratio", "5"], '--warmup-ratio must be ≥ 0 and ≤ 1, got "5"'],
+    [["--max-grad-norm=-1"], '--max-grad-norm must be ≥ 0, got "-1"'],
+    [["--lora-alpha=-16"], '--lora-alpha must be > 0, got "-16"'],
+    [["--lora-alpha", "-16"], '--lora-alpha must be > 0, got "-16"'],
+    [["--seed", "1e20"], '--seed expects an integer from 0 to 4294967295, got "1e20"'],
+    [["--adam-beta2", "1"], '--adam-beta2 must be ≥ 0 and < 1, got "1"'],
+    [["--ranks", "64"], /--ranks expects an integer from 1 to \d+, got "64"/],
+    [
+      ["--dataloader-num-workers", "1000"],
+      /--dataloader-num-workers expects an integer from 0 to \d+, got "1000"/,
+    ],
+    [["--resume-from-checkpoint", "latest"], "--resume-from-checkpoint latest looks in --output-dir"],
+  ])("train %j", async (flags, message) => {
+    const r = await run(train(...flags));
+    expectOneLineError(r, "train", message, 2);
+    expect(r.stdout).toBe(""); // nothing was loaded or trained
+  });
+
+  it("--max-steps -1 is HF's 'not set' (the epochs decide)", async () => {
+    const r = await run(
+      train("--max-steps", "-1", "--per-device-train-batch-size", "8", "--save-strategy", "no"),
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("(1 batches)"); // 8 records at batch 8: one epoch is one step
+  });
+});
+
+describe("no output overwrites an input", () => {
+  it("train --output-dir equal to --model, build --out equal to --llm, an --out that is a file", async () => {
+    expectOneLineError(
+      await run(train("--output-dir", `${fx.model}/`)),
+      "train",
+      "--output-dir must differ from --model",
+      2,
+    );
+    expectOneLineError(
+      await run(["build", "--vision", fx.clip, "--llm", fx.qwen, "--out", fx.qwen]),
+      "build",
+      "--out must differ from --llm",
+      2,
+    );
+    const file = join(fx.root, "a-file");
+    writeFileSync(file, "x");
+    expectOneLineError(
+      await run(["build", "--vision", fx.clip, "--llm", fx.qwen, "--out", file]),
+      "build",
+      `--out: ${file} is a file, not a folder`,
+      2,
+    );
+    expectOneLineError(
+      await run(train("--output-dir", join(file, "out"))),
+      "train",
+      /--output-dir: cannot write to .*ENOTDIR/,
+      2,
+    );
+    expect(readFileSync(join(fx.qwen, "config.json"), "utf8")).toContain("qwen2");
+  });
+});
+
+/** A copy of the tiny model with config.json changed by `edit`. */
+function modelWith(name: string, edit: (config: Record<string, any>) => void): string {
+  const dir = join(fx.root, name);
+  cpSync(fx.model, dir, { recursive: true });
+  const config = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
+  edit(config);
+  writeFileSync(join(dir, "config.json"), JSON.stringify(config));
+  return dir;
+}
+
+describe("bad model folders and data are one line naming the file and key or record", () => {
+  const infer = (model: string) => run(["infer", "--model", model, "--image", image, "--prompt", "?"]);
+
+  it("config values: eps, rope base, pad id, a SigLIP tower, an unknown activation", async () => {
+    const cases: [string, (c: Record<string, any>) => void, string][] = [
+      [
+        "eps",
+        (c) => (c.text_config.rms_norm_eps = -1),
+        "text_config.rms_norm_eps: expected a number > 0, found -1",
+      ],
+      [
+        "theta",
+        (c) => (c.text_config.rope_theta = 0),
+        "text_config.rope_theta: expected a number > 0, found 0",
+      ],
+      ["pad", (c) => (c.pad_token_id = 1e12), "pad_token_id: 1000000000000 is not a token id"],
+      [
+        "siglip",
+        (c) => (c.vision_config.model_type = "siglip_vision_model"),
+        'vision_config.model_type: only "clip_vision_model" vision towers are supported, found "siglip_vision_model"',
+      ],
+      ["act", (c) => (c.text_config.hidden_act = "swiglu"), 'text_config.hidden_act: unknown value "swiglu"'],
+    ];
+    for (const [name, edit, message] of cases) {
+      const dir = modelWith(`bad-${name}`, edit);
+      expectOneLineError(await infer(dir), "infer", `ConfigError: ${join(dir, "config.json")}: ${message}`);
+    }
+  });
+
+  it("a folder named model.safetensors, a hostile chat template", async () => {
+    const dir = join(fx.root, "dir-weights");
+    mkdirSync(join(dir, "model.safetensors"), { recursive: true });
+    copyFileSync(join(fx.model, "config.json"), join(dir, "config.json"));
+    expectOneLineError(
+      await infer(dir),
+      "infer",
+      `FormatError: ${join(dir, "model.safetensors")}: is a folder`,
+    );
+    const hostile = modelWith("hostile-template", () => {});
+    for (const f of ["tokenizer_config.json", "chat_template.json"]) {
+      const path = join(hostile, f);
+      const json = JSON.parse(readFileSync(path, "utf8"));
+      if ("chat_template" in json) json.chat_template = "{{ messages | nosuchfilter }}";
+      writeFileSync(path, JSON.stringify(json));
+    }
+    expectOneLineError(
+      await infer(hostile),
+      "infer",
+      "ConfigError: chat_template: fails to render: Unknown ArrayValue filter: nosuchfilter",
+    );
+  });
+
+  it("an empty chat.json, a record that never closes", async () => {
+    const empty = join(fx.root, "empty.json");
+    writeFileSync(empty, "[]");
+    const r = await run(["train", "--model", fx.model, "--data", empty]);
+    expectOneLineError(r, "train", `DataError: ${empty}: the file holds no records`);
+    const cut = join(fx.root, "cut.json");
+    const text = readFileSync(fx.data.chatJson, "utf8");
+    writeFileSync(cut, text.replace('"conversations":[{', '"conversations":[[{'));
+    expectOneLineError(
+      await run(["train", "--model", fx.model, "--data", cut]),
+      "train",
+      /FormatError: .*cut\.json: record 0 \(from byte 1\): a \} closes a \[ \(a missing \] in that record\?\)/,
+    );
+  });
+
+  it("the stack only with LLAVA_DEBUG=1", async () => {
+    const dir = modelWith("debug-eps", (c) => (c.text_config.rms_norm_eps = -1));
+    const r = await runCli(["infer", "--model", dir, "--image", image, "--prompt", "?"], {
+      env: { LLAVA_DEBUG: "1" },
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("ConfigError");
+    expect(r.stderr).toMatch(/\n\s+at parse/);
+  });
+});
+
+describe("long records and weights that are not numbers", () => {
+  it("a record longer than the heap allows is named with the sizes, or cut by --model-max-length", async () => {
+    const records = JSON.parse(readFileSync(fx.data.chatJson, "utf8"));
+    records[0].conversations[1].value = Array.from({ length: 1500 }, (_, i) => `word${i}`).join(" ");
+    const long = join(fx.root, "long.json");
+    writeFileSync(long, JSON.stringify(records.slice(0, 1)));
+    const base = [
+      "train",
+      "--model",
+      fx.model,
+      "--data",
+      long,
+      "--images",
+      fx.data.imagesDir!,
+      "--max-steps",
+      "1",
+    ];
+    const r = await runCli(base);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trimEnd().split("\n").at(-1)).toMatch(
+      /^llava train: OutOfMemoryError: record 0: a batch of 1 × [\d,]+ tokens \([\d,]+ labelled\) needs about [\d.]+ GB of wasm heap \(logits [\d.]+ GB.*\), but only [\d.]+ GB of its 4\.29 GB is free/,
+    );
+    expect(r.stderr).not.toMatch(/\n\s+at |wasm-function/);
+    const cut = await run([...base, "--model-max-length", "256"]);
+    expect(cut.code, cut.stderr).toBe(0);
+    expect(cut.stdout).toContain("truncated 1 record(s) to model_max_length");
+  });
+
+  it("NaN weights load with a warning naming the tensor", async () => {
+    const dir = modelWith("nan-weights", () => {});
+    const file = join(dir, "model.safetensors");
+    const bytes = readFileSync(file);
+    const headerLength = Number(bytes.readBigUInt64LE(0));
+    const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString("utf8"));
+    const name = "multi_modal_projector.linear_1.weight";
+    bytes.writeFloatLE(Number.NaN, 8 + headerLength + header[name].data_offsets[0]);
+    writeFileSync(file, bytes);
+    const r = await runCli([
+      "infer",
+      "--model",
+      dir,
+      "--image",
+      image,
+      "--prompt",
+      "?",
+      "--max-new-tokens",
+      "1",
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`llava-ts: warning: ${file}: tensor "${name}" has 1 non-finite value(s)`);
+  });
+});
