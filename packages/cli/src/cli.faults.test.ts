@@ -293,7 +293,7 @@ describe("long records and weights that are not numbers", () => {
     const r = await runCli(base);
     expect(r.code).toBe(1);
     expect(r.stderr.trimEnd().split("\n").at(-1)).toMatch(
-      /^llava train: OutOfMemoryError: record 0: a batch of 1 × [\d,]+ tokens \([\d,]+ labelled\) needs about [\d.]+ GB of wasm heap \(logits [\d.]+ GB.*\), but only [\d.]+ GB of its 4\.29 GB is free/,
+      /^llava train: OutOfMemoryError: record 0: a batch of 1 × [\d,]+ tokens \([\d,]+ labelled\) needs about [\d.]+ GiB of wasm heap \(.*\), but only [\d.]+ GiB of its 4\.00 GiB is free/,
     );
     expect(r.stderr).not.toMatch(/\n\s+at |wasm-function/);
     const cut = await run([...base, "--model-max-length", "256"]);

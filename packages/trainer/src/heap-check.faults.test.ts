@@ -88,7 +88,7 @@ describe("the heap estimate of a training micro-batch", () => {
     }
     expect(err).toBeInstanceOf(OutOfMemoryError);
     expect((err as Error).message).toMatch(
-      /^records 17, 4: a batch of 2 × 40,000 tokens \(200 labelled\) needs about [\d.]+ GB of wasm heap \(attention [\d.]+ GB\), but only [\d.]+ GB of its 4\.29 GB is free/,
+      /^records 17, 4: a batch of 2 × 40,000 tokens \(200 labelled\) needs about [\d.]+ GiB of wasm heap \(attention [\d.]+ GiB\), but only [\d.]+ GiB of its 4\.00 GiB is free/,
     );
     expect(tf.memory().numTensors).toBe(before);
   });

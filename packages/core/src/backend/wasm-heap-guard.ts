@@ -1,14 +1,12 @@
-// The wasm heap ends at 4 GB (wasm32). tfjs' wasm backend calls malloc for every tensor and uses the
+// The wasm heap ends at 4 GiB (wasm32). tfjs' wasm backend calls malloc for every tensor and uses the
 // pointer unchecked: built with memory growth, malloc returns 0 when the heap cannot grow, and a size of
-// 4 GB or more wraps around to a small one. Either way the tensor is then written over the heap's start,
+// 4 GiB or more wraps around to a small one. Either way the tensor is then written over the heap's start,
 // and the process later dies in a wasm abort ("memory access out of bounds", 30 kB of minified code) or
 // hangs. The guard checks every allocation and throws an OutOfMemoryError naming the size instead, before
 // anything is written.
 import * as tf from "@tensorflow/tfjs-core";
-import { formatBytes, OutOfMemoryError } from "../errors.js";
-
-/** wasm32 addresses 4 GiB; no heap can hold an allocation of that size or more. */
-export const WASM_HEAP_LIMIT = 2 ** 32;
+import { OutOfMemoryError } from "../errors.js";
+import { formatBytes, WASM_HEAP_LIMIT } from "../modules/heap-cache.js";
 
 interface WasmModule {
   _malloc(bytes: number): number;
@@ -17,7 +15,11 @@ interface WasmModule {
   llavaHeapGuard?: HeapUse;
 }
 
-/** Bytes of tensors on the wasm heap (allocated through tfjs' malloc): now, and the most since a reset. */
+/**
+ * Bytes of tensors on the wasm heap, as allocated through tfjs' malloc: now, and the most since the last
+ * reset. (tf.memory() and tf.profile count per tensor, not per allocation; what the heap holds besides —
+ * XNNPACK's packed copies — is not counted here either.)
+ */
 export interface HeapUse {
   live: number;
   peak: number;
@@ -26,8 +28,7 @@ export interface HeapUse {
 /**
  * Wraps the module's malloc and free (once). tfjs looks `_malloc` up on the module at every call, and
  * Emscripten's first call of its lazy export stub reassigns `Module._malloc` to the raw export: a setter
- * keeps that reassignment underneath the guard instead of replacing it. Sizes are tracked per pointer, so
- * the live and peak tensor bytes are known (what the heap holds besides is XNNPACK's own).
+ * keeps that reassignment underneath the guard instead of replacing it. Sizes are kept per pointer.
  */
 export function guardWasmHeap(module: WasmModule): void {
   if (module.llavaHeapGuard) return;
@@ -36,10 +37,9 @@ export function guardWasmHeap(module: WasmModule): void {
   let malloc = module._malloc;
   let free = module._free;
   const guarded = (bytes: number) => {
-    const heap = module.HEAPU8.buffer.byteLength;
-    if (bytes >= WASM_HEAP_LIMIT) throw outOfMemory(bytes, heap);
+    if (bytes >= WASM_HEAP_LIMIT) throw outOfMemory(bytes, module.HEAPU8.buffer.byteLength);
     const ptr = malloc(bytes);
-    if (ptr === 0 && bytes > 0) throw outOfMemory(bytes, heap);
+    if (ptr === 0 && bytes > 0) throw outOfMemory(bytes, module.HEAPU8.buffer.byteLength);
     sizes.set(ptr, bytes);
     use.live += bytes;
     if (use.live > use.peak) use.peak = use.live;
@@ -56,34 +56,36 @@ export function guardWasmHeap(module: WasmModule): void {
   Object.defineProperty(module, "_malloc", {
     configurable: true,
     get: () => guarded,
-    set: (f: (bytes: number) => number) => {
+    set: (f: typeof malloc) => {
       malloc = f;
     },
   });
   Object.defineProperty(module, "_free", {
     configurable: true,
     get: () => guardedFree,
-    set: (f: (ptr: number) => void) => {
+    set: (f: typeof free) => {
       free = f;
     },
   });
   module.llavaHeapGuard = use;
 }
 
-/** Guards the current backend when it is wasm (a no-op on the others). */
-export function guardCurrentWasmHeap(): void {
-  if (tf.getBackend() !== "wasm") return;
-  guardWasmHeap((tf.backend() as unknown as { wasm: WasmModule }).wasm);
-}
-
-/** Live and peak tensor bytes on the current wasm heap (zeros on other backends); `reset` restarts the peak. */
+/** Live and peak tensor bytes on the current wasm heap (zeros elsewhere); `reset` restarts the peak. */
 export function wasmTensorBytes(options: { reset?: boolean } = {}): HeapUse {
-  if (tf.getBackend() !== "wasm") return { live: 0, peak: 0 };
-  const use = (tf.backend() as unknown as { wasm: WasmModule }).wasm.llavaHeapGuard;
+  const use =
+    tf.getBackend() === "wasm"
+      ? (tf.backend() as unknown as { wasm: WasmModule }).wasm.llavaHeapGuard
+      : undefined;
   if (!use) return { live: 0, peak: 0 };
   const now = { ...use };
   if (options.reset) use.peak = use.live;
   return now;
+}
+
+/** Guards the current backend when it is wasm (a no-op on the others). */
+export function guardCurrentWasmHeap(): void {
+  if (tf.getBackend() !== "wasm") return;
+  guardWasmHeap((tf.backend() as unknown as { wasm: WasmModule }).wasm);
 }
 
 /** Bytes the current wasm heap spans (it only grows), or 0 on other backends. */

@@ -3,6 +3,7 @@
 // no file: built or merged in memory). Widened to float32 only when they enter the heap.
 import { LlavaError } from "../errors.js";
 import { bf16Into, f16Into, float32ToBf16, float32ToF16 } from "../safetensors/half.js";
+import { checkFinite, type FiniteCheck } from "../safetensors/non-finite.js";
 import type { SafetensorsSource } from "../safetensors/safetensors-file.js";
 
 /** The stored dtypes a host tensor can hold: float formats that widen exactly (F32 as is) to float32. */
@@ -120,6 +121,7 @@ export function readFloat32Into(t: HostTensor, out: Float32Array, start = 0, cou
     throw new LlavaError(`${t.origin}: ${n} rows need ${n * perRow} values, the buffer has ${out.length}`);
   if (t.dtype === "F32") {
     t.readRaw(start, n, new Uint8Array(out.buffer, out.byteOffset, n * perRow * 4));
+    checkFinite(out.subarray(0, n * perRow), finiteCheck(t, rows, start, n));
     return;
   }
   scratch ??= new Uint16Array(SCRATCH_VALUES);
@@ -131,6 +133,12 @@ export function readFloat32Into(t: HostTensor, out: Float32Array, start = 0, cou
     const halves = new Uint16Array(raw.buffer, raw.byteOffset, k * perRow);
     (t.dtype === "BF16" ? bf16Into : f16Into)(halves, out, r * perRow);
   }
+  checkFinite(out.subarray(0, n * perRow), finiteCheck(t, rows, start, n));
+}
+
+/** Rows [start, start + n) of `t` for the non-finite check: file tensors by name, in-memory ones by object. */
+function finiteCheck(t: HostTensor, rows: number, start: number, n: number): FiniteCheck {
+  return { key: t instanceof FileTensor ? t.origin : t, origin: t.origin, totalRows: rows, start, rows: n };
 }
 
 /** All of `t` as a fresh Float32Array. */

@@ -4,6 +4,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { FormatError } from "../errors.js";
+import { readFloat32Into } from "../modules/host-tensor.js";
 import { SafetensorsCheckpoint } from "./checkpoint.js";
 import { rawFile, tempDir } from "./test-utils.js";
 
@@ -95,6 +96,34 @@ describe("non-finite weights", () => {
       expect(warn).toHaveBeenCalledTimes(1);
       expect(warn.mock.calls[0][0]).toBe(
         `llava-ts: warning: ${file}: tensor "bad" has 2 non-finite value(s) (NaN or ±Inf) among 4`,
+      );
+      ckpt.close();
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it("offloaded weights read row by row warn the same way, once, whichever rows come first", () => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    const values = new Float32Array(12).fill(1); // [4, 3]
+    values[10] = Number.NEGATIVE_INFINITY; // row 3
+    const file = rawFile(
+      join(t.dir, "model.safetensors"),
+      { table: { dtype: "F32", shape: [4, 3], data_offsets: [0, 48] } },
+      new Uint8Array(values.buffer),
+    );
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    try {
+      const ckpt = SafetensorsCheckpoint.open(file);
+      const rows = new Float32Array(6);
+      readFloat32Into(ckpt.host("table"), rows, 0, 2); // rows 0, 1: finite
+      expect(warn).not.toHaveBeenCalled();
+      readFloat32Into(ckpt.host("table"), rows, 2, 2); // rows 2, 3
+      readFloat32Into(ckpt.host("table"), rows, 2, 2);
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(warn.mock.calls[0][0]).toBe(
+        `llava-ts: warning: ${file}: tensor "table" has 1 non-finite value(s) (NaN or ±Inf) among 12`,
       );
       ckpt.close();
     } finally {

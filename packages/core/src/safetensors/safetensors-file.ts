@@ -8,6 +8,7 @@ import { decodeTensor, type TensorData } from "./decode.js";
 import type { TensorInfo } from "./header.js";
 import { readHeader } from "./header.js";
 import { readExactly } from "./io.js";
+import { checkFinite } from "./non-finite.js";
 
 /** The per-tensor reading API shared by a single file and a (sharded) checkpoint. */
 export interface SafetensorsSource {
@@ -27,19 +28,6 @@ export interface SafetensorsSource {
   close(): void;
 }
 
-/**
- * Warns (once per tensor and file) when weights hold NaN or ±Inf: they load, and every output computed
- * from them is then NaN — an answer of "!!!" with no hint why.
- */
-function warnNonFinite(data: Float32Array, file: string, tensor: string): void {
-  let bad = 0;
-  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) bad++;
-  if (bad > 0)
-    console.warn(
-      `llava-ts: warning: ${file}: tensor "${tensor}" has ${bad} non-finite value(s) (NaN or ±Inf) among ${data.length}`,
-    );
-}
-
 export class SafetensorsFile implements SafetensorsSource {
   /** `__metadata__`, or {} when the file has none. */
   readonly metadata: Readonly<Record<string, string>>;
@@ -50,8 +38,6 @@ export class SafetensorsFile implements SafetensorsSource {
   readonly fileSize: number;
   private readonly tensors: Map<string, TensorInfo>;
   private fd: number | undefined;
-  /** Tensors already scanned for NaN/Inf (a tensor read again, e.g. offloaded, is not rescanned). */
-  private readonly checked = new Set<string>();
 
   private constructor(
     readonly path: string,
@@ -124,9 +110,9 @@ export class SafetensorsFile implements SafetensorsSource {
   read(name: string): TensorData {
     const t = this.info(name);
     const { dtype, data } = decodeTensor(this.readRaw(name), t.dtype, { file: this.path, tensor: name });
-    if (dtype === "float32" && !this.checked.has(name)) {
-      this.checked.add(name);
-      warnNonFinite(data as Float32Array, this.path, name);
+    if (dtype === "float32") {
+      const origin = `${this.path}: tensor "${name}"`;
+      checkFinite(data as Float32Array, { key: origin, origin, totalRows: 1 });
     }
     return { shape: [...t.shape], dtype, data };
   }
