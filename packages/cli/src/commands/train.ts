@@ -69,6 +69,12 @@ export const trainSpec: CommandSpec = {
       help: "ZeRO-2 ranks as threads (shared memory) | processes (TCP; one per GPU with tfjs-node-gpu, pinned by CUDA_VISIBLE_DEVICES)",
       default: "threads",
     },
+    "ddp-timeout": {
+      type: "string",
+      value: "SEC",
+      help: "ZeRO-2: seconds a rank waits for the others before the job fails, naming the rank that stopped answering",
+      default: "1800",
+    },
     "learning-rate": { type: "string", value: "LR", help: "AdamW peak learning rate", default: "1e-4" },
     "weight-decay": {
       type: "string",
@@ -246,6 +252,8 @@ export function trainOptionsFromFlags(f: Flags, io?: CliIO): TrainOptions {
     outputDir: f.string("output-dir"),
     ranks,
     launch: f.choice("launch", ["threads", "processes"] as const)!,
+    // In ms it must fit a Node timer (2^31 − 1 ms, about 24 days).
+    ddpTimeout: f.int("ddp-timeout", 1, 2_147_483)!,
     learningRate: f.number("learning-rate", { min: 0 })!,
     weightDecay: f.number("weight-decay", { min: 0 })!,
     // torch's AdamW: 0 ≤ β < 1, ε ≥ 0.

@@ -25,6 +25,8 @@ export interface TrainOptions {
   ranks: number;
   /** ZeRO-2 ranks as worker threads (default) or processes over TCP (one per GPU: rank r sees GPU r). */
   launch?: "threads" | "processes";
+  /** ZeRO-2: seconds a rank waits for the others (HF's ddp_timeout). Default 1800. */
+  ddpTimeout?: number;
   learningRate: number;
   weightDecay: number;
   betas: [number, number];
@@ -103,6 +105,7 @@ export function trainLlavaOptions(o: TrainOptions, log: (line: string) => void):
   return {
     ranks: o.ranks,
     launch: o.launch,
+    timeoutMs: o.ddpTimeout === undefined ? undefined : o.ddpTimeout * 1000,
     // One GPU per process when tfjs-node-gpu is installed (ignored by the CPU backends).
     env: o.launch === "processes" ? (rank) => ({ CUDA_VISIBLE_DEVICES: String(rank) }) : undefined,
     modelDir: o.model,

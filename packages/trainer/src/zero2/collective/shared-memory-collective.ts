@@ -13,12 +13,16 @@ import {
   type ReduceOp,
   scatterPartition,
 } from "./collective.js";
+import { formatMs } from "./format-ms.js";
 
 // Control words (Int32).
 const ABORT = 0; // 0 = running; r + 1 = rank r failed; -1 = aborted by the launcher
 const COUNT = 1; // ranks arrived at the current barrier
 const GEN = 2; // barrier generation
+const STALLED = 3; // 0, or r + 1: rank r stopped answering (the others timed out waiting for it)
 const CONTROL_WORDS = 4;
+// Then one word per rank: the generation of the barrier it last arrived at, + 1 — so a rank that times
+// out can tell which ranks never came, and name them instead of itself.
 
 /** The shared buffers of one job; created by the launcher and handed to every rank (workerData). */
 export interface CollectiveMemory {
@@ -40,7 +44,7 @@ export function createCollectiveMemory(worldSize: number, bucketSize: number): C
   return {
     worldSize,
     bucketSize: even,
-    control: new SharedArrayBuffer(CONTROL_WORDS * 4),
+    control: new SharedArrayBuffer((CONTROL_WORDS + worldSize) * 4),
     slots: new SharedArrayBuffer(worldSize * even * 4),
     gradients: new SharedArrayBuffer(worldSize * even * 4),
   };
@@ -55,6 +59,12 @@ export function abortCollective(memory: CollectiveMemory, failedRank: number | "
   return previous === 0 ? code : previous;
 }
 
+/** The first rank the others timed out waiting for, if any (a busy or stopped thread). */
+export function stalledRank(memory: CollectiveMemory): number | undefined {
+  const code = Atomics.load(new Int32Array(memory.control), STALLED);
+  return code === 0 ? undefined : code - 1;
+}
+
 /** The rank whose failure aborted the job: a rank, "launcher", or undefined while running. */
 export function abortedBy(memory: CollectiveMemory): number | "launcher" | undefined {
   const code = Atomics.load(new Int32Array(memory.control), ABORT);
@@ -62,7 +72,10 @@ export function abortedBy(memory: CollectiveMemory): number | "launcher" | undef
 }
 
 export interface SharedMemoryCollectiveOptions {
-  /** Longest a rank waits at a barrier for the others (a slow step or a checkpoint write). Default 30 min. */
+  /**
+   * Longest a rank waits at a barrier for the others (a slow step or a checkpoint write); then the job
+   * fails naming the ranks that never came. Default 30 min (torch's and HF's ddp_timeout).
+   */
   timeoutMs?: number;
   /** How often a waiting rank re-checks the abort word even without a wake-up. Default 200 ms. */
   pollMs?: number;
@@ -196,6 +209,7 @@ export class SharedMemoryCollective implements Collective {
     const c = this.control;
     this.checkAbort();
     const gen = Atomics.load(c, GEN);
+    Atomics.store(c, CONTROL_WORDS + this.rank, gen + 1);
     if (Atomics.add(c, COUNT, 1) + 1 === this.worldSize) {
       Atomics.store(c, COUNT, 0); // before the generation moves, so the next barrier counts from zero
       Atomics.add(c, GEN, 1);
@@ -207,11 +221,18 @@ export class SharedMemoryCollective implements Collective {
       this.checkAbort();
       const left = deadline - Date.now();
       if (left <= 0) {
-        const arrived = Atomics.load(c, COUNT);
+        const missing: number[] = [];
+        for (let r = 0; r < this.worldSize; r++)
+          if (Atomics.load(c, CONTROL_WORDS + r) !== gen + 1) missing.push(r);
+        if (missing.length === 0) continue; // the last one arrived just now
+        // The stalled rank is the cause: recorded for the launcher, and named as the failed one.
+        Atomics.compareExchange(c, STALLED, 0, missing[0] + 1);
         abortCollective(this.memory, this.rank);
+        const who = missing.length === 1 ? `rank ${missing[0]}` : `ranks ${missing.join(", ")}`;
         throw new CollectiveError(
-          `barrier timed out after ${this.timeoutMs} ms with ${arrived} of ${this.worldSize} ranks arrived`,
+          `waited ${formatMs(this.timeoutMs)} at a barrier for ${who}, which stopped answering (the collective timeout)`,
           this.rank,
+          missing[0],
         );
       }
       Atomics.wait(c, GEN, gen, Math.min(left, this.pollMs));

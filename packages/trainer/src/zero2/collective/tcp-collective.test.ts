@@ -145,11 +145,12 @@ describe("TcpCollective errors name the peer (ranks as tasks of this process, re
       () => undefined,
       (e: unknown) => e as CollectiveError,
     );
-    expect(error?.message).toMatch(/rank 0: barrier #0 timed out after 300 ms waiting for rank 1/);
+    expect(error?.message).toMatch(/rank 0: barrier #0 waited 300 ms for rank 1, which stopped answering/);
+    expect(error?.failedRank).toBe(1);
     expect(Date.now() - t0).toBeLessThan(2000);
     // b's barrier #0 may still complete (rank 0 did send its frame); the next operation cannot.
     await expect(b.barrier().then(() => b.barrier())).rejects.toThrow(
-      /rank 1: aborted: rank 0 failed: barrier #0 timed out/,
+      /rank 1: aborted by rank 0: barrier #0 waited 300 ms for rank 1/,
     );
   });
 

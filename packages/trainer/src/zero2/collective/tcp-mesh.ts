@@ -4,6 +4,7 @@
 // operations reject with the same CollectiveError, and the peers are told (an abort notice naming the
 // rank that caused it), so nobody waits on a rank that will never answer.
 import { CollectiveError } from "./collective.js";
+import { formatMs } from "./format-ms.js";
 import { DType, type Frame, type FrameHeader, FrameOp, type FrameSocket, jsonFrame } from "./frame-socket.js";
 
 export type Values = Float32Array | Float64Array;
@@ -78,10 +79,13 @@ export class TcpMesh {
     const timer = setTimeout(() => {
       // The peer it was reading from, else the first one its writes are stuck on.
       const who = this.waitingFor ?? this.writing.findIndex((n) => n > 0);
+      // The rank it waited for is the cause (stopped, or stuck in a loop): named as the failed one, so
+      // the launcher and the other ranks blame it, not this rank.
       this.fail(
         new CollectiveError(
-          `${label} timed out after ${this.timeoutMs} ms waiting for ${who >= 0 ? `rank ${who}` : "its peers"}`,
+          `${label} waited ${formatMs(this.timeoutMs)} for ${who >= 0 ? `rank ${who}, which stopped answering` : "its peers, which stopped answering"} (the collective timeout)`,
           this.rank,
+          who >= 0 ? who : undefined,
         ),
       );
     }, this.timeoutMs);
@@ -157,7 +161,11 @@ export class TcpMesh {
     } catch {}
     const by = Number.isInteger(notice.failedRank) ? notice.failedRank! : k;
     const detail = by === k ? (notice.message ? `: ${notice.message}` : "") : ` (reported by rank ${k})`;
-    this.fail(new CollectiveError(`aborted: rank ${by} failed${detail}`, this.rank, by));
+    const what =
+      by === this.rank // a peer gave up waiting for this rank
+        ? `aborted by rank ${k}${notice.message ? `: ${notice.message}` : ""}`
+        : `aborted: rank ${by} failed${detail}`;
+    this.fail(new CollectiveError(what, this.rank, by));
   }
 
   private onPeerClosed(k: number, reason: Error): void {

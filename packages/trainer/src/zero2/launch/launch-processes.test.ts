@@ -79,9 +79,9 @@ describe("launchProcesses: failures end the job with the failing rank named, wit
     const t0 = Date.now();
     const job = await launch(2, { script: "hang", failRank: 1 }, { timeoutMs: 500 });
     const error = await failure(job);
-    expect(error.rank).toBe(0);
+    expect(error.rank).toBe(1);
     expect(error.message).toMatch(
-      /^rank 0 of 2 failed: rank 0: allReduce #3 timed out after 500 ms waiting for rank 1$/,
+      /^rank 1 of 2 failed: rank 0: allReduce #3 waited 500 ms for rank 1, which stopped answering \(the collective timeout\)$/,
     );
     expect(job.processes[1].signalCode).toBe("SIGKILL"); // still sleeping after the grace
     expect(Date.now() - t0).toBeLessThan(15_000);

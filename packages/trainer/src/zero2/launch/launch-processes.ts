@@ -159,6 +159,13 @@ export async function launchProcesses<A, R>(options: LaunchProcessesOptions<A>):
       return;
     }
     const f = states[by].failure;
+    // The blamed rank was killed here without a report of its own (stopped, or stuck): the reason is
+    // what the rank that waited for it says.
+    if (by === blamed && states[by].killed && secondary >= 0) {
+      const w = states[secondary].failure!;
+      settle.reject(new RankError(by, N, w.reason, w.stack));
+      return;
+    }
     settle.reject(new RankError(by, N, f?.reason ?? "failed without a report", f?.stack));
   };
 

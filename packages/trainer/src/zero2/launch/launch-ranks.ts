@@ -11,6 +11,7 @@ import {
   type CollectiveMemory,
   createCollectiveMemory,
   type SharedMemoryCollectiveOptions,
+  stalledRank,
 } from "../collective/shared-memory-collective.js";
 import { RANK_WORKER_KIND, type RankMessage, type RankWorkerData } from "./rank-protocol.js";
 
@@ -104,6 +105,13 @@ export async function launchRanks<A, R>(options: LaunchOptions<A>): Promise<Rank
       return;
     }
     const f = states[by].failure;
+    // A rank that timed out waiting reports the one it waited for: that one is the cause (it was stopped
+    // or stuck, and was terminated without a report of its own).
+    const stalled = stalledRank(memory);
+    if (stalled !== undefined && stalled !== by) {
+      settle.reject(new RankError(stalled, N, f?.reason ?? "stopped answering", f?.stack));
+      return;
+    }
     settle.reject(new RankError(by, N, f?.reason ?? "failed without a report", f?.stack));
   };
 
