@@ -1,6 +1,6 @@
 // The loss curve of a run as an SVG line chart (axes, ticks, the curve), rasterised to PNG with sharp:
 // drawn by `llava train` and the demo from the run's log history, after training.
-import { writeFileSync } from "node:fs";
+import { renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LlavaError } from "@llava-ts/core";
 import { evalLossPoints, type LogEntry, lossPoints } from "@llava-ts/trainer";
@@ -103,14 +103,27 @@ export async function writeLossCurve(
   options: CurveOptions & { svgPath?: string } = {},
 ): Promise<void> {
   const svg = lossCurveSvg(points, options);
-  if (options.svgPath) writeFileSync(options.svgPath, svg);
   let sharp: typeof import("sharp");
   try {
     sharp = (await import("sharp")).default;
   } catch (e) {
     throw new LlavaError(`writing ${pngPath} needs the "sharp" package: ${(e as Error).message}`);
   }
-  await sharp(Buffer.from(svg)).png().toFile(pngPath);
+  const png = await sharp(Buffer.from(svg)).png().toBuffer();
+  if (options.svgPath) writeWhole(options.svgPath, svg);
+  writeWhole(pngPath, png);
+}
+
+/** Writes `path` through a temporary file: a full disk leaves the old file or none, never half of one. */
+function writeWhole(path: string, data: string | Buffer): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
 }
 
 /** `dir`/loss-curve.png and .svg from a run's log history; returns the PNG's path. */
