@@ -1,10 +1,10 @@
-// Fault suite (issue 19, classes 1, 2, 4, 5, 7 and 8; issue 14 item 1): the `llava` command as a person
+// Fault suite (issue 19, classes 1, 2, 3, 4, 5, 7 and 8; issue 14 item 1): the `llava` command as a person
 // types it — in its own process (runCli) where the process matters (banners, uncaught errors, warnings,
 // the environment), else through main() in this one. Every command says which backend it runs on and
 // never prints tfjs' banner; every failure is one line — the error's class and message, naming the file,
 // flag, key or record — with the stack only under LLAVA_DEBUG=1; bad values are refused before any model
 // loads; no output may overwrite an input.
-import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { main } from "./main.js";
@@ -323,5 +323,116 @@ describe("long records and weights that are not numbers", () => {
     ]);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain(`llava-ts: warning: ${file}: tensor "${name}" has 1 non-finite value(s)`);
+  });
+});
+
+/** The fixture's first `n` records as a new chat.json, `edit` applied to them. */
+function recordsFile(name: string, n: number, edit: (records: any[]) => void = () => {}): string {
+  const records = JSON.parse(readFileSync(fx.data.chatJson, "utf8")).slice(0, n);
+  edit(records);
+  const file = join(fx.root, name);
+  writeFileSync(file, JSON.stringify(records));
+  return file;
+}
+
+const tiny = (data: string, out: string, ...extra: string[]) => [
+  "train",
+  ...["--model", fx.model, "--data", data, "--images", fx.data.imagesDir!, "--output-dir", out],
+  ...["--lora-r", "2", "--lora-target-modules", "q_proj", "--learning-rate", "1e-3", ...extra],
+];
+
+describe("skip means skip: bad records are counted once, an empty micro-batch is passed over", () => {
+  it("one bad record of three at batch 1 (a micro-batch with nothing left), on 1 and 2 ranks", async () => {
+    const data = recordsFile("one-missing.json", 3, (r) => {
+      r[1].image = "not-there.jpg";
+    });
+    for (const ranks of ["1", "2"]) {
+      const out = join(fx.root, `skip-${ranks}`);
+      const args = tiny(data, out, "--on-error", "skip", "--per-device-train-batch-size", "1");
+      const r = await run([...args, "--ranks", ranks, "--num-train-epochs", "2"]);
+      expect(r.code, r.stderr).toBe(0);
+      // Two epochs, and with 2 ranks the last shard is padded with a record: still one record, once.
+      const over = ranks === "2" ? " (over 2 ranks, each record once)" : "";
+      expect(r.stdout).toContain(`skipped 1 bad record(s)${over}: missing_image: 1\n`);
+      expect(r.stdout).toMatch(/ {2}e\.g\. .*one-missing\.json record 1: .*not-there\.jpg/);
+      expect(r.stdout).toMatch(/\d+ micro-batch\(es\) had no record left to train on and were passed over/);
+      expect(readFileSync(join(out, "adapter_config.json"), "utf8")).toContain("lora_alpha");
+    }
+  });
+
+  it("forgetting --images is one line naming the option, whatever --on-error says", async () => {
+    const data = recordsFile("no-images.json", 2);
+    const args = tiny(data, join(fx.root, "no-images"), "--on-error", "skip").filter(
+      (a, i, all) => a !== "--images" && all[i - 1] !== "--images",
+    );
+    expectOneLineError(
+      await run(args),
+      "train",
+      /ConfigError: .*no-images\.json: record \d+ names image ".*" but no image folder or zip was given \(images, --images\)$/,
+    );
+  });
+});
+
+describe("no lost work", () => {
+  it("--ranks 2 --save-strategy no still writes the final adapter", async () => {
+    const out = join(fx.root, "no-save-2");
+    const r = await run([...tiny(fx.data.chatJson, out, "--save-strategy", "no"), "--ranks", "2", "--max-steps", "1"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`saved adapter to ${out}`);
+    expect(readFileSync(join(out, "adapter_config.json"), "utf8")).toContain("lora_alpha");
+  });
+
+  it("a loss curve that cannot be written warns after the adapter is saved, and leaves no half file", async () => {
+    const out = join(fx.root, "curve-fails");
+    mkdirSync(join(out, "loss-curve.png"), { recursive: true }); // as a full disk would, the write fails
+    const r = await run([...tiny(fx.data.chatJson, out), "--max-steps", "1"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`saved adapter to ${out}`);
+    expect(r.stderr).toMatch(/^llava train: warning: the loss curve was not written: .*loss-curve\.png/m);
+    expect(readFileSync(join(out, "adapter_config.json"), "utf8")).toContain("lora_alpha");
+    expect(readdirSync(out).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+  });
+});
+
+describe("resume settings and runaway updates", () => {
+  it("a resume with another batch size or seed is refused naming both; metrics.jsonl holds each step once", async () => {
+    const out = join(fx.root, "resume-check");
+    const first = await run([...tiny(fx.data.chatJson, out), "--per-device-train-batch-size", "2", "--max-steps", "3", "--save-steps", "1"]);
+    expect(first.code, first.stderr).toBe(0);
+    const ckpt = join(out, "checkpoint-2");
+    const again = (...flags: string[]) =>
+      run([...tiny(fx.data.chatJson, out), "--max-steps", "3", "--resume-from-checkpoint", ckpt, ...flags]);
+    expectOneLineError(
+      await again("--per-device-train-batch-size", "1"),
+      "train",
+      `TrainingError: ${ckpt} was saved reading 2 rows per micro-batch over all ranks (per-device batch size × ranks); this run reads 1`,
+    );
+    expectOneLineError(
+      await again("--per-device-train-batch-size", "2", "--seed", "7"),
+      "train",
+      /TrainingError: .*checkpoint-2 was saved with seed 42; this run has seed 7.*Resume with seed 42/,
+    );
+    const ok = await again("--per-device-train-batch-size", "2");
+    expect(ok.code, ok.stderr).toBe(0);
+    const steps = readFileSync(join(out, "metrics.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l).step);
+    expect(steps).toEqual([1, 2, 3]);
+  });
+
+  it("use_lora at a learning rate of 1e9 stops with one line and saves no ruined adapter", async () => {
+    const out = join(fx.root, "lr-1e9");
+    const r = await run([...tiny(fx.data.chatJson, out, "--per-device-train-batch-size", "2"), "--learning-rate", "1e9", "--max-steps", "4", "--save-strategy", "no"]);
+    expectOneLineError(
+      r,
+      "train",
+      /TrainingError: step \d: (the gradient norm is 0|\d+ trainable value\(s\) became NaN|loss is NaN|gradient norm is NaN)/,
+    );
+    expect(readdirSync(out)).not.toContain("adapter_model.safetensors");
+  });
+
+  it("--ddp-timeout is HF's seconds, checked before anything loads", async () => {
+    expectOneLineError(await run(train("--ddp-timeout", "0")), "train", '--ddp-timeout expects an integer from 1 to 2147483, got "0"', 2);
   });
 });

@@ -37,6 +37,7 @@ export {
 export type { RecordOffsets } from "./record-index.js";
 export type { ImagePreprocessor, SampleProcessor, TrainingSampleBuilder } from "./sample-processor.js";
 export {
+  mergeSkipSummaries,
   SKIP_REASONS,
   type SkippedRecord,
   type SkipReason,

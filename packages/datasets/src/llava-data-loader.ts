@@ -36,8 +36,9 @@ export interface LoaderStats {
   /** Wait for each epoch's first batch (worker start-up, cold caches) — included in waitMs. */
   firstBatchWaitMs: number;
   skipped: SkipSummary;
-  /** Distinct records cut to the processor's model_max_length (kept, shorter). */
+  /** Distinct records cut to the processor's model_max_length (kept, shorter), and which. */
   truncated: number;
+  truncatedRecords: number[];
 }
 
 /**
@@ -76,6 +77,16 @@ export class LlavaDataLoader {
       throw new TypeError(
         "numWorkers > 0 needs a ProcessorSpec (plain data each worker can build its processor from)",
       );
+  }
+
+  /** Rows per batch on this rank (the last may have fewer, or records skipped). */
+  get batchSize(): number {
+    return this.options.batchSize;
+  }
+
+  /** The shuffling seed: with the batch size, what a saved data position means. */
+  get seed(): number {
+    return this.sampler.seed;
   }
 
   /** Batches per epoch for this rank (the same on every rank). */
@@ -131,6 +142,7 @@ export class LlavaDataLoader {
       firstBatchWaitMs: this.firstBatchWaitMs,
       skipped: this.options.dataset.report.summary(),
       truncated: this.truncated.size,
+      truncatedRecords: [...this.truncated].sort((a, b) => a - b),
     };
   }
 

@@ -1,6 +1,6 @@
 // Random access over one dataset file plus its images: `get(i)` parses record i alone and reads its images.
 // Everything needed to reopen it (spec + byte index) is plain data, so worker threads reopen it cheaply.
-import { DataError } from "@llava-ts/core";
+import { ConfigError, DataError } from "@llava-ts/core";
 import type { SampleMode } from "@llava-ts/processor";
 import { type ImageSource, type ImageSourceSpec, openImageSource } from "./image-source.js";
 import { indexJsonArray } from "./index-json-array.js";
@@ -105,12 +105,13 @@ export class LlavaDataset {
   get(i: number): RawSample {
     const rec = this.record(i);
     const images = rec.images.map((name) => {
+      // Not a bad record but a missing option: every record with an image would fail the same way, so
+      // it is never skipped under onError "skip" (a run that trains on nothing is not a run).
       if (!this.images)
-        throw new DataError(
-          `record names image "${name}" but the dataset has no image source`,
+        throw new ConfigError(
+          `record ${i} names image "${name}" but no image folder or zip was given (images, --images)`,
+          "images",
           this.file,
-          i,
-          "missing_image",
         );
       try {
         return this.images.read(name);

@@ -27,6 +27,8 @@ export interface SkipSummary {
   byReason: Record<string, number>;
   /** Up to `examplesPerReason` messages per reason. */
   examples: SkippedRecord[];
+  /** Every skipped record and its reason, by record: what summaries of several ranks merge on. */
+  records: { record: number; reason: string }[];
 }
 
 export class SkipReport {
@@ -48,14 +50,7 @@ export class SkipReport {
   }
 
   summary(): SkipSummary {
-    const byReason: Record<string, number> = {};
-    const examples: SkippedRecord[] = [];
-    const sorted = [...this.seen.values()].sort((a, b) => a.record - b.record);
-    for (const s of sorted) {
-      byReason[s.reason] = (byReason[s.reason] ?? 0) + 1;
-      if (byReason[s.reason] <= this.examplesPerReason) examples.push(s);
-    }
-    return { total: this.seen.size, byReason, examples };
+    return summarize(this.seen.values(), this.examplesPerReason);
   }
 
   toString(): string {
@@ -64,4 +59,33 @@ export class SkipReport {
     const parts = Object.entries(s.byReason).map(([r, n]) => `${r}: ${n}`);
     return `skipped ${s.total} record(s) (${parts.join(", ")})`;
   }
+}
+
+function summarize(skips: Iterable<SkippedRecord>, examplesPerReason: number): SkipSummary {
+  const byReason: Record<string, number> = {};
+  const examples: SkippedRecord[] = [];
+  const sorted = [...skips].sort((a, b) => a.record - b.record);
+  for (const s of sorted) {
+    byReason[s.reason] = (byReason[s.reason] ?? 0) + 1;
+    if (byReason[s.reason] <= examplesPerReason) examples.push(s);
+  }
+  const records = sorted.map(({ record, reason }) => ({ record, reason }));
+  return { total: sorted.length, byReason, examples, records };
+}
+
+/**
+ * One summary for the records several ranks skipped: a record that two ranks read (DistributedSampler
+ * pads the last shard with records from the start) counts once.
+ */
+export function mergeSkipSummaries(summaries: readonly SkipSummary[], examplesPerReason = 3): SkipSummary {
+  const seen = new Map<number, SkippedRecord>();
+  const messages = new Map<number, string>();
+  for (const s of summaries) for (const e of s.examples) messages.set(e.record, e.message);
+  for (const s of summaries)
+    for (const { record, reason } of s.records)
+      if (!seen.has(record)) seen.set(record, { record, reason, message: messages.get(record) ?? reason });
+  const merged = summarize(seen.values(), examplesPerReason);
+  // Examples are those some rank kept a message for.
+  merged.examples = merged.examples.filter((e) => messages.has(e.record));
+  return merged;
 }

@@ -6,6 +6,13 @@ import type { DataPosition } from "./checkpoint/trainer-state.js";
 export interface EpochSource<B> {
   /** Micro-batches per epoch. */
   readonly length: number;
+  /**
+   * What the data position means, when the source knows: rows per micro-batch on each rank and the
+   * shuffling seed. A checkpoint records them, and a resume with others is refused (the saved position
+   * would point at other records).
+   */
+  readonly batchSize?: number;
+  readonly seed?: number;
   epoch(epoch: number, startBatch?: number): AsyncIterable<B> | Iterable<B>;
 }
 

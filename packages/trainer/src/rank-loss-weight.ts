@@ -5,7 +5,7 @@
 
 export type LossWeighting = "tokens" | "mean";
 
-/** The factor on a rank's mean loss; 1 when no rank has a loss token (the NaN check then names the step). */
+/** The factor on a rank's mean loss; 1 when no rank has a loss token (the trainer then passes the micro-batch over). */
 export function rankLossWeight(rankTokens: number, globalTokens: number, worldSize: number): number {
   return globalTokens > 0 ? (worldSize * rankTokens) / globalTokens : 1;
 }

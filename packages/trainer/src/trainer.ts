@@ -10,10 +10,16 @@ import type { LlavaBatch } from "@llava-ts/datasets";
 import { accumulateGradients } from "./accumulate-gradients.js";
 import type { OptimizerParam } from "./adamw.js";
 import { applyStrategy, type StrategySummary } from "./apply-strategy.js";
-import { epochLength, type PositionedBatch, positionedBatches, type TrainData } from "./batch-stream.js";
+import {
+  epochLength,
+  isEpochSource,
+  type PositionedBatch,
+  positionedBatches,
+  type TrainData,
+} from "./batch-stream.js";
 import { CHECKPOINT_PREFIX, latestCheckpoint } from "./checkpoint/checkpoint-dir.js";
 import { defaultSaver, type ModelSaver } from "./checkpoint/model-saver.js";
-import type { DataPosition, LogEntry } from "./checkpoint/trainer-state.js";
+import type { DataOrder, DataPosition, LogEntry } from "./checkpoint/trainer-state.js";
 import { type RunInfo, resumeTraining, saveTrainingCheckpoint } from "./checkpoint/training-checkpoint.js";
 import { type LlavaLike, llavaTask } from "./llava-task.js";
 import { LrSchedule } from "./lr-schedule.js";
@@ -57,6 +63,12 @@ export class Trainer<B = LlavaBatch> {
   best?: { metric: number; step: number; checkpoint?: string };
   /** Evaluations in a row without improvement (HF's early_stopping_patience_counter). */
   private sinceBest = 0;
+  /** What the data position counts in (set by train() from the data), for checkpoints and resume. */
+  dataOrder?: DataOrder;
+  /** This rank's micro-batches that had no loss token (all their records skipped) and were passed over. */
+  emptyMicroBatches = 0;
+  /** Loss tokens of the steps taken in this process, over all ranks. */
+  lossTokensTrained = 0;
 
   constructor(
     readonly model: Module,
@@ -103,6 +115,11 @@ export class Trainer<B = LlavaBatch> {
   /** Trains until maxSteps / the epochs are done; `resumeFrom` is a checkpoint folder or "latest". */
   async train(data: TrainData<B>, options: { resumeFrom?: string } = {}): Promise<TrainResult> {
     const o = this.options;
+    if (isEpochSource(data))
+      this.dataOrder = {
+        rows: data.batchSize === undefined ? undefined : data.batchSize * this.collective.worldSize,
+        seed: data.seed,
+      };
     if (options.resumeFrom) await this.resume(options.resumeFrom);
     const accum = o.gradientAccumulationSteps ?? 1;
     const length = epochLength(data);
@@ -118,6 +135,7 @@ export class Trainer<B = LlavaBatch> {
       progress: o.progress,
       loggingSteps: o.loggingSteps,
       total,
+      startStep: this.globalStep,
     });
     const stream = positionedBatches(data, this.position, epochs);
     const steps: StepResult[] = [];
@@ -147,6 +165,12 @@ export class Trainer<B = LlavaBatch> {
       log.finish();
       await stream.return(undefined);
     }
+    // Steps were taken but no rank had a token to learn from: every record was skipped (a wrong image
+    // folder, say). Saving the untouched model as trained would hide that.
+    if (steps.length > 0 && this.lossTokensTrained === 0)
+      throw new TrainingError(
+        `no micro-batch of the ${steps.length} step(s) had a token to train on${skipSummary(data)}; the model is not saved`,
+      );
     if (o.outputDir && (o.saveStrategy ?? "steps") !== "no" && savedAt !== this.globalStep)
       checkpoint = await this.saveCheckpoint();
     const ev = o.evaluation;
@@ -189,14 +213,18 @@ export class Trainer<B = LlavaBatch> {
       const { batch, epoch, index, lastInEpoch } = next.value;
       const c = this.task.count(batch);
       const weight = await this.lossWeight(c.lossTokens);
-      loss += accumulateGradients(this.task.prepare(batch), this.params, this.optimizer.grads, {
-        accum,
-        step,
-        micro,
-        weight,
-      });
+      // A micro-batch with no token to learn from (every record of it skipped, or no answer left after
+      // truncation) has no loss: it is counted and adds nothing, as a rank with no loss token weighs 0.
+      if (c.lossTokens === 0) this.emptyMicroBatches++;
+      else
+        loss += accumulateGradients(this.task.prepare(batch), this.params, this.optimizer.grads, {
+          accum,
+          step,
+          micro,
+          weight,
+        });
       for (const k of ["samples", "tokens", "images", "lossTokens"] as const) counts[k] += c[k];
-      this.run.batchSize ??= c.samples;
+      if (c.samples > 0) this.run.batchSize ??= c.samples;
       micro++;
       endOfEpoch = lastInEpoch; // an optimizer step never spans two epochs
       this.position = lastInEpoch
@@ -205,8 +233,24 @@ export class Trainer<B = LlavaBatch> {
     }
     if (micro === 0) return undefined;
     const gradNorm = await this.optimizer.step(lr, this.options.maxGradNorm ?? 1);
-    const global = Float64Array.of(loss);
-    await this.collective.allReduce(global, "avg"); // every rank logs and returns the global loss
+    // Every rank logs and returns the global loss; the counts ride along (avg × N is their exact sum).
+    const N = this.collective.worldSize;
+    const global = Float64Array.of(loss, counts.lossTokens, this.optimizer.nonFinite);
+    await this.collective.allReduce(global, "avg");
+    const [lossTokens, nonFinite] = [Math.round(global[1] * N), Math.round(global[2] * N)];
+    if (nonFinite > 0)
+      throw new TrainingError(
+        `${nonFinite} trainable value(s) became NaN or ±Inf in the update (learning rate ${lr}, gradient norm ${gradNorm}); training stopped, nothing more is saved, the last checkpoint is kept`,
+        step,
+      );
+    // A gradient of exactly 0 with tokens to learn from: the loss no longer reaches any weight (saturated
+    // logits, typically after a learning rate far too high) — every later update would be noise.
+    if (gradNorm === 0 && lossTokens > 0)
+      throw new TrainingError(
+        `the gradient norm is 0 with ${lossTokens} loss token(s) (loss ${global[0]}, learning rate ${lr}): the loss no longer changes any trainable weight; training stopped, nothing more is saved, the last checkpoint is kept`,
+        step,
+      );
+    this.lossTokensTrained += lossTokens;
     this.globalStep = step;
     const { epoch, batchInEpoch } = this.position;
     return {
@@ -299,8 +343,10 @@ export class Trainer<B = LlavaBatch> {
   async resume(from: string): Promise<void> {
     let dir = from;
     if (from === "latest") {
-      const found = this.options.outputDir ? latestCheckpoint(this.options.outputDir) : undefined;
-      if (!found) throw new TrainingError(`resumeFrom "latest": no checkpoint in ${this.options.outputDir}`);
+      const out = this.options.outputDir;
+      if (!out) throw new TrainingError(`resumeFrom "latest" looks in the output folder, and none is set (outputDir)`);
+      const found = latestCheckpoint(out);
+      if (!found) throw new TrainingError(`resumeFrom "latest": no finished checkpoint-<step> folder in ${out}`);
       dir = found;
     }
     await resumeTraining(this, dir);
@@ -311,4 +357,14 @@ export class Trainer<B = LlavaBatch> {
       ? this.logHistory.filter((e) => e.step > best.step && e[metric] !== undefined).length
       : 0;
   }
+}
+
+/** ": this rank's data skipped 8 record(s) (missing_image: 8; e.g. …)" when the data reports skips. */
+function skipSummary(data: unknown): string {
+  type Skips = { total: number; byReason: Record<string, number>; examples: { message: string }[] };
+  const skipped = (data as { stats?(): { skipped?: Skips } }).stats?.()?.skipped;
+  if (!skipped?.total) return "";
+  const reasons = Object.entries(skipped.byReason).map(([r, n]) => `${r}: ${n}`);
+  const example = skipped.examples[0] ? `; e.g. ${skipped.examples[0].message}` : "";
+  return `: this rank's data skipped ${skipped.total} record(s) (${reasons.join(", ")}${example})`;
 }

@@ -43,6 +43,8 @@ export interface TrainingLogOptions {
   total?: number;
   /** The clock (ms), for tests; default performance.now. */
   now?: () => number;
+  /** The step the run starts from: metrics.jsonl keeps the lines up to it. Default 0. */
+  startStep?: number;
 }
 
 /** Longest silence of a run's progress without a terminal. */
@@ -66,7 +68,7 @@ export class TrainingLog {
     this.now = options.now ?? (() => performance.now());
     this.started = this.now();
     this.lastLine = this.started;
-    if (main && outputDir) this.metrics = new MetricsLogger(join(outputDir, "metrics.jsonl"));
+    if (main && outputDir) this.metrics = new MetricsLogger(join(outputDir, "metrics.jsonl"), options.startStep);
     if (main && progress !== false) this.bar = new ProgressBar(progress === true ? undefined : progress);
   }
 

@@ -3,9 +3,16 @@
 // (ZeRO-2 over threads or processes): strategy, LoRA, data, checkpoints and the final model or adapter in
 // the output folder. The loss curve is drawn here from the run's log history.
 import { initBackend } from "@llava-ts/core";
-import { LlavaDataset, type LoaderStats, type OnError, type RecordFormat } from "@llava-ts/datasets";
+import {
+  LlavaDataset,
+  type LoaderStats,
+  mergeSkipSummaries,
+  type OnError,
+  type RecordFormat,
+} from "@llava-ts/datasets";
 import type { LoraConfigInput } from "@llava-ts/lora";
 import { type SaveStrategy, type Strategy, type TrainLlavaOptions, trainLlava } from "@llava-ts/trainer";
+import { errorLine } from "../error-line.js";
 import type { CliIO } from "../io.js";
 import { datasetPromptFormat, writePromptFormat } from "../prompt-format.js";
 import { writeRunLossCurve } from "./loss-curve.js";
@@ -171,21 +178,30 @@ export async function runTrain(o: TrainOptions, io: CliIO): Promise<TrainOutcome
     `training ${o.model} (${o.strategy}) on ${o.data}; backend ${backend}, ${ranks} rank(s)${ranks > 1 ? ` as ${o.launch ?? "threads"}` : ""}\n`,
   );
   const result = await trainLlava(trainLlavaOptions(o, (line) => io.stdout.write(`${line}\n`)));
-  reportData(result.dataStats as (LoaderStats | undefined)[], io);
+  reportData(result.dataStats as (LoaderStats | undefined)[], result.emptyMicroBatches, io);
   const outcome: TrainOutcome = { losses: result.losses, globalStep: result.globalStep, saved: result.saved };
-  if (result.best)
-    io.stdout.write(`best eval_loss ${result.best.metric.toFixed(4)} at step ${result.best.step}\n`);
-  if (result.evalMetrics) outcome.evalMetrics = result.evalMetrics;
-  if (o.outputDir && o.reportTo === "tensorboard")
-    io.stdout.write(`tensorboard events: ${await writeTensorBoardEvents(o.outputDir, result.logHistory)}\n`);
-  if (o.outputDir && result.logHistory.length) {
-    outcome.lossCurve = await writeRunLossCurve(o.outputDir, result.logHistory);
-    io.stdout.write(`loss curve: ${outcome.lossCurve}\n`);
-  }
+  // The model first; then what is optional (curves, event files): a failure there warns and carries on.
   if (outcome.saved) {
     writePromptFormat(outcome.saved, promptFormatOfData(o)); // where inference puts <image>
     io.stdout.write(`saved ${o.strategy === "use_lora" ? "adapter" : "model"} to ${outcome.saved}\n`);
   }
+  if (result.best)
+    io.stdout.write(`best eval_loss ${result.best.metric.toFixed(4)} at step ${result.best.step}\n`);
+  if (result.evalMetrics) outcome.evalMetrics = result.evalMetrics;
+  const optional = async (what: string, write: () => Promise<string>) => {
+    try {
+      io.stdout.write(`${what}: ${await write()}\n`);
+    } catch (e) {
+      io.stderr.write(`llava train: warning: the ${what} was not written: ${errorLine(e)}\n`);
+    }
+  };
+  if (o.outputDir && o.reportTo === "tensorboard")
+    await optional("tensorboard events", () => writeTensorBoardEvents(o.outputDir!, result.logHistory));
+  if (o.outputDir && result.logHistory.length)
+    await optional("loss curve", async () => {
+      outcome.lossCurve = await writeRunLossCurve(o.outputDir!, result.logHistory);
+      return outcome.lossCurve;
+    });
   return outcome;
 }
 
@@ -203,18 +219,30 @@ function promptFormatOfData(o: TrainOptions) {
   }
 }
 
-/** Each rank's loader: its waits, and the bad records it skipped (each rank reads its own shard). */
-function reportData(stats: (LoaderStats | undefined)[], io: CliIO): void {
+/**
+ * Each rank's loader waits; then the bad records skipped and the records truncated over all ranks, each
+ * record once (the last shard is padded with records another rank reads too), with an example per reason.
+ */
+function reportData(stats: (LoaderStats | undefined)[], emptyMicroBatches: number[], io: CliIO): void {
+  const loaders = stats.filter((s): s is LoaderStats => s !== undefined);
   stats.forEach((s, rank) => {
     if (!s) return;
     const who = stats.length > 1 ? `rank ${rank}: ` : "";
     io.stdout.write(
       `${who}data loading waited ${(100 * s.waitFraction).toFixed(1)}% of the time (${s.batches} batches)\n`,
     );
-    if (s.skipped.total > 0)
-      io.stdout.write(
-        `${who}skipped ${s.skipped.total} bad record(s): ${JSON.stringify(s.skipped.byReason)}\n`,
-      );
-    if (s.truncated > 0) io.stdout.write(`${who}truncated ${s.truncated} record(s) to model_max_length\n`);
   });
+  const ranks = stats.length > 1 ? ` (over ${stats.length} ranks, each record once)` : "";
+  const skipped = mergeSkipSummaries(loaders.map((s) => s.skipped), 1);
+  if (skipped.total > 0) {
+    const reasons = Object.entries(skipped.byReason).map(([r, n]) => `${r}: ${n}`);
+    io.stdout.write(`skipped ${skipped.total} bad record(s)${ranks}: ${reasons.join(", ")}\n`);
+    for (const e of skipped.examples) io.stdout.write(`  e.g. ${e.message}\n`);
+  }
+  const empty = emptyMicroBatches.reduce((a, b) => a + b, 0);
+  if (empty > 0)
+    io.stdout.write(`${empty} micro-batch(es) had no record left to train on and were passed over\n`);
+  const truncated = new Set(loaders.flatMap((s) => s.truncatedRecords ?? []));
+  if (truncated.size > 0)
+    io.stdout.write(`truncated ${truncated.size} record(s) to model_max_length${ranks}\n`);
 }

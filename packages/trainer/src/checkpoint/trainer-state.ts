@@ -17,6 +17,12 @@ export interface DataPosition {
   batchInEpoch: number;
 }
 
+/** What a data position counts in, when the data says: rows per micro-batch over all ranks, shuffling seed. */
+export interface DataOrder {
+  rows?: number;
+  seed?: number;
+}
+
 export interface TrainerStateJson {
   best_metric: number | null;
   best_model_checkpoint: string | null;
@@ -42,7 +48,7 @@ export interface TrainerStateJson {
 /** llava_ts_state.json: llava-ts' own part of a training checkpoint. */
 export interface LlavaTsStateJson {
   /** Where the data stream stands, for an exact resume (HF re-skips batches instead). */
-  data: { epoch: number; batch_in_epoch: number };
+  data: { epoch: number; batch_in_epoch: number; rows_per_micro_batch?: number; seed?: number };
 }
 
 /** Python's json.dumps(obj, indent=2, sort_keys=True) + "\n" (for finite numbers and plain values). */
@@ -71,15 +77,41 @@ export function readTrainerState(path: string): TrainerStateJson {
   return json;
 }
 
-export function writeLlavaTsState(path: string, position: DataPosition): void {
-  const json: LlavaTsStateJson = { data: { epoch: position.epoch, batch_in_epoch: position.batchInEpoch } };
+export function writeLlavaTsState(path: string, position: DataPosition, order: DataOrder = {}): void {
+  const json: LlavaTsStateJson = {
+    data: {
+      epoch: position.epoch,
+      batch_in_epoch: position.batchInEpoch,
+      rows_per_micro_batch: order.rows,
+      seed: order.seed,
+    },
+  };
   writeFileSync(path, pythonJson(json));
 }
 
-/** The data position saved in llava_ts_state.json. */
-export function readLlavaTsState(path: string): DataPosition {
+/** The data position saved in llava_ts_state.json, and what it counts in (absent in older checkpoints). */
+export function readLlavaTsState(path: string): DataPosition & { order: DataOrder } {
   const { data } = readJsonFile(path) as Partial<LlavaTsStateJson>;
   if (!Number.isInteger(data?.epoch) || !Number.isInteger(data?.batch_in_epoch))
     throw new TrainingError(`${path}: no data position (data.epoch, data.batch_in_epoch)`);
-  return { epoch: data!.epoch, batchInEpoch: data!.batch_in_epoch };
+  return {
+    epoch: data!.epoch,
+    batchInEpoch: data!.batch_in_epoch,
+    order: { rows: data!.rows_per_micro_batch, seed: data!.seed },
+  };
+}
+
+/**
+ * Refuses to resume with data read in other units: a saved position counts micro-batches of the saved
+ * rows in the saved seed's order, and means other records in any other (HF reinterprets it, with a warning).
+ */
+export function checkDataOrder(dir: string, saved: DataOrder, now: DataOrder): void {
+  if (saved.rows !== undefined && now.rows !== undefined && saved.rows !== now.rows)
+    throw new TrainingError(
+      `${dir} was saved reading ${saved.rows} rows per micro-batch over all ranks (per-device batch size × ranks); this run reads ${now.rows}, so its saved data position would point at other records. Resume with a per-device batch size × ranks of ${saved.rows}, or start a new run`,
+    );
+  if (saved.seed !== undefined && now.seed !== undefined && saved.seed !== now.seed)
+    throw new TrainingError(
+      `${dir} was saved with seed ${saved.seed}; this run has seed ${now.seed}, which shuffles the data in another order, so the saved data position would point at other records. Resume with seed ${saved.seed}, or start a new run`,
+    );
 }

@@ -23,6 +23,8 @@ import {
 import type { ModelSaver } from "./model-saver.js";
 import { captureRngState, type RngStateJson, restoreRngState } from "./rng-state.js";
 import {
+  checkDataOrder,
+  type DataOrder,
   type DataPosition,
   LLAVA_TS_STATE_FILE,
   type LogEntry,
@@ -59,6 +61,8 @@ export interface TrainingSnapshot {
   };
   /** The best evaluation so far (HF's best_metric / best_model_checkpoint), if any. */
   best?: { metric: number; step: number; checkpoint?: string };
+  /** What the data position counts in, when the data says (checked on resume). */
+  dataOrder?: DataOrder;
 }
 
 /**
@@ -119,13 +123,15 @@ async function writeTrainingState(t: TrainingSnapshot, dir: string): Promise<voi
     trial_name: null,
     trial_params: null,
   });
-  writeLlavaTsState(join(dir, LLAVA_TS_STATE_FILE), t.position);
+  writeLlavaTsState(join(dir, LLAVA_TS_STATE_FILE), t.position, t.dataOrder);
 }
 
 export async function resumeTraining(t: TrainingSnapshot, dir: string): Promise<void> {
   const state = readTrainerState(join(dir, TRAINER_STATE_FILE));
   const scheduler = readJsonFile(join(dir, "scheduler.json")) as { last_epoch?: number };
   const rng = readJsonFile(join(dir, "rng_state.json")) as unknown as RngStateJson;
+  const { order, ...position } = readLlavaTsState(join(dir, LLAVA_TS_STATE_FILE));
+  checkDataOrder(dir, order, t.dataOrder ?? {}); // before anything is loaded
   if (scheduler.last_epoch !== state.global_step)
     throw new TrainingError(
       `${dir}: scheduler.json is at step ${scheduler.last_epoch}, trainer_state.json at ${state.global_step}`,
@@ -137,7 +143,7 @@ export async function resumeTraining(t: TrainingSnapshot, dir: string): Promise<
       `${dir}: optimizer state is at step ${t.optimizer.stepCount}, trainer_state.json at ${state.global_step}`,
     );
   t.globalStep = state.global_step;
-  t.position = readLlavaTsState(join(dir, LLAVA_TS_STATE_FILE));
+  t.position = position;
   t.logHistory = state.log_history.filter((e) => e.step <= state.global_step);
   // Where load_best_model_at_end and early stopping left off (HF restores best_metric the same way).
   t.best =

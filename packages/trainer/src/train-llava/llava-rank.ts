@@ -104,6 +104,8 @@ export interface LlavaRankResult {
   evalMetrics?: Record<string, number>;
   /** The best evaluation during training: its eval_loss, step and checkpoint. */
   best?: { metric: number; step: number; checkpoint?: string };
+  /** Micro-batches with no loss token (all their records skipped), passed over. */
+  emptyMicroBatches: number;
 }
 
 export async function trainLlavaRank(ctx: LlavaRankContext): Promise<LlavaRankResult> {
@@ -189,6 +191,7 @@ export async function trainLlavaRank(ctx: LlavaRankContext): Promise<LlavaRankRe
       dataStats: data.stats?.(),
       evalMetrics,
       best: trainer.best,
+      emptyMicroBatches: trainer.emptyMicroBatches,
     };
   } finally {
     model.dispose();

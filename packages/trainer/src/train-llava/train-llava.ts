@@ -58,6 +58,8 @@ export interface TrainLlavaResult {
   /** With `eval`: the final model's evaluation, and the best one during training. */
   evalMetrics?: Record<string, number>;
   best?: { metric: number; step: number; checkpoint?: string };
+  /** Each rank's micro-batches that had no loss token (all their records skipped) and were passed over. */
+  emptyMicroBatches: number[];
 }
 
 export async function trainLlava(options: TrainLlavaOptions): Promise<TrainLlavaResult> {
@@ -119,5 +121,6 @@ export async function trainLlava(options: TrainLlavaOptions): Promise<TrainLlava
     dataStats: results.map((r) => r.dataStats),
     evalMetrics: r0.evalMetrics,
     best: r0.best,
+    emptyMicroBatches: results.map((r) => r.emptyMicroBatches),
   };
 }

@@ -38,6 +38,8 @@ export interface PartitionedAdamWOptions extends AdamWOptions {
 export class PartitionedAdamW {
   /** Optimizer steps taken (torch's `state["step"]`). */
   stepCount = 0;
+  /** Values of this rank's partition that the last update left NaN or ±Inf (the trainer stops on any). */
+  nonFinite = 0;
   readonly config: AdamWConfig;
   readonly layout: FlatLayout;
   /** This rank's flat range [start, end). */
@@ -110,6 +112,7 @@ export class PartitionedAdamW {
     // clip_grad_norm_'s factor, applied by the update as it reads each gradient (one pass fewer).
     const scale = maxGradNorm > 0 ? clipCoefficient(norm, maxGradNorm) : 1;
     this.stepCount++;
+    this.nonFinite = 0;
     const grads = this.grads.gradients();
     if (this.collective.worldSize === 1) this.updateLocal(grads, lr, scale);
     else if (this.peers) await this.updateInPlace(this.peers, grads, lr, scale);
@@ -150,6 +153,7 @@ export class PartitionedAdamW {
       // On wasm heap to heap, no JS copies to allocate.
       rewriteVariable(param.variable, (next, current) => {
         adamwUpdateParallel(next, g, m, v, this.stepCount, h, current);
+        this.nonFinite += countNonFinite(next);
       });
     });
   }
@@ -184,6 +188,7 @@ export class PartitionedAdamW {
         end - start,
         valuesOf(param.variable).subarray(start - offset, end - offset),
       );
+      this.nonFinite += countNonFinite(mine.subarray(start, end));
     }
     await this.collective.barrier(); // every partition updated
     const ranges = Array.from({ length: worldSize }, (_, k) => partitionOf(this.layout, worldSize, k));
@@ -229,6 +234,7 @@ export class PartitionedAdamW {
         this.stepCount,
         adamwHyper(this.config, lr, this.params[index].decay, scale),
       );
+      this.nonFinite += countNonFinite(flat.subarray(start, end));
     }
     await this.collective.allGather(flat);
     this.params.forEach((param, i) => {
@@ -269,4 +275,11 @@ export class PartitionedAdamW {
     this.stepCount = state.step;
     this.stale = true; // the trainer loads the weights before the optimizer state
   }
+}
+
+/** NaN and ±Inf among `values` (x − x is 0 for every finite x and NaN otherwise). */
+function countNonFinite(values: Float32Array): number {
+  let n = 0;
+  for (let i = 0; i < values.length; i++) if (values[i] - values[i] !== 0) n++;
+  return n;
 }
