@@ -4,7 +4,7 @@
 // never prints tfjs' banner; every failure is one line — the error's class and message, naming the file,
 // flag, key or record — with the stack only under LLAVA_DEBUG=1; bad values are refused before any model
 // loads; no output may overwrite an input.
-import { copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { main } from "./main.js";
@@ -380,6 +380,17 @@ describe("no lost work", () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`saved adapter to ${out}`);
     expect(readFileSync(join(out, "adapter_config.json"), "utf8")).toContain("lora_alpha");
+  });
+
+  it("a full disk (ENOSPC) mid-run is one line naming the file", async () => {
+    const out = join(fx.root, "disk-full");
+    mkdirSync(out, { recursive: true });
+    symlinkSync("/dev/full", join(out, "metrics.jsonl")); // every write: ENOSPC
+    expectOneLineError(
+      await run([...tiny(fx.data.chatJson, out), "--max-steps", "1"]),
+      "train",
+      `TrainingError: step 1: cannot write ${join(out, "metrics.jsonl")}: ENOSPC: no space left on device, write`,
+    );
   });
 
   it("a loss curve that cannot be written warns after the adapter is saved, and leaves no half file", async () => {

@@ -1,8 +1,9 @@
 // Metrics as JSON lines, one object per logged step, appended and flushed as they come so a crashed run
 // keeps everything up to its last step (and `tail -f` works). A run that starts (or resumes) at step s
 // first drops the lines past s, so a resumed run does not repeat the steps it computes again.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
+import { TrainingError } from "./training-error.js";
 
 export interface StepMetrics {
   step: number;
@@ -31,12 +32,17 @@ export class MetricsLogger {
     startStep = 0,
   ) {
     mkdirSync(dirname(path), { recursive: true });
-    if (existsSync(path)) truncateAfter(path, startStep);
+    if (existsSync(path) && statSync(path).isFile()) truncateAfter(path, startStep);
   }
 
   /** A step's metrics, or an evaluation's ({step, epoch, eval_loss, …}). */
   log(m: StepMetrics | EvalMetrics): void {
-    appendFileSync(this.path, `${JSON.stringify(m)}\n`);
+    try {
+      appendFileSync(this.path, `${JSON.stringify(m)}\n`);
+    } catch (e) {
+      // A full or read-only disk: say which file (Node's "ENOSPC: …, write" names none).
+      throw new TrainingError(`cannot write ${this.path}: ${(e as Error).message}`, m.step);
+    }
   }
 }
 
