@@ -82,7 +82,7 @@ export function mergeSkipSummaries(summaries: readonly SkipSummary[], examplesPe
   const messages = new Map<number, string>();
   for (const s of summaries) for (const e of s.examples) messages.set(e.record, e.message);
   for (const s of summaries)
-    for (const { record, reason } of s.records)
+    for (const { record, reason } of s.records ?? [])
       if (!seen.has(record)) seen.set(record, { record, reason, message: messages.get(record) ?? reason });
   const merged = summarize(seen.values(), examplesPerReason);
   // Examples are those some rank kept a message for.
