@@ -2,12 +2,19 @@
 // that cannot fit is an error naming its records and the sizes — not an abort deep in a kernel, or a hang.
 // The terms are the ones that dominate the current forward + backward (labelled-rows logits with the fused
 // cross-entropy, attention kept for the backward, per-layer activations, gradients); the coefficients were
-// measured on two small LLaVAs with core's wasmTensorBytes (peaks within ±11 %). When the forward changes
-// (chunked logits, recomputed layers), the calibration test in trainer/src/heap-check.faults.test.ts fails
-// until they are updated here.
+// measured on two small LLaVAs with core's wasmTensorBytes (peaks within ±11 %), resident and without
+// checkpointing; vocabulary-chunked logits and recomputed layers scale the same terms down to what is live
+// at once (not calibrated: the heap guard still turns a miss into an OutOfMemoryError). When the forward
+// changes, the calibration test in trainer/src/heap-check.faults.test.ts fails until they are updated here.
 
 import { numPatches } from "@llava-ts/clip";
-import { formatBytes, OutOfMemoryError, WASM_HEAP_LIMIT, wasmTensorBytes } from "@llava-ts/core";
+import {
+  formatBytes,
+  heapCacheStats,
+  OutOfMemoryError,
+  WASM_HEAP_LIMIT,
+  wasmTensorBytes,
+} from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs-core";
 import type { LlavaConfig } from "./llava-config.js";
 
@@ -23,6 +30,13 @@ export interface TrainingStepShape {
   visionTrains: boolean;
   /** Trainable parameters (their gradients). */
   trainable: number;
+  /**
+   * Vocabulary columns of the logits formed at once: the whole vocabulary (default), or a chunk's when
+   * the output matrix is offloaded (chunked cross-entropy never forms [R, V]).
+   */
+  logitColumns?: number;
+  /** Whether the decoder recomputes each layer in the backward (gradient checkpointing). */
+  checkpointed?: boolean;
 }
 
 export interface HeapEstimate {
@@ -42,10 +56,14 @@ export function estimateTrainingStepBytes(config: LlavaConfig, s: TrainingStepSh
   const v = config.vision_config;
   const { batch: B, length: T } = s;
   // Logits of the labelled rows, their softmax, and both gradients: ~4 copies of [R, V].
-  const logits = 4.2 * s.labelled * t.vocab_size * F32;
+  const logits = 4.2 * s.labelled * Math.min(s.logitColumns ?? t.vocab_size, t.vocab_size) * F32;
   // Scores, mask, probabilities and their gradients for every layer, kept until the backward: ~8 × [B, h, T, T].
-  const attention = 8.2 * t.num_hidden_layers * t.num_attention_heads * B * T * T * F32;
-  const activations = 18 * t.num_hidden_layers * B * T * (t.hidden_size + t.intermediate_size) * F32;
+  // Checkpointed, one layer's are live at a time (recomputed in the backward), plus each layer's input.
+  const kept = s.checkpointed ? 1 : t.num_hidden_layers;
+  const attention = 8.2 * kept * t.num_attention_heads * B * T * T * F32;
+  const activations =
+    18 * kept * B * T * (t.hidden_size + t.intermediate_size) * F32 +
+    (s.checkpointed ? t.num_hidden_layers * B * T * t.hidden_size * F32 : 0);
   const tokens = numPatches(v) + 1; // CLIP's sequence: the patches and the class token
   const visionLayer =
     v.num_attention_heads * s.images * tokens * tokens * F32 +
@@ -67,7 +85,8 @@ export function checkTrainingStepFits(
   records: readonly number[] = [],
 ): void {
   if (tf.getBackend() !== "wasm") return;
-  const held = wasmTensorBytes().live;
+  // Offloaded weights cached in the heap are evicted as the step needs room: they do not count as held.
+  const held = Math.max(0, wasmTensorBytes().live - heapCacheStats().residentBytes);
   const free = WASM_HEAP_LIMIT - held;
   const e = estimateTrainingStepBytes(config, s);
   if (e.total <= free) return;

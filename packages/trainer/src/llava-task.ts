@@ -1,7 +1,7 @@
 // The LLaVA loss for training: a frozen vision tower runs forward only, before the gradient tape starts,
 // so it costs no tape memory and no backward kernels; logits are computed only where labels are set; a
 // trained embedding table is looked up before the tape too, its gradient added row by row.
-import { IGNORE_INDEX, type Module } from "@llava-ts/core";
+import { IGNORE_INDEX, type Module, OffloadedParameter } from "@llava-ts/core";
 import type { LlavaBatch } from "@llava-ts/datasets";
 import { checkTrainingStepFits, type LlavaConfig } from "@llava-ts/llava";
 import * as tf from "@tensorflow/tfjs-core";
@@ -34,6 +34,13 @@ function embeddingTable(model: LlavaLike): tf.Variable | undefined {
   return w instanceof tf.Variable ? w : undefined;
 }
 
+/** The parts of Qwen2ForCausalLM the heap estimate reads (structural, as LlavaLike). */
+interface LanguageModelLike {
+  lm_head?: Module;
+  vocabChunkBytes?: number;
+  model?: { embed_tokens?: Module; gradientCheckpointing?: boolean };
+}
+
 function frozen(m: Module): boolean {
   for (const [, p] of m.namedParameters()) if (p.trainable) return false;
   return true;
@@ -48,6 +55,11 @@ function checkHeap(model: LlavaLike, batch: LlavaBatch): void {
   for (let b = 0; b < B; b++) for (let t = 1; t < T; t++) if (labels[b * T + t] !== IGNORE_INDEX) labelled++;
   let trainable = 0;
   for (const [, p] of model.namedParameters()) if (p.trainable) trainable += p.size;
+  // How the decoder runs: an offloaded output matrix is applied in vocabulary chunks, and checkpointed
+  // layers keep only their inputs for the backward.
+  const lm = (model as unknown as { language_model?: LanguageModelLike }).language_model;
+  const out = (lm?.lm_head ?? lm?.model?.embed_tokens)?.parameter("weight");
+  const E = config.text_config.hidden_size;
   checkTrainingStepFits(
     config,
     {
@@ -57,6 +69,11 @@ function checkHeap(model: LlavaLike, batch: LlavaBatch): void {
       images: batch.pixelShape?.[0] ?? 0,
       visionTrains: !frozen(model.vision_tower),
       trainable,
+      logitColumns:
+        out instanceof OffloadedParameter
+          ? Math.max(1, Math.floor((lm?.vocabChunkBytes ?? 64 * 2 ** 20) / (4 * E)))
+          : undefined,
+      checkpointed: lm?.model?.gradientCheckpointing === true,
     },
     batch.indices,
   );
