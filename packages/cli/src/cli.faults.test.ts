@@ -4,12 +4,20 @@
 // never prints tfjs' banner; every failure is one line — the error's class and message, naming the file,
 // flag, key or record — with the stack only under LLAVA_DEBUG=1; bad values are refused before any model
 // loads; no output may overwrite an input.
-import { copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  cpSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { main } from "./main.js";
 import { type CliRun, runCli } from "../test/run-cli.js";
 import { captureIO, type TinyFixture, tinyFixture } from "../test/tiny-llava.js";
+import { main } from "./main.js";
 
 let fx: TinyFixture;
 let image: string;
@@ -376,7 +384,13 @@ describe("skip means skip: bad records are counted once, an empty micro-batch is
 describe("no lost work", () => {
   it("--ranks 2 --save-strategy no still writes the final adapter", async () => {
     const out = join(fx.root, "no-save-2");
-    const r = await run([...tiny(fx.data.chatJson, out, "--save-strategy", "no"), "--ranks", "2", "--max-steps", "1"]);
+    const r = await run([
+      ...tiny(fx.data.chatJson, out, "--save-strategy", "no"),
+      "--ranks",
+      "2",
+      "--max-steps",
+      "1",
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`saved adapter to ${out}`);
     expect(readFileSync(join(out, "adapter_config.json"), "utf8")).toContain("lora_alpha");
@@ -408,7 +422,15 @@ describe("no lost work", () => {
 describe("resume settings and runaway updates", () => {
   it("a resume with another batch size or seed is refused naming both; metrics.jsonl holds each step once", async () => {
     const out = join(fx.root, "resume-check");
-    const first = await run([...tiny(fx.data.chatJson, out), "--per-device-train-batch-size", "2", "--max-steps", "3", "--save-steps", "1"]);
+    const first = await run([
+      ...tiny(fx.data.chatJson, out),
+      "--per-device-train-batch-size",
+      "2",
+      "--max-steps",
+      "3",
+      "--save-steps",
+      "1",
+    ]);
     expect(first.code, first.stderr).toBe(0);
     const ckpt = join(out, "checkpoint-2");
     const again = (...flags: string[]) =>
@@ -434,7 +456,15 @@ describe("resume settings and runaway updates", () => {
 
   it("use_lora at a learning rate of 1e9 stops with one line and saves no ruined adapter", async () => {
     const out = join(fx.root, "lr-1e9");
-    const r = await run([...tiny(fx.data.chatJson, out, "--per-device-train-batch-size", "2"), "--learning-rate", "1e9", "--max-steps", "4", "--save-strategy", "no"]);
+    const r = await run([
+      ...tiny(fx.data.chatJson, out, "--per-device-train-batch-size", "2"),
+      "--learning-rate",
+      "1e9",
+      "--max-steps",
+      "4",
+      "--save-strategy",
+      "no",
+    ]);
     expectOneLineError(
       r,
       "train",
@@ -444,6 +474,11 @@ describe("resume settings and runaway updates", () => {
   });
 
   it("--ddp-timeout is HF's seconds, checked before anything loads", async () => {
-    expectOneLineError(await run(train("--ddp-timeout", "0")), "train", '--ddp-timeout expects an integer from 1 to 2147483, got "0"', 2);
+    expectOneLineError(
+      await run(train("--ddp-timeout", "0")),
+      "train",
+      '--ddp-timeout expects an integer from 1 to 2147483, got "0"',
+      2,
+    );
   });
 });

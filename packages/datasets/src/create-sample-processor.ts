@@ -10,7 +10,12 @@ export interface ProcessorSpec {
   /** "crop" (CLIPImageProcessor, default) or LLaVA-1.5's "pad". */
   imageMode?: "crop" | "pad";
   /** LlavaProcessor options (imageSeqLength, systemPrompt, imageToken, modelMaxLength). */
-  llava?: { imageSeqLength?: number; systemPrompt?: string | null; imageToken?: string; modelMaxLength?: number };
+  llava?: {
+    imageSeqLength?: number;
+    systemPrompt?: string | null;
+    imageToken?: string;
+    modelMaxLength?: number;
+  };
   /** Add the image token as a special token when the tokenizer lacks it (a raw Qwen2.5 folder). */
   addImageToken?: boolean;
 }

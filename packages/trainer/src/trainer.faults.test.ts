@@ -82,7 +82,9 @@ describe("a micro-batch with no token to learn from", () => {
   it("a run where no step had any is an error naming it, and saves nothing", async () => {
     const out = tmp();
     const err = await failure(trainer(new TinyModel(), { outputDir: out }).train([EMPTY, EMPTY]));
-    expect(err.message).toMatch(/^no micro-batch of the 2 step\(s\) had a token to train on; the model is not saved$/);
+    expect(err.message).toMatch(
+      /^no micro-batch of the 2 step\(s\) had a token to train on; the model is not saved$/,
+    );
     expect(listCheckpoints(out)).toEqual([]);
   });
 });
@@ -132,7 +134,9 @@ describe("resuming", () => {
     const state = JSON.parse(readFileSync(join(ckpt, "llava_ts_state.json"), "utf8"));
     expect(state.data).toEqual({ epoch: 0, batch_in_epoch: 2, rows_per_micro_batch: 3, seed: 42 });
     const resume = (batchSize: number, seed: number) =>
-      trainer(new TinyModel(), { outputDir: tmp() }).train(source(data, batchSize, seed), { resumeFrom: ckpt });
+      trainer(new TinyModel(), { outputDir: tmp() }).train(source(data, batchSize, seed), {
+        resumeFrom: ckpt,
+      });
     expect((await failure(resume(2, 42))).message).toBe(
       `${ckpt} was saved reading 3 rows per micro-batch over all ranks (per-device batch size × ranks); this run reads 2, so its saved data position would point at other records. Resume with a per-device batch size × ranks of 3, or start a new run`,
     );

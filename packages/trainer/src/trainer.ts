@@ -344,9 +344,13 @@ export class Trainer<B = LlavaBatch> {
     let dir = from;
     if (from === "latest") {
       const out = this.options.outputDir;
-      if (!out) throw new TrainingError(`resumeFrom "latest" looks in the output folder, and none is set (outputDir)`);
+      if (!out)
+        throw new TrainingError(
+          `resumeFrom "latest" looks in the output folder, and none is set (outputDir)`,
+        );
       const found = latestCheckpoint(out);
-      if (!found) throw new TrainingError(`resumeFrom "latest": no finished checkpoint-<step> folder in ${out}`);
+      if (!found)
+        throw new TrainingError(`resumeFrom "latest": no finished checkpoint-<step> folder in ${out}`);
       dir = found;
     }
     await resumeTraining(this, dir);

@@ -233,7 +233,10 @@ function reportData(stats: (LoaderStats | undefined)[], emptyMicroBatches: numbe
     );
   });
   const ranks = stats.length > 1 ? ` (over ${stats.length} ranks, each record once)` : "";
-  const skipped = mergeSkipSummaries(loaders.map((s) => s.skipped), 1);
+  const skipped = mergeSkipSummaries(
+    loaders.map((s) => s.skipped),
+    1,
+  );
   if (skipped.total > 0) {
     const reasons = Object.entries(skipped.byReason).map(([r, n]) => `${r}: ${n}`);
     io.stdout.write(`skipped ${skipped.total} bad record(s)${ranks}: ${reasons.join(", ")}\n`);

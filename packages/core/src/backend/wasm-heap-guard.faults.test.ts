@@ -4,8 +4,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { OutOfMemoryError } from "../errors.js";
-import { initBackend } from "./init-backend.js";
 import { WASM_HEAP_LIMIT } from "../modules/heap-cache.js";
+import { initBackend } from "./init-backend.js";
 import { wasmHeapBytes } from "./wasm-heap-guard.js";
 
 const HEAVY = process.env.LLAVA_HEAVY_TESTS === "1";
@@ -26,7 +26,9 @@ describe("the wasm heap guard", () => {
     }
     expect(err).toBeInstanceOf(OutOfMemoryError);
     expect((err as OutOfMemoryError).requested).toBe(WASM_HEAP_LIMIT + 4);
-    expect((err as Error).message).toMatch(/out of wasm memory: a tensor of 4\.00 GiB does not fit .* ends at 4\.00 GiB/);
+    expect((err as Error).message).toMatch(
+      /out of wasm memory: a tensor of 4\.00 GiB does not fit .* ends at 4\.00 GiB/,
+    );
     expect(tf.memory().numTensors).toBe(before);
     expect(Array.from(tf.tidy(() => tf.mul(tf.ones([3]), 2)).dataSync())).toEqual([2, 2, 2]);
     expect(wasmHeapBytes()).toBeLessThan(WASM_HEAP_LIMIT);

@@ -11,13 +11,7 @@ import { SafetensorsCheckpoint } from "../safetensors/checkpoint.js";
 import { writeSafetensorsCheckpoint } from "../safetensors/checkpoint-writer.js";
 import { float32ToBf16 } from "../safetensors/half.js";
 import { loadSafetensorsWeights, saveSafetensorsWeights } from "../weights/module-weights.js";
-import {
-  clearHeapCache,
-  DEFAULT_MAX_HEAP,
-  heapCacheStats,
-  parseByteSize,
-  setMaxHeap,
-} from "./heap-cache.js";
+import { clearHeapCache, DEFAULT_MAX_HEAP, heapCacheStats, parseByteSize, setMaxHeap } from "./heap-cache.js";
 import { Embedding, LayerNorm, Linear, ModuleList, RMSNorm } from "./layers.js";
 import { emptyWeights, Module } from "./module.js";
 import type { OffloadedParameter } from "./offloaded-parameter.js";
