@@ -243,9 +243,10 @@ export class Trainer<B = LlavaBatch> {
         `${nonFinite} trainable value(s) became NaN or ±Inf in the update (learning rate ${lr}, gradient norm ${gradNorm}); training stopped, nothing more is saved, the last checkpoint is kept`,
         step,
       );
-    // A gradient of exactly 0 with tokens to learn from: the loss no longer reaches any weight (saturated
-    // logits, typically after a learning rate far too high) — every later update would be noise.
-    if (gradNorm === 0 && lossTokens > 0)
+    // Gradients computed, with tokens to learn from, and all exactly 0: the loss no longer moves any weight
+    // (saturated logits, typically after a learning rate far too high). (No gradient at all — a text-only
+    // batch with only the projector training — is not that.)
+    if (gradNorm === 0 && lossTokens > 0 && this.optimizer.withGradient > 0)
       throw new TrainingError(
         `the gradient norm is 0 with ${lossTokens} loss token(s) (loss ${global[0]}, learning rate ${lr}): the loss no longer changes any trainable weight; training stopped, nothing more is saved, the last checkpoint is kept`,
         step,

@@ -40,6 +40,8 @@ export class PartitionedAdamW {
   stepCount = 0;
   /** Values of this rank's partition that the last update left NaN or ±Inf (the trainer stops on any). */
   nonFinite = 0;
+  /** Parameters the last step had a gradient for, on any rank (0: the loss reached none of them). */
+  withGradient = 0;
   readonly config: AdamWConfig;
   readonly layout: FlatLayout;
   /** This rank's flat range [start, end). */
@@ -103,6 +105,7 @@ export class PartitionedAdamW {
    */
   async step(lr: number, maxGradNorm = 0): Promise<number> {
     if (this.collective.worldSize > 1) await this.reduceGradients();
+    this.withGradient = this.grads.present.filter(Boolean).length; // all ranks' after the reduce
     const norm = await this.globalNorm();
     if (!Number.isFinite(norm))
       throw new TrainingError(
