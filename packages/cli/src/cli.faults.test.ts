@@ -4,15 +4,7 @@
 // never prints tfjs' banner; every failure is one line — the error's class and message, naming the file,
 // flag, key or record — with the stack only under LLAVA_DEBUG=1; bad values are refused before any model
 // loads; no output may overwrite an input.
-import {
-  copyFileSync,
-  cpSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type CliRun, runCli } from "../test/run-cli.js";
@@ -349,126 +341,45 @@ const tiny = (data: string, out: string, ...extra: string[]) => [
   ...["--lora-r", "2", "--lora-target-modules", "q_proj", "--learning-rate", "1e-3", ...extra],
 ];
 
-describe("skip means skip: bad records are counted once, an empty micro-batch is passed over", () => {
-  it("one bad record of three at batch 1 (a micro-batch with nothing left), on 1 and 2 ranks", async () => {
+describe("skip means skip, and no lost work", () => {
+  // One run for classes 2 and 3: two ranks, --save-strategy no, a loss curve that cannot be written (a
+  // folder in its place, as a full disk would fail it), and one bad record of three at batch 1 — so one
+  // micro-batch has nothing left, and the padded last shard may read the bad record on both ranks.
+  it("--ranks 2: the bad record is reported once, its micro-batch passed over; the adapter is written first", async () => {
     const data = recordsFile("one-missing.json", 3, (r) => {
       r[1].image = "not-there.jpg";
     });
-    for (const ranks of ["1", "2"]) {
-      const out = join(fx.root, `skip-${ranks}`);
-      const args = tiny(data, out, "--on-error", "skip", "--per-device-train-batch-size", "1");
-      const r = await run([...args, "--ranks", ranks, "--num-train-epochs", "2"]);
-      expect(r.code, r.stderr).toBe(0);
-      // Two epochs, and with 2 ranks the last shard is padded with a record: still one record, once.
-      const over = ranks === "2" ? " (over 2 ranks, each record once)" : "";
-      expect(r.stdout).toContain(`skipped 1 bad record(s)${over}: missing_image: 1\n`);
-      expect(r.stdout).toMatch(/ {2}e\.g\. .*one-missing\.json record 1: .*not-there\.jpg/);
-      expect(r.stdout).toMatch(/\d+ micro-batch\(es\) had no record left to train on and were passed over/);
-      expect(readFileSync(join(out, "adapter_config.json"), "utf8")).toContain("lora_alpha");
-    }
-  });
-
-  it("forgetting --images is one line naming the option, whatever --on-error says", async () => {
-    const data = recordsFile("no-images.json", 2);
-    const args = tiny(data, join(fx.root, "no-images"), "--on-error", "skip").filter(
-      (a, i, all) => a !== "--images" && all[i - 1] !== "--images",
-    );
-    expectOneLineError(
-      await run(args),
-      "train",
-      /ConfigError: .*no-images\.json: record \d+ names image ".*" but no image folder or zip was given \(images, --images\)$/,
-    );
-  });
-});
-
-describe("no lost work", () => {
-  it("--ranks 2 --save-strategy no still writes the final adapter", async () => {
-    const out = join(fx.root, "no-save-2");
+    const out = join(fx.root, "skip-2");
+    mkdirSync(join(out, "loss-curve.png"), { recursive: true });
     const r = await run([
-      ...tiny(fx.data.chatJson, out, "--save-strategy", "no"),
-      "--ranks",
-      "2",
-      "--max-steps",
-      "1",
+      ...tiny(data, out, "--on-error", "skip", "--per-device-train-batch-size", "1"),
+      ...["--ranks", "2", "--save-strategy", "no"],
     ]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain(`saved adapter to ${out}`);
-    expect(readFileSync(join(out, "adapter_config.json"), "utf8")).toContain("lora_alpha");
-  });
-
-  it("a full disk (ENOSPC) mid-run is one line naming the file", async () => {
-    const out = join(fx.root, "disk-full");
-    mkdirSync(out, { recursive: true });
-    symlinkSync("/dev/full", join(out, "metrics.jsonl")); // every write: ENOSPC
-    expectOneLineError(
-      await run([...tiny(fx.data.chatJson, out), "--max-steps", "1"]),
-      "train",
-      `TrainingError: step 1: cannot write ${join(out, "metrics.jsonl")}: ENOSPC: no space left on device, write`,
+    expect(r.stdout).toContain(
+      "skipped 1 bad record(s) (over 2 ranks, each record once): missing_image: 1\n",
     );
-  });
-
-  it("a loss curve that cannot be written warns after the adapter is saved, and leaves no half file", async () => {
-    const out = join(fx.root, "curve-fails");
-    mkdirSync(join(out, "loss-curve.png"), { recursive: true }); // as a full disk would, the write fails
-    const r = await run([...tiny(fx.data.chatJson, out), "--max-steps", "1"]);
-    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/ {2}e\.g\. .*one-missing\.json record 1: .*not-there\.jpg/);
+    expect(r.stdout).toMatch(/[12] micro-batch\(es\) had no record left to train on and were passed over/);
     expect(r.stdout).toContain(`saved adapter to ${out}`);
-    expect(r.stderr).toMatch(/^llava train: warning: the loss curve was not written: .*loss-curve\.png/m);
     expect(readFileSync(join(out, "adapter_config.json"), "utf8")).toContain("lora_alpha");
+    expect(r.stderr).toMatch(/^llava train: warning: the loss curve was not written: .*loss-curve\.png/m);
     expect(readdirSync(out).filter((f) => f.endsWith(".tmp"))).toEqual([]);
   });
 });
 
-describe("resume settings and runaway updates", () => {
-  it("a resume with another batch size or seed is refused naming both; metrics.jsonl holds each step once", async () => {
-    const out = join(fx.root, "resume-check");
-    const first = await run([
-      ...tiny(fx.data.chatJson, out),
-      "--per-device-train-batch-size",
-      "2",
-      "--max-steps",
-      "3",
-      "--save-steps",
-      "1",
-    ]);
-    expect(first.code, first.stderr).toBe(0);
-    const ckpt = join(out, "checkpoint-2");
-    const again = (...flags: string[]) =>
-      run([...tiny(fx.data.chatJson, out), "--max-steps", "3", "--resume-from-checkpoint", ckpt, ...flags]);
-    expectOneLineError(
-      await again("--per-device-train-batch-size", "1"),
-      "train",
-      `TrainingError: ${ckpt} was saved reading 2 rows per micro-batch over all ranks (per-device batch size × ranks); this run reads 1`,
-    );
-    expectOneLineError(
-      await again("--per-device-train-batch-size", "2", "--seed", "7"),
-      "train",
-      /TrainingError: .*checkpoint-2 was saved with seed 42; this run has seed 7.*Resume with seed 42/,
-    );
-    const ok = await again("--per-device-train-batch-size", "2");
-    expect(ok.code, ok.stderr).toBe(0);
-    const steps = readFileSync(join(out, "metrics.jsonl"), "utf8")
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l).step);
-    expect(steps).toEqual([1, 2, 3]);
-  });
-
+describe("runaway updates and the collective timeout", () => {
   it("use_lora at a learning rate of 1e9 stops with one line and saves no ruined adapter", async () => {
     const out = join(fx.root, "lr-1e9");
     const r = await run([
       ...tiny(fx.data.chatJson, out, "--per-device-train-batch-size", "2"),
-      "--learning-rate",
-      "1e9",
-      "--max-steps",
-      "4",
-      "--save-strategy",
-      "no",
+      ...["--learning-rate", "1e9", "--max-steps", "4", "--save-strategy", "no"],
     ]);
     expectOneLineError(
       r,
       "train",
-      /TrainingError: step \d: (the gradient norm is 0|\d+ trainable value\(s\) became NaN|loss is NaN|gradient norm is NaN)/,
+      // The run the issue quotes: weights blown up at step 1, saturated logits, no gradient at step 2.
+      /TrainingError: step 2: the gradient norm is 0 with \d+ loss token\(s\) \(loss [\d.]+, learning rate [\d.e+]+\): the loss no longer changes any trainable weight/,
     );
     expect(readdirSync(out)).not.toContain("adapter_model.safetensors");
   });

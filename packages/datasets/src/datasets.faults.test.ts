@@ -1,4 +1,4 @@
-// Fault suite (issue 19, classes 4, 5, 7 and 8): dataset files and image sources that try to read outside
+// Fault suite (issue 19, classes 3, 4, 5, 7 and 8): dataset files and image sources that try to read outside
 // their folder, inflate without bound, or hold bytes Python's json would refuse — each a DataError naming
 // the file and the record, counted under onError "skip", never a silent read or a whole-file failure.
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { indexJsonArray } from "./index-json-array.js";
 import { LlavaDataLoader, maxLoaderWorkers } from "./llava-data-loader.js";
 import { LlavaDataset } from "./llava-dataset.js";
+import { mergeSkipSummaries, SkipReport } from "./skip-report.js";
 import { generateSyntheticCaptions, type SyntheticCaptions } from "./synthetic-captions.js";
 import { MAX_ZIP_MEMBER_BYTES, ZipReader } from "./zip-reader.js";
 import { writeZip } from "./zip-writer.js";
@@ -188,5 +189,34 @@ describe("loader worker count", () => {
     expect(() => make(1000)).toThrow(`numWorkers 1000 is more than ${maxLoaderWorkers()} (4 per core`);
     expect(() => make(maxLoaderWorkers())).not.toThrow();
     ds.close();
+  });
+});
+
+describe("records that name images, with no image source given", () => {
+  it("are a ConfigError naming the record and the option, never skipped under onError skip", () => {
+    const file = chatJson("no-source.json", ["a.jpg", "b.jpg"]);
+    const ds = LlavaDataset.open({ file, onError: "skip" });
+    const err = caught(() => ds.tryGet(0));
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toBe(
+      `${file}: record 0 names image "a.jpg" but no image folder or zip was given (images, --images)`,
+    );
+    expect(ds.report.total).toBe(0);
+    ds.close();
+  });
+});
+
+describe("skip reports of several ranks", () => {
+  it("count a record two ranks skipped once, keeping an example per reason", () => {
+    const rank0 = new SkipReport();
+    const rank1 = new SkipReport();
+    rank0.add({ record: 3, reason: "missing_image", message: "r3 missing" });
+    rank0.add({ record: 0, reason: "undecodable_image", message: "r0 broken" });
+    rank1.add({ record: 3, reason: "missing_image", message: "r3 missing" }); // the padded shard's repeat
+    rank1.add({ record: 5, reason: "missing_image", message: "r5 missing" });
+    const merged = mergeSkipSummaries([rank0.summary(), rank1.summary()], 1);
+    expect(merged.total).toBe(3);
+    expect(merged.byReason).toEqual({ missing_image: 2, undecodable_image: 1 });
+    expect(merged.examples.map((e) => e.message)).toEqual(["r0 broken", "r3 missing"]);
   });
 });

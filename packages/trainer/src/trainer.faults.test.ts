@@ -1,8 +1,9 @@
 // Fault suite (issue 19, classes 2, 3, 7 and 8) for the training loop on a small module: a micro-batch
 // with nothing to learn from is passed over and counted; an update that leaves weights NaN/±Inf, or a
 // gradient of exactly 0 with tokens to learn from, stops training with nothing more saved; a resume with
-// another batch size or seed is refused; metrics.jsonl holds each step once after a resume.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+// another batch size or seed is refused; metrics.jsonl holds each step once after a resume, and a full
+// disk under it is one error naming the file.
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initBackend } from "@llava-ts/core";
@@ -165,5 +166,17 @@ describe("resuming", () => {
   it('"latest" without an output folder says so', async () => {
     const err = await failure(trainer(new TinyModel()).train(tinyBatches(1, 3), { resumeFrom: "latest" }));
     expect(err.message).toBe('resumeFrom "latest" looks in the output folder, and none is set (outputDir)');
+  });
+});
+
+describe("a full disk", () => {
+  it("metrics.jsonl that cannot be written (ENOSPC) is a TrainingError naming the file and the step", async () => {
+    const out = tmp();
+    symlinkSync("/dev/full", join(out, "metrics.jsonl")); // every write: ENOSPC; never read as a file
+    const err = await failure(trainer(new TinyModel(), { outputDir: out }).train(tinyBatches(2, 3)));
+    expect(err.message).toBe(
+      `step 1: cannot write ${join(out, "metrics.jsonl")}: ENOSPC: no space left on device, write`,
+    );
+    expect(listCheckpoints(out)).toEqual([]);
   });
 });
