@@ -68,7 +68,8 @@ export class TrainingLog {
     this.now = options.now ?? (() => performance.now());
     this.started = this.now();
     this.lastLine = this.started;
-    if (main && outputDir) this.metrics = new MetricsLogger(join(outputDir, "metrics.jsonl"), options.startStep);
+    if (main && outputDir)
+      this.metrics = new MetricsLogger(join(outputDir, "metrics.jsonl"), options.startStep);
     if (main && progress !== false) this.bar = new ProgressBar(progress === true ? undefined : progress);
   }
 
