@@ -3,7 +3,7 @@
 // stdout and stderr exactly as a terminal shows them, uncaught errors and tfjs' console output included.
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { workerEntryUrl } from "@llava-ts/core";
+import { workerEntryUrl } from "@llava-ts/core/internal";
 
 export interface CliRun {
   code: number | null;

@@ -17,7 +17,6 @@ export { type BackendName, type InitBackendOptions, initBackend } from "./backen
 export { guardWasmHeap, type HeapUse, wasmHeapBytes, wasmTensorBytes } from "./backend/wasm-heap-guard.js";
 export { wasmThreads } from "./backend/wasm-threads.js";
 export { ConfigReader, type JsonObject, readJsonFile } from "./config.js";
-export { isInsideFolder } from "./paths.js";
 export {
   BytesTensor,
   type Closeable,
@@ -60,6 +59,7 @@ export {
   zerosInit,
 } from "./modules/index.js";
 export {
+  ACTIVATION_NAMES,
   type Activation,
   type AttentionBiasOptions,
   applyRotary,
@@ -88,6 +88,7 @@ export {
   silu,
   type VocabChunks,
 } from "./nn/index.js";
+export { isInsideFolder } from "./paths.js";
 export {
   bf16ToFloat32,
   type CheckpointOpenOptions,

@@ -2,10 +2,10 @@
 // of reaching the model whole; a cut that would split the image or leave nothing to train is a DataError.
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { DataError } from "@llava-ts/core";
+import { DataError, IGNORE_INDEX } from "@llava-ts/core";
 import { Tokenizer } from "@llava-ts/tokenizer";
 import { beforeAll, describe, expect, it } from "vitest";
-import { IGNORE_INDEX, LlavaProcessor } from "./llava-processor.js";
+import { LlavaProcessor } from "./llava-processor.js";
 
 const fixtures = process.env.LLAVA_FIXTURES ?? resolve(import.meta.dirname, "../../../../shared/fixtures");
 const { surgery } = JSON.parse(readFileSync(resolve(fixtures, "text/cases.json"), "utf8"));

@@ -12,7 +12,7 @@ import type { OptimizerParam } from "./adamw.js";
 import { applyStrategy, type Strategy } from "./apply-strategy.js";
 import { GradientBuffer } from "./gradient-buffer.js";
 import { llavaTask } from "./llava-task.js";
-import type { Batch } from "./train-task.js";
+import type { LlavaBatch as Batch } from "@llava-ts/datasets";
 
 let model: LlavaForConditionalGeneration;
 beforeAll(async () => {

@@ -1,4 +1,12 @@
-export { type Activation, gelu, geluTanh, getActivation, quickGelu, silu } from "./activations.js";
+export {
+  ACTIVATION_NAMES,
+  type Activation,
+  gelu,
+  geluTanh,
+  getActivation,
+  quickGelu,
+  silu,
+} from "./activations.js";
 export { scaledDotProductAttention } from "./attention.js";
 export { type AttentionBiasOptions, attentionBias, MASK_VALUE } from "./attention-mask.js";
 export { causalLmLoss, crossEntropy, IGNORE_INDEX, labelledPositions } from "./causal-lm-loss.js";

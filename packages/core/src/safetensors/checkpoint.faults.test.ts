@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { FormatError } from "../errors.js";
 import { readFloat32Into } from "../modules/host-tensor.js";
 import { SafetensorsCheckpoint } from "./checkpoint.js";
-import { rawFile, tempDir } from "./test-utils.js";
+import { rawFile, tempDir } from "../../test/safetensors-test-utils.js";
 
 let cleanup: (() => void) | undefined;
 afterEach(() => cleanup?.());

@@ -8,6 +8,7 @@ function batch(B: number, T: number, imagesPerRow: number): LlavaBatch {
   return {
     indices: Array.from({ length: B }, (_, i) => 10 + i),
     skipped: [],
+    truncated: [],
     batchSize: B,
     seqLength: T,
     inputIds: Int32Array.from({ length: B * T }, (_, i) => i),

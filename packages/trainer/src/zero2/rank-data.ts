@@ -26,6 +26,7 @@ export function rankRows(batch: LlavaBatch, rank: number, worldSize: number): Ll
   return {
     indices: batch.indices.slice(r0, r0 + rows),
     skipped: rank === 0 ? batch.skipped : [],
+    truncated: batch.truncated.filter((t) => batch.indices.slice(r0, r0 + rows).includes(t.record)),
     batchSize: rows,
     seqLength: T,
     inputIds: batch.inputIds.slice(r0 * T, (r0 + rows) * T),

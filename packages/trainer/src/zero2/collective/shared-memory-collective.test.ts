@@ -135,7 +135,9 @@ describe("failures end the job with the failing rank named, without hanging", ()
   it("a rank that never arrives: the others time out naming it, the stuck one is terminated", async () => {
     // 3 s: on a loaded machine a worker can start later than a shorter timeout, and the late starter is
     // then (rightly) the rank named.
-    const { error, ms } = await failure(await launch(2, { script: "hang", failRank: 1 }, { timeoutMs: 3000 }));
+    const { error, ms } = await failure(
+      await launch(2, { script: "hang", failRank: 1 }, { timeoutMs: 3000 }),
+    );
     expect(error.rank).toBe(1);
     expect(error.message).toMatch(
       /^rank 1 of 2 failed: rank 0: waited 3 s at a barrier for rank 1, which stopped answering \(the collective timeout\)$/,
