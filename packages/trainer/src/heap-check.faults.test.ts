@@ -4,6 +4,7 @@
 // before any tensor is made.
 import { initBackend, OutOfMemoryError, wasmTensorBytes } from "@llava-ts/core";
 import { fixturePath } from "@llava-ts/core/testing";
+import type { LlavaBatch as Batch } from "@llava-ts/datasets";
 import { estimateTrainingStepBytes, LlavaForConditionalGeneration } from "@llava-ts/llava";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,7 +13,6 @@ import type { OptimizerParam } from "./adamw.js";
 import { applyStrategy, type Strategy } from "./apply-strategy.js";
 import { GradientBuffer } from "./gradient-buffer.js";
 import { llavaTask } from "./llava-task.js";
-import type { LlavaBatch as Batch } from "@llava-ts/datasets";
 
 let model: LlavaForConditionalGeneration;
 beforeAll(async () => {
@@ -41,7 +41,9 @@ function batch(B: number, T: number, N: number, indices?: number[]): Batch {
     labels,
     pixelValues: new Float32Array(B * 3 * S * S).fill(0.1),
     pixelShape: [B, 3, S, S],
-    indices,
+    indices: indices ?? [],
+    skipped: [],
+    truncated: [],
   };
 }
 

@@ -7,6 +7,7 @@ export function fixtureBatch(cases: Cases): LlavaBatch {
   return {
     indices: Array.from({ length: B }, (_, i) => i),
     skipped: [],
+    truncated: [],
     batchSize: B,
     seqLength: T,
     inputIds: cases.array("input_ids") as Int32Array,

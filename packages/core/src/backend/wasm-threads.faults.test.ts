@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { workerEntryUrl } from "../workers/worker-entry-url.js";
 import type { ThreadsReport } from "../../test/wasm-threads-test-entry.js";
+import { workerEntryUrl } from "../workers/worker-entry-url.js";
 
 describe("the wasm pthread worker file", () => {
   it("lives in a private folder of the process (mode 700), is removed at exit, and a planted file never runs", async () => {

@@ -3,10 +3,10 @@
 import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { rawFile, tempDir } from "../../test/safetensors-test-utils.js";
 import { FormatError } from "../errors.js";
 import { readFloat32Into } from "../modules/host-tensor.js";
 import { SafetensorsCheckpoint } from "./checkpoint.js";
-import { rawFile, tempDir } from "../../test/safetensors-test-utils.js";
 
 let cleanup: (() => void) | undefined;
 afterEach(() => cleanup?.());
