@@ -38,7 +38,13 @@ export function guardWasmHeap(module: WasmModule): void {
   let free = module._free;
   const guarded = (bytes: number) => {
     if (bytes >= WASM_HEAP_LIMIT) throw outOfMemory(bytes, module.HEAPU8.buffer.byteLength);
-    const ptr = malloc(bytes);
+    // Room first: the heap cache lets go of weights it can bring back (they would crowd out activations).
+    pressure?.(use.live, bytes, false);
+    let ptr = malloc(bytes);
+    if (ptr === 0 && bytes > 0 && pressure) {
+      pressure(use.live, bytes, true); // the heap is full: every weight that can go, goes, then try again
+      ptr = malloc(bytes);
+    }
     if (ptr === 0 && bytes > 0) throw outOfMemory(bytes, module.HEAPU8.buffer.byteLength);
     sizes.set(ptr, bytes);
     use.live += bytes;
@@ -68,6 +74,24 @@ export function guardWasmHeap(module: WasmModule): void {
     },
   });
   module.llavaHeapGuard = use;
+}
+
+/**
+ * Called before every tensor allocation with the live tensor bytes and the size asked for; `full` when malloc
+ * has just failed. Core's heap cache registers one that evicts offloaded weights past its budget.
+ */
+export type HeapPressureHandler = (live: number, bytes: number, full: boolean) => void;
+let pressure: HeapPressureHandler | undefined;
+
+/** Registers (or with undefined removes) the handler that frees heap before allocations. */
+export function onWasmHeapPressure(handler: HeapPressureHandler | undefined): void {
+  pressure = handler;
+}
+
+/** Live tensor bytes as malloc counts them when the current backend is a guarded wasm heap, else undefined. */
+export function guardedLiveBytes(): number | undefined {
+  if (tf.getBackend() !== "wasm") return undefined;
+  return (tf.backend() as unknown as { wasm: WasmModule }).wasm.llavaHeapGuard?.live;
 }
 
 /** Live and peak tensor bytes on the current wasm heap (zeros elsewhere); `reset` restarts the peak. */

@@ -1,9 +1,13 @@
 // Which offloaded parameters are in the wasm heap now. A parameter is brought in when it is used and kept
 // while the heap's live tensors stay under a cap (least recently used go first), so a model that fits
-// stays resident between calls and a larger one streams through layer by layer. Evicting a tensor that a
-// gradient tape still holds is safe (tfjs reference-counts the saved copy); it only frees nothing.
+// stays resident between calls and a larger one streams through layer by layer. The cap holds at every
+// allocation, not only when weights come in: on wasm the heap guard asks the cache for room before each
+// tensor is allocated, so activations (a checkpointed block's backward pass) push cached weights out
+// instead of running the heap into its 4 GiB end. Evicting a tensor that a gradient tape still holds is
+// safe (tfjs reference-counts the saved copy); it only frees nothing.
 import * as tf from "@tensorflow/tfjs-core";
 import { tensorFrom } from "../backend/tensor-io.js";
+import { guardedLiveBytes, onWasmHeapPressure } from "../backend/wasm-heap-guard.js";
 import { markStreamed } from "../backend/wasm-matmul.js";
 import { HeapBudgetError, LlavaError } from "../errors.js";
 import type { OffloadedParameter } from "./offloaded-parameter.js";
@@ -109,6 +113,10 @@ export function residentTensor(p: OffloadedParameter): tf.Tensor {
     stats.hits++;
     return hit;
   }
+  if (!pressureHandled) {
+    onWasmHeapPressure(relievePressure); // here, not at import: the guard's module imports this one
+    pressureHandled = true;
+  }
   makeRoom(p.heapBytes, p.label);
   const t = tf.keep(broughtIn(p));
   markStreamed(t.dataId);
@@ -141,6 +149,7 @@ export function bringIn(params: readonly OffloadedParameter[], name: string): vo
       `${name} needs ${formatBytes(total)} of weights in the heap at once, more than the heap budget of ` +
         `${formatBytes(maxHeap())} (--max-heap; the wasm heap ends at ${formatBytes(WASM_HEAP_LIMIT)})`,
     );
+  largestGroupBytes = Math.max(largestGroupBytes, total);
   for (const p of params) protectedSet.add(p);
   try {
     makeRoom(need, name);
@@ -150,24 +159,62 @@ export function bringIn(params: readonly OffloadedParameter[], name: string): vo
   }
 }
 
+/**
+ * Bytes of live tensors: what malloc holds for them on a guarded wasm heap (a reshape's shared data once),
+ * else tf.memory()'s per-tensor count.
+ */
+function liveBytes(): number {
+  return guardedLiveBytes() ?? tf.memory().numBytes;
+}
+
 /** Evicts least recently used parameters until `bytes` more fit under the cap (or nothing is left to evict). */
-function evictUntil(bytes: number): boolean {
+function evictUntil(bytes: number, spare: ReadonlySet<OffloadedParameter> = protectedSet): boolean {
   const cap = maxHeap();
-  if (tf.memory().numBytes + bytes <= cap) return true;
+  if (liveBytes() + bytes <= cap) return true;
   for (const [p, t] of cache) {
-    if (protectedSet.has(p)) continue;
+    if (spare.has(p)) continue;
     cache.delete(p);
     t.dispose();
     stats.evictions++;
-    if (tf.memory().numBytes + bytes <= cap) return true;
+    if (liveBytes() + bytes <= cap) return true;
   }
   return false;
 }
 
+/** The largest group brought in together so far (a decoder layer's weights). */
+let largestGroupBytes = 0;
+
+/**
+ * The heap guard's call before an allocation: past the cap, cached weights leave (least recently used
+ * first) — all but the most recently used layer's worth, which the operation now running may be reading.
+ * When malloc has failed (`full`), only those the running operation may read stay.
+ */
+function relievePressure(live: number, bytes: number, full: boolean): void {
+  if (cache.size === 0 || (!full && live + bytes <= maxHeap())) return;
+  const spare = new Set(protectedSet);
+  let kept = 0;
+  let n = 0;
+  for (const p of [...cache.keys()].reverse()) {
+    if (n > 0 && kept + p.heapBytes > (full ? 0 : largestGroupBytes)) break;
+    spare.add(p);
+    kept += p.heapBytes;
+    n++;
+  }
+  if (full) {
+    for (const [p, t] of cache) {
+      if (spare.has(p)) continue;
+      cache.delete(p);
+      t.dispose();
+      stats.evictions++;
+    }
+  } else evictUntil(bytes, spare);
+}
+let pressureHandled = false;
+
 /** Evicts until `bytes` more fit under the cap; an error naming `what` and the sizes when they cannot. */
 function makeRoom(bytes: number, what: string): void {
   if (!evictUntil(bytes)) {
-    const live = tf.memory().numBytes;
+    const live = liveBytes();
     throw new HeapBudgetError(
       `${what} needs ${formatBytes(bytes)} more in the heap, but ${formatBytes(live)} of tensors are live ` +
         `and cannot be released (budget ${formatBytes(maxHeap())}, --max-heap). In training, enable ` +
@@ -184,7 +231,7 @@ export function requireHeapRoom(bytes: number, what: string): void {
   if (evictUntil(bytes)) return;
   throw new HeapBudgetError(
     `${what}: ${formatBytes(bytes)} of float32 weights do not fit in the heap beside the ` +
-      `${formatBytes(tf.memory().numBytes)} already there (budget ${formatBytes(maxHeap())}, --max-heap; ` +
+      `${formatBytes(liveBytes())} already there (budget ${formatBytes(maxHeap())}, --max-heap; ` +
       `the wasm heap ends at ${formatBytes(WASM_HEAP_LIMIT)}). Train fewer parameters (use_lora, projector_only).`,
   );
 }

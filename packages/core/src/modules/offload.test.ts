@@ -6,6 +6,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { tempDir } from "../../test/safetensors-test-utils.js";
 import { initBackend } from "../backend/init-backend.js";
+import { guardedLiveBytes } from "../backend/wasm-heap-guard.js";
 import { HeapBudgetError, LlavaError } from "../errors.js";
 import { SafetensorsCheckpoint } from "../safetensors/checkpoint.js";
 import { writeSafetensorsCheckpoint } from "../safetensors/checkpoint-writer.js";
@@ -57,6 +58,8 @@ class Tiny extends Module {
 }
 
 const ids = Int32Array.from([3, 0, 5, 3]);
+/** Live tensor bytes as the heap cache counts them (malloc's count on the guarded wasm heap). */
+const liveBytes = () => guardedLiveBytes() ?? tf.memory().numBytes;
 const tmp = tempDir();
 
 beforeAll(async () => {
@@ -149,7 +152,7 @@ describe("offloaded parameters", () => {
       .offloadedParameters()
       .reduce((a, p) => a + p.heapBytes, 0);
     // Room for what is live now plus one layer (and a little): layer 0 must leave for layer 1.
-    setMaxHeap(tf.memory().numBytes + layerBytes + 4096);
+    setMaxHeap(liveBytes() + layerBytes + 4096);
     const evictions = heapCacheStats().evictions;
     const out = m.forward(ids);
     let s = heapCacheStats();
@@ -162,6 +165,33 @@ describe("offloaded parameters", () => {
     s = heapCacheStats();
     expect(s.residentBytes).toBeLessThan(2 * layerBytes);
     tf.dispose([out, again]);
+    m.dispose();
+  });
+
+  it("give way to activations: past the budget, an allocation pushes cached weights out, all but the last layer's", () => {
+    clearHeapCache();
+    const m = new Tiny().freeze().offload("layers");
+    const layerBytes = m.layers
+      .at(0)
+      .offloadedParameters()
+      .reduce((a, p) => a + p.heapBytes, 0);
+    const want = m.forward(ids); // both layers now cached
+    expect(heapCacheStats().residentBytes).toBe(2 * layerBytes);
+    const cap = liveBytes() + layerBytes;
+    setMaxHeap(cap);
+    const evictions = heapCacheStats().evictions;
+    // An activation of 1.5 layers: it fits only once layer 0's weights have left.
+    const activation = tf.zeros([Math.round((1.5 * layerBytes) / 4)]);
+    const s = heapCacheStats();
+    expect(s.evictions).toBeGreaterThan(evictions);
+    // Only as much left as the activation needed (layer 0's matrix), and never the most recently used layer.
+    expect(s.residentBytes).toBeGreaterThanOrEqual(layerBytes);
+    expect(s.residentBytes).toBeLessThan(2 * layerBytes);
+    expect(liveBytes()).toBeLessThanOrEqual(cap); // the budget held with the activation allocated
+    activation.dispose();
+    const again = m.forward(ids); // layer 0 comes back from the host
+    expect(Array.from(again.dataSync())).toEqual(Array.from(want.dataSync()));
+    tf.dispose([want, again]);
     m.dispose();
   });
 
