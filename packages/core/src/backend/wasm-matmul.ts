@@ -5,7 +5,7 @@
 // split batches into 2D products, and for x·Wᵀ with a large W pick the cheaper of transposing W or
 // computing (W·xᵀ)ᵀ. Transposes of big weights are cached by data id while that data lives (a frozen
 // weight is transposed once, not every step).
-import type * as tf from "@tensorflow/tfjs-core";
+import * as tf from "@tensorflow/tfjs-core";
 import { type NumericArray, transposeArray, type WasmBackendLike } from "./wasm-transpose.js";
 
 type Kernel = (args: {
@@ -97,6 +97,18 @@ function remember(backend: WasmBackendLike, dataId: object, info: tf.TensorInfo)
   }
   cache.set(dataId, { info, bytes }); // the cache owns `info` from here on
   cachedBytes += bytes;
+}
+
+/**
+ * Whether `dataId` is a variable's (a weight's): only those are worth a cached transpose. An activation is
+ * a right operand once or twice and its cached transpose would live, uncounted by the heap budget, as long
+ * as the gradient tape holds the activation.
+ */
+function isVariableData(dataId: object): boolean {
+  const vars = (tf.engine() as unknown as { registeredVariables: Record<string, tf.Variable> })
+    .registeredVariables;
+  for (const name in vars) if (vars[name].dataId === dataId) return true;
+  return false;
 }
 
 /** Frees every cached transpose (tests; or to give the heap back). */
@@ -307,7 +319,8 @@ function matMul2D(
       return out;
     } else {
       bT = operand(backend, b, offsetB, K, N, true);
-      if (wholeB && K * N >= CACHE_MIN_VALUES && !isStreamed) remember(backend, b.dataId, bT);
+      if (wholeB && K * N >= CACHE_MIN_VALUES && !isStreamed && isVariableData(b.dataId))
+        remember(backend, b.dataId, bT);
       else ownB = true;
     }
   }
