@@ -17,7 +17,7 @@ describe("the wasm pthread worker file", () => {
     // The old predictable names (any hash) and a guess at the new folder's prefix.
     for (const name of ["llava-ts-tfjs-wasm-ee98f55586040773.worker.cjs", "llava-ts-wasm-.worker.cjs"])
       writeFileSync(join(tmp, name), planted);
-    const url = await workerEntryUrl(new URL("./wasm-threads-test-entry.ts", import.meta.url));
+    const url = await workerEntryUrl(new URL("../../test/wasm-threads-test-entry.ts", import.meta.url));
     const child = spawnSync(process.execPath, [fileURLToPath(url)], {
       env: { ...process.env, LLAVA_THREADS_TEST_ENTRY: "1", LLAVA_THREADS: "2", TMPDIR: tmp },
       timeout: 60_000,
