@@ -200,14 +200,7 @@ function relievePressure(live: number, bytes: number, full: boolean): void {
     kept += p.heapBytes;
     n++;
   }
-  if (full) {
-    for (const [p, t] of cache) {
-      if (spare.has(p)) continue;
-      cache.delete(p);
-      t.dispose();
-      stats.evictions++;
-    }
-  } else evictUntil(bytes, spare);
+  evictUntil(full ? Number.POSITIVE_INFINITY : bytes, spare); // full: everything not spared goes
 }
 let pressureHandled = false;
 
