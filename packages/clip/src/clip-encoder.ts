@@ -46,6 +46,7 @@ export class ClipEncoder extends Module {
     layer.bringInWeights();
     if (!this.gradientCheckpointing) return layer.forward(h);
     const params = layer.trainableParameters().map(([, v]) => v);
-    return checkpoint((x) => layer.forward(x), h, [], params);
+    const rngs = [...layer.namedRandomStreams()].map(([, r]) => r); // LoRA dropout's, replayed
+    return checkpoint((x) => layer.forward(x), h, [], params, rngs);
   }
 }

@@ -140,17 +140,21 @@ export class Qwen2Model extends Module {
     if (!this.gradientCheckpointing || ctx.cache) return layer.forward(h, ctx);
     const params = (...modules: Module[]) =>
       modules.flatMap((m) => m.trainableParameters().map(([, v]) => v));
+    // LoRA dropout's streams, replayed when the block is recomputed.
+    const rngs = (m: Module) => [...m.namedRandomStreams()].map(([, r]) => r);
     const attended = checkpoint(
       (x, [cos, sin, bias]) => layer.attentionBlock(x, { cos: cos!, sin: sin!, bias }),
       h,
       [ctx.cos, ctx.sin, ctx.bias],
       params(layer.input_layernorm, layer.self_attn),
+      rngs(layer.self_attn),
     );
     return checkpoint(
       (x) => layer.mlpBlock(x),
       attended,
       [],
       params(layer.post_attention_layernorm, layer.mlp),
+      rngs(layer.mlp),
     );
   }
 

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { type Module, Rng } from "@llava-ts/core";
 import type { LlavaBatch } from "@llava-ts/datasets";
+import { setLoraTraining } from "@llava-ts/lora";
 import { accumulateGradients } from "./accumulate-gradients.js";
 import type { OptimizerParam } from "./adamw.js";
 import { applyStrategy, type StrategySummary } from "./apply-strategy.js";
@@ -205,31 +206,38 @@ export class Trainer<B = LlavaBatch> {
     let micro = 0;
     let endOfEpoch = false;
     this.optimizer.grads.reset();
-    while (micro < accum && !endOfEpoch) {
-      const w0 = performance.now();
-      const next = await batches.next();
-      dataWaitMs += performance.now() - w0;
-      if (next.done) break;
-      const { batch, epoch, index, lastInEpoch } = next.value;
-      const c = this.task.count(batch);
-      const weight = await this.lossWeight(c.lossTokens);
-      // A micro-batch with no token to learn from (every record of it skipped, or no answer left after
-      // truncation) has no loss: it is counted and adds nothing, as a rank with no loss token weighs 0.
-      if (c.lossTokens === 0) this.emptyMicroBatches++;
-      else
-        loss += accumulateGradients(this.task.prepare(batch), this.params, this.optimizer.grads, {
-          accum,
-          step,
-          micro,
-          weight,
-        });
-      for (const k of ["samples", "tokens", "images", "lossTokens"] as const) counts[k] += c[k];
-      if (c.samples > 0) this.run.batchSize ??= c.samples;
-      micro++;
-      endOfEpoch = lastInEpoch; // an optimizer step never spans two epochs
-      this.position = lastInEpoch
-        ? { epoch: epoch + 1, batchInEpoch: 0 }
-        : { epoch, batchInEpoch: index + 1 };
+    // LoRA dropout (PEFT's model.train()) for the micro-batches' forward and backward only: evaluation,
+    // callbacks (which may generate) and whatever runs after training see the model in eval mode.
+    setLoraTraining(this.model, true);
+    try {
+      while (micro < accum && !endOfEpoch) {
+        const w0 = performance.now();
+        const next = await batches.next();
+        dataWaitMs += performance.now() - w0;
+        if (next.done) break;
+        const { batch, epoch, index, lastInEpoch } = next.value;
+        const c = this.task.count(batch);
+        const weight = await this.lossWeight(c.lossTokens);
+        // A micro-batch with no token to learn from (every record of it skipped, or no answer left after
+        // truncation) has no loss: it is counted and adds nothing, as a rank with no loss token weighs 0.
+        if (c.lossTokens === 0) this.emptyMicroBatches++;
+        else
+          loss += accumulateGradients(this.task.prepare(batch), this.params, this.optimizer.grads, {
+            accum,
+            step,
+            micro,
+            weight,
+          });
+        for (const k of ["samples", "tokens", "images", "lossTokens"] as const) counts[k] += c[k];
+        if (c.samples > 0) this.run.batchSize ??= c.samples;
+        micro++;
+        endOfEpoch = lastInEpoch; // an optimizer step never spans two epochs
+        this.position = lastInEpoch
+          ? { epoch: epoch + 1, batchInEpoch: 0 }
+          : { epoch, batchInEpoch: index + 1 };
+      }
+    } finally {
+      setLoraTraining(this.model, false);
     }
     if (micro === 0) return undefined;
     const gradNorm = await this.optimizer.step(lr, this.options.maxGradNorm ?? 1);

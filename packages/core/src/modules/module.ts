@@ -7,7 +7,7 @@ import { brandClass, LlavaError, WeightLoadError, type WeightMismatch } from "..
 import { bringIn, evict, requireHeapRoom } from "./heap-cache.js";
 import { BytesTensor, type HostDtype, type HostTensor, isHostDtype } from "./host-tensor.js";
 import { OffloadedParameter } from "./offloaded-parameter.js";
-import { type Initializer, zerosInit } from "./random.js";
+import { type Initializer, Rng, zerosInit } from "./random.js";
 
 /** A parameter: resident (a variable, trainable or not) or offloaded (frozen, values outside the heap). */
 export type Parameter = tf.Variable | OffloadedParameter;
@@ -186,6 +186,15 @@ export abstract class Module {
   *namedModules(prefix = ""): Generator<[string, Module]> {
     yield [prefix, this];
     for (const [name, m] of this._modules) yield* m.namedModules(prefix ? `${prefix}.${name}` : name);
+  }
+
+  /**
+   * The random streams this module and its children own (LoRA dropout keeps one per layer), as
+   * "<module path>:<property>": what a resumed run restores and a checkpointed block replays.
+   */
+  *namedRandomStreams(prefix = ""): Generator<[string, Rng]> {
+    for (const [path, m] of this.namedModules(prefix))
+      for (const [key, value] of Object.entries(m)) if (value instanceof Rng) yield [`${path}:${key}`, value];
   }
 
   *namedParameters(prefix = ""): Generator<[string, Parameter]> {

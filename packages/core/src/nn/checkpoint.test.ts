@@ -51,6 +51,38 @@ describe.each(["wasm", "cpu"] as const)("gradient checkpointing on %s", (backend
     tf.dispose([plain.value, ckpt.value, ...plain.grads, ...ckpt.grads]);
   });
 
+  it("replays the block's random streams in the recomputation: dropout drops the same elements", () => {
+    // A block with dropout whose mask seed is drawn from its own stream, as LoRA's dropout draws it.
+    const dropped = (rng: Rng) => (h: tf.Tensor) => {
+      const seed = rng.int(2 ** 31);
+      return tf.tidy(() => {
+        const keep = tf.randomUniform(h.shape, 0, 1, "float32", seed).greaterEqual(0.5).cast("float32");
+        return tf.matMul(h.mul(keep), w1).tanh(); // [5, D]
+      });
+    };
+    const run = (useCheckpoint: boolean, replay = false) => {
+      const rng = new Rng(7);
+      const value = tf.engine().gradients(() => {
+        const h = useCheckpoint
+          ? checkpoint(dropped(rng), x, [], [w1], replay ? [rng] : [])
+          : dropped(rng)(x);
+        return h.square().mean() as tf.Scalar;
+      }, [w1]);
+      return { ...value, state: rng.state };
+    };
+    const gap = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => a.sub(b).abs().max().dataSync()[0]);
+    const plain = run(false);
+    const replayed = run(true, true);
+    const redrawn = run(true);
+    expect(gap(plain.value, replayed.value)).toBeLessThanOrEqual(1e-6);
+    expect(gap(plain.grads[0], replayed.grads[0])).toBeLessThanOrEqual(1e-6);
+    // The stream ends where the plain run's does: the recomputation's draw is not counted twice.
+    expect(replayed.state).toBe(plain.state);
+    // Without the replay the recomputation draws another mask: another gradient.
+    expect(gap(plain.grads[0], redrawn.grads[0])).toBeGreaterThan(1e-3);
+    tf.dispose([plain, replayed, redrawn].flatMap((r) => [r.value, ...r.grads]));
+  });
+
   it("runs plainly when no gradient is recorded, and leaks nothing either way", async () => {
     expect(isRecordingGradients()).toBe(false);
     const a = loss(true, x);
