@@ -21,6 +21,8 @@ export interface EvaluateOptions {
   /** Skip the generation pass (loss and perplexity only). */
   lossOnly?: boolean;
   imageMode?: PreprocessMode;
+  /** Cut longer records to this many tokens for the loss (HF's model_max_length); default the tokenizer's. */
+  modelMaxLength?: number;
   /** Called after each batch with the records done so far. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -67,7 +69,10 @@ export async function evaluate(
       tokenizer: session.dir,
       imageProcessor: session.dir,
       imageMode: options.imageMode ?? session.imageMode,
-      llava: { imageSeqLength: session.model.config.image_seq_length },
+      llava: {
+        imageSeqLength: session.model.config.image_seq_length,
+        modelMaxLength: options.modelMaxLength,
+      },
     }),
     batchSize,
     shuffle: false,

@@ -18,6 +18,8 @@ export interface EvalCommandOptions {
   generation?: GenerationSettings;
   lossOnly?: boolean;
   imageMode?: PreprocessMode;
+  /** Cut longer records to this many tokens (as `llava train --model-max-length` does). */
+  modelMaxLength?: number;
   /** eval_results.json and predictions.jsonl go here. */
   outputDir?: string;
   /** Print the metrics as one JSON object instead of the summary lines. */
@@ -38,6 +40,7 @@ export async function runEval(o: EvalCommandOptions, io: CliIO): Promise<EvalRes
       generation: o.generation,
       lossOnly: o.lossOnly,
       imageMode: o.imageMode,
+      modelMaxLength: o.modelMaxLength,
     });
   } finally {
     dataset.close();

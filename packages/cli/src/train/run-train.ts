@@ -141,6 +141,8 @@ export function trainLlavaOptions(o: TrainOptions, log: (line: string) => void):
         images: o.eval.images === undefined ? undefined : { path: o.eval.images, prefix: o.eval.imagePrefix },
         onError: o.onError,
         batchSize: o.eval.batchSize,
+        // Cut as the training samples are: eval_loss measures the model on what it was trained to see.
+        modelMaxLength: o.modelMaxLength,
       },
       strategy: o.eval.strategy,
       steps: o.eval.steps,

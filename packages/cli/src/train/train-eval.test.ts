@@ -119,6 +119,58 @@ describe("llava train with evaluation", () => {
     expect(JSON.parse(e.out).eval_loss).toBeCloseTo(lowest, 5);
   });
 
+  it("--model-max-length cuts the eval records as it cuts the training ones (and llava eval's)", async () => {
+    const out = join(fx.root, "train-eval-cut");
+    const evalImages = join(fx.root, "held-out", "images.zip");
+    const length = "36";
+    const r = await run([
+      "train",
+      ...common(),
+      "--train-type",
+      "freeze_vision",
+      "--output-dir",
+      out,
+      "--max-steps",
+      "1",
+      "--save-strategy",
+      "no",
+      "--eval-data",
+      heldOut,
+      "--eval-images",
+      evalImages,
+      "--eval-strategy",
+      "steps",
+      "--eval-steps",
+      "1",
+      "--model-max-length",
+      length,
+    ]);
+    expect(r.code, r.err).toBe(0);
+    const trained = /evaluation of the final model: eval_loss (\d+\.\d+)/.exec(r.out)?.[1];
+    expect(trained, r.out).toBeDefined();
+    const llavaEval = async (...extra: string[]) => {
+      const e = await run([
+        "eval",
+        "--model",
+        out,
+        "--data",
+        heldOut,
+        "--images",
+        evalImages,
+        "--loss-only",
+        "--json",
+        ...extra,
+      ]);
+      expect(e.code, e.err).toBe(0);
+      return JSON.parse(e.out).eval_loss as number;
+    };
+    const cut = await llavaEval("--model-max-length", length);
+    const whole = await llavaEval();
+    console.log(`eval_loss: train ${trained}, llava eval cut ${cut}, whole ${whole}`);
+    expect(cut.toFixed(4)).toBe(trained);
+    expect(Math.abs(whole - cut)).toBeGreaterThan(1e-3);
+  });
+
   it("names evaluation flags that need --eval-data or an eval strategy", async () => {
     expect((await run(["train", ...common(), "--load-best-model-at-end"])).err).toContain(
       "--load-best-model-at-end needs --eval-data FILE",
