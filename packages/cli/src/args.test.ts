@@ -40,6 +40,30 @@ describe("parseFlags", () => {
     expect(() => parseFlags(spec, ["--model", "-x"])).toThrow(/--model needs a value/);
   });
 
+  it("joins a negative number to its string flag in every spelling, and only there", () => {
+    const spec2: CommandSpec = {
+      ...spec,
+      flags: { ...spec.flags, "vision-feature-layer": { type: "string", help: "x" } },
+    };
+    const v = (argv: string[]) => parseFlags(spec2, argv);
+    expect(v(["--vision-feature-layer", "-2"])["vision-feature-layer"]).toBe("-2");
+    expect(v(["--vision_feature_layer", "-2"])["vision-feature-layer"]).toBe("-2"); // HF's spelling
+    expect(v(["--vision-feature-layer=-2"])["vision-feature-layer"]).toBe("-2");
+    expect(v(["--learning-rate", "-.5", "--model", "m"])).toMatchObject({
+      "learning-rate": "-.5",
+      model: "m",
+    });
+    // Taken as the value, so the number check names it rather than parseArgs calling it a missing value.
+    const inf = v(["--learning-rate", "-inf"]);
+    expect(() => new Flags("try", inf).number("learning-rate")).toThrow(
+      /--learning-rate expects a number, got "-inf"/,
+    );
+    // A switch takes no number: "-1" after it stays an argument of its own (here an unknown short flag).
+    expect(() => v(["--merged", "-1"])).toThrow(/unknown flag -1/);
+    // A dash word is not a number: the flag still lacks its value.
+    expect(() => v(["--vision-feature-layer", "-last"])).toThrow(/--vision-feature-layer needs a value/);
+  });
+
   it("takes true / false after a switch, as run_zero2.sh writes them (HF's string_to_bool)", () => {
     expect(parseFlags(spec, ["--model", "m", "--merged", "true"]).merged).toBe(true);
     expect(parseFlags(spec, ["--model", "m", "--merged=True"]).merged).toBe(true);
