@@ -7,7 +7,7 @@
 import { copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { type CliRun, runCli } from "../test/run-cli.js";
+import { type CliRun, READ_ONLY_MOUNTS, runCli } from "../test/run-cli.js";
 import { captureIO, type TinyFixture, tinyFixture } from "../test/tiny-llava.js";
 import { main } from "./main.js";
 
@@ -391,5 +391,103 @@ describe("runaway updates and the collective timeout", () => {
       '--ddp-timeout expects an integer from 1 to 2147483, got "0"',
       2,
     );
+  });
+});
+
+describe("a read-only output folder (EROFS)", () => {
+  // A real read-only file system (a bind mount in a namespace of the command's own), not a chmod, which
+  // root ignores.
+  it.skipIf(!READ_ONLY_MOUNTS)(
+    "train, merge, build, eval and demo refuse it before anything loads, in one line naming it",
+    async () => {
+      const ro = join(fx.root, "read-only");
+      mkdirSync(ro);
+      const cases: [string, string, string, string[]][] = [
+        ["train", "--output-dir", join(ro, "out"), train("--max-steps", "1")],
+        ["merge", "--out", join(ro, "merged"), ["merge", "--model", fx.model, "--adapter", fx.model]],
+        ["build", "--out", join(ro, "built"), ["build", "--vision", fx.clip, "--llm", fx.qwen]],
+        ["eval", "--output-dir", join(ro, "eval"), ["eval", "--model", fx.model, "--data", fx.data.chatJson]],
+        ["demo", "--out", ro, ["demo", "--quick"]], // the folder itself: empty, so the demo may use it
+      ];
+      for (const [command, flag, out, args] of cases) {
+        const r = await runCli([...args, flag, out], { readOnly: { folder: ro } });
+        expectOneLineError(
+          r,
+          command,
+          `${flag}: cannot write to ${out} (EROFS: read-only file system, ${out === ro ? "open" : "mkdir"} '`,
+          2,
+        );
+        expect(r.stdout).toBe("");
+      }
+    },
+  );
+
+  it.skipIf(!READ_ONLY_MOUNTS)(
+    "one that becomes read-only mid-run: one line naming the file, the checkpoints written before complete",
+    async () => {
+      const out = join(fx.root, "becomes-read-only");
+      mkdirSync(out);
+      const r = await runCli(
+        tiny(
+          fx.data.chatJson,
+          out,
+          "--per-device-train-batch-size",
+          "1",
+          "--max-steps",
+          "400",
+          "--save-steps",
+          "1",
+        ),
+        { readOnly: { folder: out, after: join(out, "checkpoint-2") } },
+      );
+      expect(r.code, r.stderr).toBe(1);
+      const last = r.stderr.trimEnd().split("\n").at(-1)!;
+      const m =
+        /^llava train: TrainingError: step (\d+): cannot write .+?: EROFS: read-only file system, \w+ '[^']+'; the last checkpoint, (\S+), is complete$/.exec(
+          last,
+        );
+      expect(m, r.stderr).not.toBeNull();
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      const [, failedAt, checkpoint] = m!;
+      expect(checkpoint).toBe(join(out, `checkpoint-${Number(failedAt) - 1}`));
+      // Every checkpoint-<n> in the folder is whole, and the named one carries on.
+      for (const d of readdirSync(out).filter((d) => d.startsWith("checkpoint-")))
+        expect(readdirSync(join(out, d)).sort()).toEqual(readdirSync(join(out, "checkpoint-1")).sort());
+      const resumed = await run([
+        ...tiny(fx.data.chatJson, join(fx.root, "resumed"), "--per-device-train-batch-size", "1"),
+        ...["--max-steps", failedAt, "--save-strategy", "no", "--resume-from-checkpoint", checkpoint],
+      ]);
+      expect(resumed.code, resumed.stderr).toBe(0);
+      const steps = readFileSync(join(fx.root, "resumed", "metrics.jsonl"), "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l).step);
+      expect(steps).toEqual([Number(failedAt)]);
+    },
+  );
+
+  it("a final save that fails names the folder and the last checkpoint, which is complete", async () => {
+    const out = join(fx.root, "final-fails");
+    mkdirSync(join(out, "adapter_model.safetensors"), { recursive: true }); // a folder where the file goes
+    const r = await run(
+      tiny(
+        fx.data.chatJson,
+        out,
+        "--per-device-train-batch-size",
+        "1",
+        "--max-steps",
+        "2",
+        "--save-steps",
+        "1",
+      ),
+    );
+    expectOneLineError(
+      r,
+      "train",
+      new RegExp(
+        `^llava train: TrainingError: cannot write the final adapter to ${out}: EISDIR: .*; the last checkpoint, ${join(out, "checkpoint-2")}, is complete$`,
+      ),
+    );
+    expect(readdirSync(join(out, "checkpoint-2"))).toContain("adapter_model.safetensors");
   });
 });

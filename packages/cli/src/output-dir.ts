@@ -2,7 +2,7 @@
 // would overwrite the weights being read), must be a folder, and must accept a file — so a read-only or
 // mistyped path fails in a second with its name, not after the model loaded and a step ran.
 import { existsSync, mkdirSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { UsageError } from "./args.js";
 
 export interface InputFolder {
@@ -28,13 +28,28 @@ export function prepareOutputDir(command: string, flag: string, out: string, inp
       );
   if (existsSync(out) && !statSync(out).isDirectory())
     throw new UsageError(`llava ${command}: ${flag}: ${out} is a file, not a folder`, flag);
+  makeWritableFolder(command, flag, out);
+  return out;
+}
+
+/** Creates `out` (and its parents) and writes and removes a file in it; a failure names the folder. */
+export function makeWritableFolder(command: string, flag: string, out: string): void {
   const probe = join(out, `.llava-write-test-${process.pid}`);
   try {
-    mkdirSync(out, { recursive: true });
+    mkdirs(out);
     writeFileSync(probe, "");
     rmSync(probe);
   } catch (e) {
     throw new UsageError(`llava ${command}: ${flag}: cannot write to ${out} (${(e as Error).message})`, flag);
   }
-  return out;
+}
+
+/**
+ * mkdir -p, one level at a time: Node's recursive mkdir reports a read-only file system as ENOENT
+ * ("no such file or directory"), which names the wrong problem; a plain mkdir says EROFS or EACCES.
+ */
+function mkdirs(dir: string): void {
+  const missing: string[] = [];
+  for (let d = resolve(dir); !existsSync(d); d = dirname(d)) missing.unshift(d);
+  for (const d of missing) mkdirSync(d);
 }

@@ -3,7 +3,7 @@
 // first drops the lines past s, so a resumed run does not repeat the steps it computes again.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { TrainingError } from "./training-error.js";
+import { writeFailure } from "./checkpoint/checkpoint-dir.js";
 
 export interface StepMetrics {
   step: number;
@@ -41,7 +41,7 @@ export class MetricsLogger {
       appendFileSync(this.path, `${JSON.stringify(m)}\n`);
     } catch (e) {
       // A full or read-only disk: say which file (Node's "ENOSPC: …, write" names none).
-      throw new TrainingError(`cannot write ${this.path}: ${(e as Error).message}`, m.step);
+      throw writeFailure(this.path, dirname(this.path), e, m.step);
     }
   }
 }

@@ -3,7 +3,15 @@
 // gradient of exactly 0 with tokens to learn from, stops training with nothing more saved; a resume with
 // another batch size or seed is refused; metrics.jsonl holds each step once after a resume, and a full
 // disk under it is one error naming the file.
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initBackend } from "@llava-ts/core";
@@ -175,8 +183,34 @@ describe("a full disk", () => {
     symlinkSync("/dev/full", join(out, "metrics.jsonl")); // every write: ENOSPC; never read as a file
     const err = await failure(trainer(new TinyModel(), { outputDir: out }).train(tinyBatches(2, 3)));
     expect(err.message).toBe(
-      `step 1: cannot write ${join(out, "metrics.jsonl")}: ENOSPC: no space left on device, write`,
+      `step 1: cannot write ${join(out, "metrics.jsonl")}: ENOSPC: no space left on device, write; no checkpoint had been saved`,
     );
     expect(listCheckpoints(out)).toEqual([]);
+  });
+
+  it("a checkpoint that cannot be written names the step and the last checkpoint, left complete", async () => {
+    const out = tmp();
+    const model = new TinyModel();
+    const saver = fullModelSaver(model);
+    let saves = 0;
+    // The second checkpoint's disk fills up after its weights (/dev/full: every write is ENOSPC).
+    const full = {
+      async save(dir: string) {
+        await saver.save(dir);
+        if (++saves < 2) return;
+        symlinkSync("/dev/full", join(dir, "extra.json"));
+        writeFileSync(join(dir, "extra.json"), "{}");
+      },
+      load: saver.load,
+    };
+    const t = trainer(model, { outputDir: out, saver: full, saveStrategy: "steps", saveSteps: 1 });
+    const err = await failure(t.train(tinyBatches(3, 3)));
+    expect(err.message).toMatch(
+      new RegExp(
+        `^step 2: cannot write checkpoint-2 in ${out}: ENOSPC: no space left on device, write; the last checkpoint, ${join(out, "checkpoint-1")}, is complete$`,
+      ),
+    );
+    expect(listCheckpoints(out).map((c) => c.step)).toEqual([1]);
+    expect(readdirSync(out).filter((d) => d.includes("checkpoint-2"))).toEqual([]); // the partial one is gone
   });
 });

@@ -1,12 +1,13 @@
 // `llava eval`: a model (and adapter) on a dataset → loss, perplexity, exact match, BLEU-4 and CIDEr-D,
 // with HF's eval_results.json and a JSONL of predictions in --output-dir.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { initBackend } from "@llava-ts/core";
 import { type DatasetSpec, LlavaDataset } from "@llava-ts/datasets";
 import type { PreprocessMode } from "@llava-ts/processor";
 import type { CliIO } from "../io.js";
 import { type GenerationSettings, LlavaSession } from "../llava-session.js";
+import { prepareOutputDir } from "../output-dir.js";
 import { type EvalResult, evaluate } from "./evaluate.js";
 
 export interface EvalCommandOptions {
@@ -27,6 +28,11 @@ export interface EvalCommandOptions {
 }
 
 export async function runEval(o: EvalCommandOptions, io: CliIO): Promise<EvalResult> {
+  if (o.outputDir)
+    prepareOutputDir("eval", "--output-dir", o.outputDir, [
+      { flag: "--model", path: o.model, holds: "the model" },
+      ...(o.adapter ? [{ flag: "--adapter", path: o.adapter, holds: "the adapter" }] : []),
+    ]);
   await initBackend();
   const session = await LlavaSession.load(o.model, { adapter: o.adapter, merge: o.merged });
   const dataset = LlavaDataset.open(o.data);
@@ -48,7 +54,6 @@ export async function runEval(o: EvalCommandOptions, io: CliIO): Promise<EvalRes
   }
   const metrics = evalMetrics(result);
   if (o.outputDir) {
-    mkdirSync(o.outputDir, { recursive: true });
     writeFileSync(join(o.outputDir, "eval_results.json"), `${JSON.stringify(metrics, null, 2)}\n`);
     if (!o.lossOnly)
       writeFileSync(

@@ -4,6 +4,7 @@
 // beyond save_total_limit.
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { TrainingError } from "../training-error.js";
 
 export const CHECKPOINT_PREFIX = "checkpoint-";
 const TMP_PREFIX = "tmp-checkpoint-";
@@ -77,4 +78,20 @@ export function rotateCheckpoints(
     removed.push(c.path);
   }
   return removed;
+}
+
+/**
+ * A file-system failure (a read-only or full disk, a folder where a file goes) while writing `what` as a
+ * TrainingError that names it and the newest complete checkpoint, which the failure left as it was. Any
+ * other error is returned as it is.
+ */
+export function writeFailure(what: string, outputDir: string, e: unknown, step?: number): unknown {
+  const sys = e as NodeJS.ErrnoException;
+  if (!(e instanceof Error) || !sys.code || !sys.syscall) return e;
+  let last: string | undefined;
+  try {
+    last = latestCheckpoint(outputDir);
+  } catch {} // an unreadable folder: no checkpoint to point to
+  const kept = last ? `the last checkpoint, ${last}, is complete` : "no checkpoint had been saved";
+  return new TrainingError(`cannot write ${what}: ${e.message}; ${kept}`, step);
 }

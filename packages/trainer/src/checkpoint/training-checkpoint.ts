@@ -19,6 +19,7 @@ import {
   rotateCheckpoints,
   TRAINER_STATE_FILE,
   tmpCheckpointDir,
+  writeFailure,
 } from "./checkpoint-dir.js";
 import type { ModelSaver } from "./model-saver.js";
 import { captureRngState, type RngStateJson, restoreRngState } from "./rng-state.js";
@@ -78,17 +79,33 @@ export async function saveTrainingCheckpoint(
 ): Promise<string> {
   const main = t.collective.rank === 0;
   const step = t.globalStep;
-  const dir = main ? beginCheckpoint(outputDir, step) : tmpCheckpointDir(outputDir, step);
+  const failed = (e: unknown) => writeFailure(`checkpoint-${step} in ${outputDir}`, outputDir, e, step);
+  let dir: string;
+  try {
+    dir = main ? beginCheckpoint(outputDir, step) : tmpCheckpointDir(outputDir, step);
+  } catch (e) {
+    throw failed(e); // the other ranks, waiting at the barrier, are stopped by the launcher
+  }
   await t.collective.barrier(); // the folder exists
   try {
     await t.optimizer.save(dir);
     if (main) await writeTrainingState(t, dir);
   } catch (e) {
-    if (main) rmSync(dir, { recursive: true, force: true });
-    throw e;
+    // The unfinished folder is never read as a checkpoint (and the next save removes it), so a folder
+    // that has become read-only, where this too fails, loses nothing.
+    if (main)
+      try {
+        rmSync(dir, { recursive: true, force: true });
+      } catch {}
+    throw failed(e);
   }
   if (!main) return join(outputDir, `${CHECKPOINT_PREFIX}${step}`);
-  const path = commitCheckpoint(outputDir, step);
+  let path: string;
+  try {
+    path = commitCheckpoint(outputDir, step);
+  } catch (e) {
+    throw failed(e);
+  }
   rotateCheckpoints(outputDir, limit, [path, ...keep]);
   return path;
 }

@@ -11,6 +11,7 @@ import { LlavaDataLoader } from "@llava-ts/datasets";
 import { copyModelFiles, LlavaForConditionalGeneration } from "@llava-ts/llava";
 import { applyLora, type LoraConfigInput, loadAdapter } from "@llava-ts/lora";
 import { formatStrategySummary, type Strategy, type StrategySummary } from "../apply-strategy.js";
+import { writeFailure } from "../checkpoint/checkpoint-dir.js";
 import type { LogEntry } from "../checkpoint/trainer-state.js";
 import { evalBatchLoss } from "../llava-task.js";
 import { Trainer } from "../trainer.js";
@@ -166,9 +167,14 @@ export async function trainLlavaRank(ctx: LlavaRankContext): Promise<LlavaRankRe
     let saved: string | undefined;
     if (out && rank === 0) {
       // Every rank holds every trained value after the all-gather: rank 0 writes them.
-      mkdirSync(out, { recursive: true });
-      await trainer.saver.save(out);
-      if (a.strategy !== "use_lora") copyModelFiles(a.modelDir, out);
+      const what = `the final ${a.strategy === "use_lora" ? "adapter" : "model"} to ${out}`;
+      try {
+        mkdirSync(out, { recursive: true });
+        await trainer.saver.save(out);
+        if (a.strategy !== "use_lora") copyModelFiles(a.modelDir, out);
+      } catch (e) {
+        throw writeFailure(what, out, e);
+      }
       saved = out;
     }
     return {
