@@ -178,7 +178,7 @@ describe("llava train", () => {
       "--train-type must be one of use_lora, freeze_vision, none, projector_only",
     );
     expect((await run(["train", "--model", fx.model, "--data", "/no/chat.json"])).err).toContain(
-      "--data: data file not found: /no/chat.json",
+      "--data: data file or folder not found: /no/chat.json",
     );
     expect((await run(["train", ...common(), "--learning-rate", "fast"])).err).toContain(
       '--learning-rate expects a number, got "fast"',

@@ -9,6 +9,7 @@ import { prepareOutputDir } from "../output-dir.js";
 import { readDeepSpeedConfig } from "../train/deepspeed-config.js";
 import { runTrain, type TrainOptions } from "../train/run-train.js";
 import type { Command } from "./command.js";
+import { dataFiles, dataFlags, RECORD_FORMATS } from "./data-flags.js";
 import { maxHeapFlag } from "./heap-flag.js";
 
 export const trainSpec: CommandSpec = {
@@ -22,25 +23,7 @@ export const trainSpec: CommandSpec = {
       help: "LLaVA folder to start from (llava build output)",
       aliases: ["model-name-or-path"],
     },
-    data: {
-      type: "string",
-      value: "FILE",
-      help: "chat.json (LLaVA / CC3M list) or .jsonl (ShareGPT-4o, TextOCR)",
-      aliases: ["data-path"],
-    },
-    images: { type: "string", value: "DIR|ZIP", help: "image folder or .zip (read in place)" },
-    "image-prefix": {
-      type: "string",
-      value: "PATH",
-      help: "prefix of the image names inside the zip/folder",
-    },
-    format: { type: "string", value: "F", help: "llava | sharegpt4o | textocr (default from the file name)" },
-    "on-error": {
-      type: "string",
-      value: "P",
-      help: "bad records: raise | skip (skips are counted and reported)",
-      default: "raise",
-    },
+    ...dataFlags("training data"),
     "model-max-length": {
       type: "string",
       value: "N",
@@ -114,6 +97,14 @@ export const trainSpec: CommandSpec = {
       help: "image decoding threads per rank",
       default: "0",
     },
+    "dataloader-pin-memory": {
+      type: "boolean",
+      help: "accepted for run_zero2.sh (true or false); no effect: there is no GPU copy to pin memory for",
+    },
+    "dataloader-persistent-workers": {
+      type: "boolean",
+      help: "accepted for run_zero2.sh (true or false); the decoding threads live for the whole run anyway",
+    },
     "save-strategy": { type: "string", value: "S", help: "steps | epoch | no", default: "steps" },
     "save-steps": {
       type: "string",
@@ -146,6 +137,10 @@ export const trainSpec: CommandSpec = {
     bf16: {
       type: "boolean",
       help: "hold the frozen weights in bfloat16 (2 bytes a value, outside the heap); compute stays float32",
+    },
+    fp16: {
+      type: "boolean",
+      help: "accepted as false (run_zero2.sh's --fp16 false); no float16 here: --bf16 is what maps",
     },
     ...maxHeapFlag,
     "eval-data": { type: "string", value: "FILE", help: "evaluation data (any format --data takes)" },
@@ -235,15 +230,22 @@ export const trainCommand: Command = {
 
 export function trainOptionsFromFlags(f: Flags, io?: CliIO): TrainOptions {
   applyDeepSpeed(f, io);
+  if (f.boolean("fp16"))
+    throw new UsageError(
+      "llava train: --fp16: no float16 here (TensorFlow.js computes in float32); --bf16 holds frozen weights in bfloat16",
+      "--fp16",
+    );
   // One core per rank: more ranks only share the cores, each with its own copy of the model.
   const ranks = f.int("ranks", 1, availableParallelism())!;
-  const format = f.choice("format", ["llava", "sharegpt4o", "textocr"] as const);
+  const format = f.choice("format", RECORD_FORMATS);
   const saveStrategy = f.choice("save-strategy", ["steps", "epoch", "no"] as const)!;
   const targets = f.string("lora-target-modules")!;
+  const model = f.requiredPath("model", "model folder");
+  const { file: data, images } = dataFiles(f);
   return {
-    model: f.requiredPath("model", "model folder"),
-    data: f.requiredPath("data", "data file"),
-    images: f.existingPath("images", "image folder or zip"),
+    model,
+    data,
+    images,
     imagePrefix: f.string("image-prefix"),
     format,
     onError: f.choice("on-error", ["raise", "skip"] as const),
@@ -278,7 +280,7 @@ export function trainOptionsFromFlags(f: Flags, io?: CliIO): TrainOptions {
     lora: {
       r: f.int("lora-r")!,
       alpha: f.number("lora-alpha", { above: 0 })!,
-      dropout: f.number("lora-dropout", { min: 0, max: 1 })!,
+      dropout: f.number("lora-dropout", { min: 0, below: 1 })!, // PEFT: [0, 1)
       targetModules: /[\\^$|()[\]*+?]/.test(targets)
         ? targets
         : targets

@@ -1,10 +1,10 @@
 // llava train with evaluation as a person types it: eval every step on a held-out set, early stopping,
 // the best model loaded at the end and saved — and `llava eval` of what was saved gives the best eval_loss.
 // Also --deepspeed and --report-to, as run_zero2.sh passes them.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { initBackend } from "@llava-ts/core";
-import { generateSyntheticCaptions } from "@llava-ts/datasets";
+import { generateSyntheticCaptions, maxLoaderWorkers } from "@llava-ts/datasets";
 import { beforeAll, describe, expect, it } from "vitest";
 import { captureIO, type TinyFixture, tinyFixture } from "../../test/tiny-llava.js";
 import { Flags, parseFlags } from "../args.js";
@@ -187,6 +187,86 @@ describe("llava train with evaluation", () => {
   });
 });
 
+/** llava train's options from a command line, and its warnings. */
+function options(argv: string[]) {
+  const io = captureIO();
+  return { o: trainOptionsFromFlags(new Flags("train", parseFlags(trainSpec, argv)), io), err: io.err() };
+}
+
+describe("llava train with run_zero2.sh's command line", () => {
+  it("takes it as written: the data folder, --fp16 false, the dataloader switches, the DeepSpeed config", async () => {
+    // The tutorial's data_path: a folder with chat.json and the images in images_dl/.
+    const dir = join(fx.root, "LLaVA-CC3M-Pretrain-595K");
+    mkdirSync(dir);
+    cpSync(fx.data.chatJson, join(dir, "chat.json"));
+    cpSync(fx.data.imagesDir!, join(dir, "images_dl"), { recursive: true });
+    const ds = join(fx.root, "ds_zero2_no_offload.json");
+    writeFileSync(
+      ds,
+      JSON.stringify({
+        bf16: { enabled: "auto" },
+        fp16: { enabled: "auto" },
+        train_micro_batch_size_per_gpu: "auto",
+        train_batch_size: "auto",
+        gradient_accumulation_steps: "auto",
+        zero_optimization: { stage: 2, contiguous_gradients: true, reduce_bucket_size: "auto" },
+      }),
+    );
+    const out = join(fx.root, "output_model_user_lora_0705");
+    // The script asks for 10 decoding threads; llava-ts allows 4 per core.
+    const workers = String(Math.min(10, maxLoaderWorkers()));
+    // run_zero2.sh's lines after `deepspeed --include localhost:4,5,6,7 run.py` (that part is --ranks N).
+    const script = [
+      ...["--deepspeed", ds, "--model_name_or_path", fx.model, "--train_type", "use_lora"],
+      ...["--data_path", dir, "--remove_unused_columns", "false", "--bf16", "true", "--fp16", "false"],
+      ...["--dataloader_pin_memory", "True", "--dataloader_num_workers", workers],
+      ...["--dataloader_persistent_workers", "True", "--output_dir", out, "--num_train_epochs", "10"],
+      ...["--per_device_train_batch_size", "4", "--per_device_eval_batch_size", "1"],
+      ...["--gradient_accumulation_steps", "8", "--evaluation_strategy", "no", "--save_strategy", "epoch"],
+      ...["--save_total_limit", "3", "--report_to", "tensorboard", "--learning_rate", "4e-4"],
+      ...["--logging_steps", "10"],
+    ];
+    const { o, err } = options(script);
+    expect(err).toBe("");
+    expect(o).toMatchObject({
+      model: fx.model,
+      data: join(dir, "chat.json"),
+      images: join(dir, "images_dl"),
+      strategy: "use_lora",
+      bf16: true,
+      numWorkers: Number(workers),
+      outputDir: out,
+      epochs: 10,
+      batchSize: 4,
+      gradientAccumulationSteps: 8,
+      saveStrategy: "epoch",
+      saveTotalLimit: 3,
+      reportTo: "tensorboard",
+      learningRate: 4e-4,
+      loggingSteps: 10,
+    });
+    expect(o.eval).toBeUndefined();
+    expect(() => options([...script, "--fp16", "true"])).toThrow(/--fp16: no float16 here/);
+    expect(() => options(["--model", fx.model, "--data", fx.root])).toThrow(
+      `--data ${fx.root} is a folder without chat.json`,
+    );
+    // And the folder trains, its images found in images_dl/.
+    const r = await run([
+      "train",
+      "--model",
+      fx.model,
+      "--data",
+      dir,
+      "--max-steps",
+      "1",
+      "--save-strategy",
+      "no",
+    ]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain(`on ${join(dir, "chat.json")}`);
+  });
+});
+
 describe("llava train --deepspeed and --report-to", () => {
   it("reads what maps from a DeepSpeed config, names the rest, and refuses contradictions", async () => {
     const ds = join(fx.root, "ds_zero2.json");
@@ -250,10 +330,6 @@ describe("llava train --deepspeed and --report-to", () => {
   it("maps bf16.enabled onto --bf16, and takes run_zero2.sh's switch values", async () => {
     const ds = join(fx.root, "ds_bf16.json");
     writeFileSync(ds, JSON.stringify({ bf16: { enabled: true }, fp16: { enabled: true } }));
-    const options = (argv: string[]) => {
-      const io = captureIO();
-      return { o: trainOptionsFromFlags(new Flags("train", parseFlags(trainSpec, argv)), io), err: io.err() };
-    };
     const { o, err } = options([...common(), "--deepspeed", ds]);
     expect(o.bf16).toBe(true);
     expect(err).toContain("fp16.enabled = true: no float16 here");
