@@ -137,6 +137,9 @@ async function childTrain(dir, answerTokens) {
   const ids = Int32Array.from([...prompt, ...answer]);
   const labels = Int32Array.from([...prompt.map(() => -100), ...answer]);
   const batch = {
+    indices: [0],
+    skipped: [],
+    truncated: [],
     batchSize: 1,
     seqLength: ids.length,
     inputIds: ids,
