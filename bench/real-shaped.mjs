@@ -1,7 +1,10 @@
 // Checkpoints with the real shapes of clip-vit-large-patch14-336 (vision tower, F32 as published) and
 // Qwen2.5-0.5B/3B/7B-Instruct (BF16 as published), from the real config files in ../shared/fixtures/configs.
 // The weights are zeros in sparse files: a 15 GB 7B shard costs no disk until it is read, and reading it
-// costs what reading real weights costs (values do not change the work of a float32 matmul).
+// costs what reading real weights costs (values do not change the work of a float32 matmul). Only what keeps
+// the model from being degenerate is written: norm weights of 1, a small pseudo-random token embedding (tied
+// lm_head) and attention biases, so hidden states, logits and the LoRA gradients of a training step are not
+// all zero (the trainer stops on a zero gradient norm, as it should on a real model).
 import {
   closeSync,
   copyFileSync,
@@ -85,6 +88,47 @@ export function qwenSpecs(c) {
   return specs;
 }
 
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** The bytes of one value in `dtype` (F32, or BF16/F16 cut from it). */
+function encode(value, dtype, out, at) {
+  if (dtype === "F32") return out.writeFloatLE(value, at);
+  f32[0] = value;
+  const bits = u32[0];
+  if (dtype === "BF16") return out.writeUInt16LE(bits >>> 16, at);
+  // F16: values under 1e-4 are written as 0, the others (1, and |x| ≤ 0.02) are normal halves.
+  if (Math.abs(value) < 1e-4) return out.writeUInt16LE(0, at);
+  const exp = ((bits >>> 23) & 0xff) - 127 + 15;
+  out.writeUInt16LE(((bits >>> 16) & 0x8000) | (exp << 10) | ((bits >>> 13) & 0x3ff), at);
+}
+
+/**
+ * Writes the values of the tensors that must not be zero: norm weights (1), the token embedding and the
+ * attention's biases (small random values: with zero weights, the value bias is what makes the attention's
+ * output, and so o_proj's LoRA gradient, non-zero).
+ */
+function writeValues(fd, start, t, dtype) {
+  const norm = /norm\d?\.weight$/.test(t.name);
+  const random = /embed_tokens\.weight$|_proj\.bias$/.test(t.name);
+  if (!norm && !random) return;
+  const size = DTYPE_BYTES[dtype];
+  const n = t.bytes / size;
+  const chunk = Buffer.alloc(Math.min(n, 1 << 22) * size);
+  let seed = 0x9e3779b9;
+  for (let i0 = 0; i0 < n; i0 += chunk.length / size) {
+    const m = Math.min(chunk.length / size, n - i0);
+    for (let i = 0; i < m; i++) {
+      // xorshift32: a uniform value in ±0.02 for the embedding
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      encode(norm ? 1 : ((seed >>> 0) / 2 ** 32 - 0.5) * 0.04, dtype, chunk, i * size);
+    }
+    writeSync(fd, chunk, 0, m * size, start + i0 * size);
+  }
+}
+
 /**
  * A sparse, zero-filled safetensors checkpoint of `specs` in `dtype`, sharded past `maxShard` bytes with
  * transformers' index: headers are written, the data is a hole. Returns the bytes of weights.
@@ -126,6 +170,7 @@ export function writeSparseCheckpoint(dir, specs, dtype, maxShard = 5e9) {
     const fd = openSync(join(dir, names[i]), "w");
     writeSync(fd, Buffer.concat([prefix, Buffer.from(json)]));
     ftruncateSync(fd, 8 + json.length + offset);
+    for (const t of tensors) writeValues(fd, 8 + json.length + header[t.name].data_offsets[0], t, dtype);
     closeSync(fd);
     total += offset;
   });
