@@ -28,7 +28,10 @@ export interface HeapUse {
 /**
  * Wraps the module's malloc and free (once). tfjs looks `_malloc` up on the module at every call, and
  * Emscripten's first call of its lazy export stub reassigns `Module._malloc` to the raw export: a setter
- * keeps that reassignment underneath the guard instead of replacing it. Sizes are kept per pointer.
+ * keeps that reassignment underneath the guard instead of replacing it. Sizes are kept per pointer, as an
+ * unsigned address: wasm32's malloc returns an i32, negative from 2 GiB up, and tfjs frees the `>>> 0` of it
+ * (keyed by the signed value, every tensor above 2 GiB stayed counted after its free, and a heap past 2 GiB
+ * soon looked full).
  */
 export function guardWasmHeap(module: WasmModule): void {
   if (module.llavaHeapGuard) return;
@@ -46,15 +49,15 @@ export function guardWasmHeap(module: WasmModule): void {
       ptr = malloc(bytes);
     }
     if (ptr === 0 && bytes > 0) throw outOfMemory(bytes, module.HEAPU8.buffer.byteLength);
-    sizes.set(ptr, bytes);
+    sizes.set(ptr >>> 0, bytes);
     use.live += bytes;
     if (use.live > use.peak) use.peak = use.live;
     return ptr;
   };
   const guardedFree = (ptr: number) => {
-    const bytes = sizes.get(ptr);
+    const bytes = sizes.get(ptr >>> 0);
     if (bytes !== undefined) {
-      sizes.delete(ptr);
+      sizes.delete(ptr >>> 0);
       use.live -= bytes;
     }
     free(ptr);
