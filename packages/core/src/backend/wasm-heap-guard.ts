@@ -41,6 +41,9 @@ export function guardWasmHeap(module: WasmModule): void {
   let free = module._free;
   const guarded = (bytes: number) => {
     if (bytes >= WASM_HEAP_LIMIT) throw outOfMemory(bytes, module.HEAPU8.buffer.byteLength);
+    // An operator XNNPACK could not create left its output unwritten: nothing may read it.
+    const failed = takeXnnFailure();
+    if (failed) throw xnnError(failed, use.live, module.HEAPU8.buffer.byteLength);
     // Room first: the heap cache lets go of weights it can bring back (they would crowd out activations).
     pressure?.(use.live, bytes, false);
     let ptr = malloc(bytes);
@@ -81,10 +84,78 @@ export function guardWasmHeap(module: WasmModule): void {
 
 /**
  * Called before every tensor allocation with the live tensor bytes and the size asked for; `full` when malloc
- * has just failed. Core's heap cache registers one that evicts offloaded weights past its budget.
+ * has just failed. Core's heap cache registers one that evicts offloaded weights past its budget. With
+ * `inUse` (the data ids the running operation reads), every weight it can bring back again, but those, goes.
+ * Returns whether it freed anything.
  */
-export type HeapPressureHandler = (live: number, bytes: number, full: boolean) => void;
+export type HeapPressureHandler = (
+  live: number,
+  bytes: number,
+  full: boolean,
+  inUse?: ReadonlySet<object>,
+) => boolean;
 let pressure: HeapPressureHandler | undefined;
+
+/**
+ * Frees every cached weight the operation reading `inUse` does not need (XNNPACK's own allocations, its
+ * packed operands, are not tensors: when one fails, this is the room there is to give). Whether it freed any.
+ */
+export function relieveWasmHeap(inUse: ReadonlySet<object>): boolean {
+  const use = tf.getBackend() === "wasm" ? (tf.backend() as unknown as { wasm: WasmModule }).wasm : undefined;
+  return pressure?.(use?.llavaHeapGuard?.live ?? 0, 0, true, inUse) ?? false;
+}
+
+/** An XNNPACK operator that could not be created: the operator and XNNPACK's status. */
+export interface XnnFailure {
+  operator: string;
+  status: number;
+}
+let xnnFailure: XnnFailure | undefined;
+
+/**
+ * Reads a line the wasm module prints. tfjs' C++ side only warns when XNNPACK cannot create an operator
+ * ("XNN status for xnn_create_… is not successful. Got status 6") and then runs without it, leaving the
+ * output unwritten: such a line is remembered (and not printed) for the kernel to act on. Returns whether
+ * the line was one.
+ */
+export function noteWasmOutput(text: string): boolean {
+  const m = /XNN status for (\w+) is not successful\. Got status (\d+)/.exec(text);
+  if (!m) return false;
+  xnnFailure ??= { operator: m[1], status: Number(m[2]) };
+  return true;
+}
+
+/** The XNNPACK failure since the last call, if any (and forgets it). */
+export function takeXnnFailure(): XnnFailure | undefined {
+  const f = xnnFailure;
+  xnnFailure = undefined;
+  return f;
+}
+
+/** XNNPACK's status names (xnnpack.h). */
+const XNN_STATUS = [
+  "success",
+  "uninitialized",
+  "invalid parameter",
+  "invalid state",
+  "unsupported parameter",
+  "unsupported hardware",
+  "out of memory",
+];
+
+/** The error for an operator XNNPACK could not create; `what` describes the operation. */
+export function xnnError(f: XnnFailure, live: number, heap: number, what = "an operation"): OutOfMemoryError {
+  const status = `status ${f.status}, ${XNN_STATUS[f.status] ?? "unknown"}`;
+  if (f.status !== 6)
+    return new OutOfMemoryError(`XNNPACK could not create ${f.operator} for ${what} (${status})`, 0, heap);
+  return new OutOfMemoryError(
+    `out of wasm memory: XNNPACK could not create ${f.operator} for ${what} (${status}) with ` +
+      `${formatBytes(live)} of tensors live, the heap spanning ${formatBytes(heap)} of ` +
+      `${formatBytes(WASM_HEAP_LIMIT)}; lower --max-heap to leave XNNPACK more room, or use a smaller batch or shorter sequences`,
+    0,
+    heap,
+  );
+}
 
 /** Registers (or with undefined removes) the handler that frees heap before allocations. */
 export function onWasmHeapPressure(handler: HeapPressureHandler | undefined): void {

@@ -6,6 +6,7 @@
 // computing (W·xᵀ)ᵀ. Transposes of big weights are cached by data id while that data lives (a frozen
 // weight is transposed once, not every step).
 import * as tf from "@tensorflow/tfjs-core";
+import { guardedLiveBytes, relieveWasmHeap, takeXnnFailure, xnnError } from "./wasm-heap-guard.js";
 import { type NumericArray, transposeArray, type WasmBackendLike } from "./wasm-transpose.js";
 
 type Kernel = (args: {
@@ -54,14 +55,32 @@ function runPlain(
   if (streamed.has(b.dataId) || (seen !== undefined && seen !== key))
     own = operand(backend, b, 0, K, N, false);
   else rightShapes.set(b.dataId, key);
-  const out = original({
-    inputs: { a, b: own ?? b },
-    backend,
-    attrs: { transposeA: false, transposeB: false },
-  });
+  const product = () =>
+    original({ inputs: { a, b: own ?? b }, backend, attrs: { transposeA: false, transposeB: false } });
+  let out = product();
+  let failed = takeXnnFailure();
+  // XNNPACK packs its right operand in memory of its own, outside the tensors the heap budget counts: when
+  // that fails, the cached weights this product does not read make room, and it runs again.
+  if (failed?.status === 6 && relieveWasmHeap(new Set([...kernelInputs, a.dataId, b.dataId]))) {
+    release(backend, out);
+    out = product();
+    failed = takeXnnFailure();
+  }
   if (own) release(backend, own);
+  if (failed) {
+    release(backend, out);
+    throw xnnError(
+      failed,
+      guardedLiveBytes() ?? 0,
+      backend.wasm.HEAPU8.buffer.byteLength,
+      `a [${a.shape[1]}, ${a.shape[2]}]·[${b.shape[1]}, ${b.shape[2]}] product`,
+    );
+  }
   return out;
 }
+
+/** The data ids the BatchMatMul kernel now running reads (its operands stay when the heap is relieved). */
+let kernelInputs: object[] = [];
 
 /** Transposed copies of large right operands, keyed by the source's data id (valid while it is alive). */
 const cache = new Map<object, Cached>();
@@ -141,6 +160,20 @@ function release(backend: WasmBackendLike, ...infos: tf.TensorInfo[]): void {
 }
 
 export function makeWasmBatchMatMul(original: Kernel): Kernel {
+  const batchMatMul = routedBatchMatMul(original);
+  return (args) => {
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const outer = kernelInputs;
+    kernelInputs = [...outer, a.dataId, b.dataId];
+    try {
+      return batchMatMul(args);
+    } finally {
+      kernelInputs = outer;
+    }
+  };
+}
+
+function routedBatchMatMul(original: Kernel): Kernel {
   return (args) => {
     const backend = args.backend as WasmBackendLike;
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };

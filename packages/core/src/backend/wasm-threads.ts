@@ -9,6 +9,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
+import { noteWasmOutput } from "./wasm-heap-guard.js";
 
 interface EmscriptenWorker {
   unref(): void;
@@ -53,9 +54,19 @@ function workerFile(contents: string): string {
   return file;
 }
 
-/** Emscripten's stderr; its "worker sent an error!" echo only adds noise to the error the CLI reports. */
+/**
+ * Emscripten's stderr; its "worker sent an error!" echo only adds noise to the error the CLI reports, and an
+ * XNNPACK failure is reported by the kernel that met it (noteWasmOutput).
+ */
 function printErr(text: string): void {
+  if (noteWasmOutput(text) && !process.env.LLAVA_DEBUG) return;
   if (process.env.LLAVA_DEBUG || !text.startsWith("worker sent an error!")) console.error(text);
+}
+
+/** Emscripten's stdout: tfjs' C++ warnings (XNNPACK's failures among them) are printed there. */
+function print(text: string): void {
+  if (noteWasmOutput(text) && !process.env.LLAVA_DEBUG) return;
+  console.log(text);
 }
 
 /**
@@ -80,6 +91,7 @@ export async function registerThreadedWasm(threads: number): Promise<boolean> {
   const worker = workerFile(wasmWorkerContents);
   const binary = readFileSync(wasmFile);
   const module = await factory({
+    print,
     printErr,
     locateFile: (path: string, prefix: string) =>
       path.endsWith(".worker.js") ? worker : path.endsWith(".wasm") ? wasmFile : prefix + path,

@@ -13,6 +13,7 @@ export interface WasmBackendLike {
   disposeData(dataId: object, force?: boolean): boolean;
   incRef(dataId: object): void;
   dataIdMap: { has(dataId: object): boolean };
+  wasm: { HEAPU8: Uint8Array };
 }
 
 /** Drops size-1 axes and merges axes that stay neighbours, so [B, H, T, D]·[0,2,1,3] becomes [B,H,T·?]… */

@@ -189,18 +189,24 @@ let largestGroupBytes = 0;
  * first) — all but the most recently used layer's worth, which the operation now running may be reading.
  * When malloc has failed (`full`), only those the running operation may read stay.
  */
-function relievePressure(live: number, bytes: number, full: boolean): void {
-  if (cache.size === 0 || (!full && live + bytes <= maxHeap())) return;
+function relievePressure(live: number, bytes: number, full: boolean, inUse?: ReadonlySet<object>): boolean {
+  if (cache.size === 0 || (!full && live + bytes <= maxHeap())) return false;
+  const before = stats.evictions;
   const spare = new Set(protectedSet);
+  // The most recently used layer's worth stays (the running layer holds its weights); when malloc has failed
+  // and the running operation's inputs are not known, only the last one. Its inputs, when known, stay too.
+  const keep = full && !inUse ? 0 : largestGroupBytes;
   let kept = 0;
   let n = 0;
   for (const p of [...cache.keys()].reverse()) {
-    if (n > 0 && kept + p.heapBytes > (full ? 0 : largestGroupBytes)) break;
+    if (n > 0 && kept + p.heapBytes > keep) break;
     spare.add(p);
     kept += p.heapBytes;
     n++;
   }
+  if (inUse) for (const [p, t] of cache) if (inUse.has(t.dataId)) spare.add(p);
   evictUntil(full ? Number.POSITIVE_INFINITY : bytes, spare); // full: everything not spared goes
+  return stats.evictions > before;
 }
 let pressureHandled = false;
 

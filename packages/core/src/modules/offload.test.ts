@@ -6,7 +6,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { tempDir } from "../../test/safetensors-test-utils.js";
 import { initBackend } from "../backend/init-backend.js";
-import { guardedLiveBytes } from "../backend/wasm-heap-guard.js";
+import { guardedLiveBytes, noteWasmOutput, takeXnnFailure } from "../backend/wasm-heap-guard.js";
+import { makeWasmBatchMatMul } from "../backend/wasm-matmul.js";
 import { HeapBudgetError, LlavaError } from "../errors.js";
 import { SafetensorsCheckpoint } from "../safetensors/checkpoint.js";
 import { writeSafetensorsCheckpoint } from "../safetensors/checkpoint-writer.js";
@@ -192,6 +193,46 @@ describe("offloaded parameters", () => {
     const again = m.forward(ids); // layer 0 comes back from the host
     expect(Array.from(again.dataSync())).toEqual(Array.from(want.dataSync()));
     tf.dispose([want, again]);
+    m.dispose();
+  });
+
+  it("make room for XNNPACK when it cannot create a product's operator: the weights the product does not read leave, and it runs again", () => {
+    clearHeapCache();
+    const m = new Tiny().freeze().offload("layers");
+    const want = m.forward(ids); // both layers now cached
+    // XNNPACK packs its operands in memory the heap budget does not count; when that malloc fails, tfjs only
+    // prints a warning and leaves the output unwritten. Fail the first product(s) that way.
+    const kernel = tf.getKernel("BatchMatMul", "wasm")!;
+    let fail = 1;
+    const failing: tf.KernelFunc = (args) => {
+      const out = kernel.kernelFunc(args);
+      if (fail-- > 0)
+        noteWasmOutput("XNN status for xnn_create_fully_connected_nc_f32 is not successful. Got status 6.");
+      return out;
+    };
+    const swap = (f: tf.KernelFunc) => {
+      tf.unregisterKernel("BatchMatMul", "wasm");
+      tf.registerKernel({ kernelName: "BatchMatMul", backendName: "wasm", kernelFunc: f });
+    };
+    swap(makeWasmBatchMatMul(failing as never) as never);
+    try {
+      const before = heapCacheStats();
+      const got = m.forward(ids);
+      const after = heapCacheStats();
+      expect(Array.from(got.dataSync())).toEqual(Array.from(want.dataSync()));
+      // Layer 1 (not read by layer 0's product) left and came back; the product's own weight stayed.
+      expect(after.evictions).toBeGreaterThan(before.evictions);
+      expect(after.broughtIn).toBeGreaterThan(before.broughtIn);
+      fail = Number.POSITIVE_INFINITY; // it fails again after the room is made: one clear error
+      expect(() => m.forward(ids)).toThrow(
+        /^out of wasm memory: XNNPACK could not create xnn_create_fully_connected_nc_f32 for a \[\d+, \d+\]·\[\d+, \d+\] product \(status 6, out of memory\) with .* live/,
+      );
+      expect(takeXnnFailure()).toBeUndefined();
+      got.dispose();
+    } finally {
+      swap(kernel.kernelFunc);
+    }
+    want.dispose();
     m.dispose();
   });
 
