@@ -1,15 +1,21 @@
 // CLIPVisionModel (modeling_clip.py): the vision tower under `vision_model.*`, loadable from a vision-only
 // checkpoint, a full CLIP checkpoint (text tower ignored) or a LLaVA checkpoint (`vision_tower.*`).
-import { join } from "node:path";
 import {
+  type AsyncFolderSource,
   emptyWeights,
+  type JsonObject,
+  loadFolderWeights,
   loadSafetensorsWeights,
+  localPath,
   Module,
   type PretrainedOptions,
   Rng,
+  readFolderJson,
   readJsonFile,
   resolveOffload,
+  toModelFolder,
 } from "@llava-ts/core";
+import { nodeBuiltin } from "@llava-ts/files";
 import type * as tf from "@tensorflow/tfjs-core";
 import { type ClipVisionConfig, parseClipVisionConfig } from "./clip-vision-config.js";
 import { type ClipVisionOutput, ClipVisionTransformer } from "./clip-vision-transformer.js";
@@ -47,22 +53,49 @@ export class ClipVisionModel extends Module {
    * language model are ignored); among those, a missing, unexpected or wrong-shaped tensor raises a
    * WeightLoadError.
    */
-  static fromPretrained(dir: string, options: FromPretrainedOptions = {}): ClipVisionModel {
-    const configPath = join(dir, "config.json");
-    const json = readJsonFile(configPath);
-    const model = emptyWeights(() => new ClipVisionModel(parseClipVisionConfig(json, configPath)));
-    const prefix = options.prefix ?? (json.model_type === "llava" ? "vision_tower." : "");
+  static fromPretrained(dir: string, options?: FromPretrainedOptions): ClipVisionModel;
+  /** The same from a URL, a ModelFolder or files in memory: only the vision tower's tensors are fetched. */
+  static fromPretrained(source: AsyncFolderSource, options?: FromPretrainedOptions): Promise<ClipVisionModel>;
+  static fromPretrained(
+    source: string | AsyncFolderSource,
+    options: FromPretrainedOptions = {},
+  ): ClipVisionModel | Promise<ClipVisionModel> {
+    if (typeof source !== "string") return ClipVisionModel.fromFolder(source, options);
+    const dir = localPath(source, "ClipVisionModel.fromPretrained");
+    const configPath = nodeBuiltin("node:path", `reading ${dir}`).join(dir, "config.json");
+    const { model, load } = ClipVisionModel.empty(readJsonFile(configPath), configPath, options);
     try {
-      loadSafetensorsWeights(model, dir, {
-        strict: true,
-        rename: visionKeys(prefix),
-        offload: resolveOffload(options.offload, model.numParameters()),
-      });
+      loadSafetensorsWeights(model, dir, load);
     } catch (e) {
       model.dispose();
       throw e;
     }
     return model;
+  }
+
+  private static async fromFolder(source: AsyncFolderSource, options: FromPretrainedOptions) {
+    const folder = toModelFolder(source);
+    const json = await readFolderJson(folder, "config.json");
+    const { model, load } = ClipVisionModel.empty(json, folder.describe("config.json"), options);
+    try {
+      await loadFolderWeights(model, folder, load);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    return model;
+  }
+
+  /** The model of config `json` with empty weights, and how to load them. */
+  private static empty(json: JsonObject, configPath: string, options: FromPretrainedOptions) {
+    const model = emptyWeights(() => new ClipVisionModel(parseClipVisionConfig(json, configPath)));
+    const prefix = options.prefix ?? (json.model_type === "llava" ? "vision_tower." : "");
+    const load = {
+      strict: true,
+      rename: visionKeys(prefix),
+      offload: resolveOffload(options.offload, model.numParameters()),
+    };
+    return { model, load };
   }
 
   /** `pixelValues` [B, C, H, W] → last_hidden_state [B, S, D], pooler_output [B, D], hidden_states. */

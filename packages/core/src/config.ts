@@ -1,5 +1,6 @@
 // Helpers for the parse…Config functions: read HF config.json values with their key in every error.
-import { readFileSync } from "node:fs";
+
+import { type ModelFolder, nodeBuiltin } from "@llava-ts/files";
 import { ConfigError } from "./errors.js";
 
 export type JsonObject = Record<string, unknown>;
@@ -7,10 +8,25 @@ export type JsonObject = Record<string, unknown>;
 export function readJsonFile(path: string): JsonObject {
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    text = nodeBuiltin("node:fs", `reading ${path}`).readFileSync(path, "utf8");
   } catch (e) {
     throw new ConfigError(`cannot read: ${(e as Error).message}`, undefined, path);
   }
+  return parseJsonObject(text, path);
+}
+
+/** `name` (config.json, …) of a folder on disk, at a URL or in memory, as a JSON object. */
+export async function readFolderJson(folder: ModelFolder, name: string): Promise<JsonObject> {
+  let text: string;
+  try {
+    text = await folder.text(name);
+  } catch (e) {
+    throw new ConfigError(`cannot read: ${(e as Error).message}`, undefined, folder.describe(name));
+  }
+  return parseJsonObject(text, folder.describe(name));
+}
+
+function parseJsonObject(text: string, path: string): JsonObject {
   try {
     const value = JSON.parse(text);
     if (typeof value !== "object" || value === null || Array.isArray(value))

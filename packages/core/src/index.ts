@@ -13,10 +13,23 @@ export {
   WeightLoadError,
   type WeightMismatch,
 } from "@llava-ts/errors";
+export {
+  type AsyncFolderSource,
+  type FileData,
+  type FolderSource,
+  isHttpUrl,
+  localPath,
+  type ModelFolder,
+  memoryFolder,
+  nodeFolder,
+  toModelFolder,
+  type UrlFolderOptions,
+  urlFolder,
+} from "@llava-ts/files";
 export { type BackendName, type InitBackendOptions, initBackend } from "./backend/init-backend.js";
 export { guardWasmHeap, type HeapUse, wasmHeapBytes, wasmTensorBytes } from "./backend/wasm-heap-guard.js";
 export { wasmThreads } from "./backend/wasm-threads.js";
-export { ConfigReader, type JsonObject, readJsonFile } from "./config.js";
+export { ConfigReader, type JsonObject, readFolderJson, readJsonFile } from "./config.js";
 export {
   BytesTensor,
   type Closeable,
@@ -97,6 +110,7 @@ export {
   decodeTensor,
   dtypeSize,
   type EntryOptions,
+  encodeSafetensors,
   encodeTensor,
   type FileLayout,
   f16ToFloat32,
@@ -135,6 +149,7 @@ export {
 } from "./safetensors/index.js";
 export {
   type LoadWeightsOptions,
+  loadFolderWeights,
   loadSafetensorsWeights,
   type PretrainedOptions,
   renamedSource,

@@ -1,8 +1,6 @@
 // "Build your own LLaVA from zero": a CLIP checkpoint + a Qwen2 checkpoint → an HF llava folder, with the
 // tokenizer surgery, config, a seeded projector and the processor files. Weights stream tensor by tensor
 // from the inputs to the output shards, so the two models are never in memory together.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { parseClipVisionConfig } from "@llava-ts/clip";
 import {
   ConfigError,
@@ -15,6 +13,7 @@ import {
   type WrittenCheckpoint,
   writeSafetensorsCheckpoint,
 } from "@llava-ts/core";
+import { nodeBuiltin } from "@llava-ts/files";
 import { parseQwen2Config } from "@llava-ts/qwen";
 import { type EmbeddingResizePlan, Tokenizer } from "@llava-ts/tokenizer";
 import { type CheckpointLayout, toCurrentKey } from "./checkpoint-layout.js";
@@ -55,6 +54,8 @@ export interface BuildLlavaResult {
 const VISION_PREFIX = "vision_model.";
 
 export async function buildLlava(options: BuildLlavaOptions): Promise<BuildLlavaResult> {
+  const { existsSync, mkdirSync, readFileSync, writeFileSync } = nodeBuiltin("node:fs", "buildLlava");
+  const { join } = nodeBuiltin("node:path", "buildLlava");
   const { vision, llm, out } = options;
   for (const [flag, dir] of [
     ["vision", vision],

@@ -19,6 +19,7 @@ export {
 } from "./heap-estimate.js";
 export {
   type FeatureSelectStrategy,
+  fetchLlavaConfig,
   type LlavaConfig,
   llavaImageMode,
   parseLlavaConfig,
@@ -33,5 +34,5 @@ export {
   streamLlava,
 } from "./llava-model.js";
 export { copyModelFiles, isWeightFile } from "./model-files.js";
-export { loadLlava, type SaveDtype, type SaveLlavaOptions, saveLlava } from "./pretrained.js";
+export { fetchLlava, loadLlava, type SaveDtype, type SaveLlavaOptions, saveLlava } from "./pretrained.js";
 export { processorFiles } from "./processor-files.js";

@@ -1,9 +1,16 @@
 // LlavaConfig as transformers 4.46's configuration_llava.py: a vision_config, a text_config and the keys
 // that tie them together. Unknown keys are ignored; inconsistent ones are rejected with the key named.
 
-import { join } from "node:path";
 import { type ClipVisionConfig, numPatches, parseClipVisionConfig } from "@llava-ts/clip";
-import { ACTIVATION_NAMES, ConfigError, ConfigReader, type JsonObject, readJsonFile } from "@llava-ts/core";
+import {
+  ACTIVATION_NAMES,
+  ConfigError,
+  ConfigReader,
+  type JsonObject,
+  readFolderJson,
+  readJsonFile,
+} from "@llava-ts/core";
+import { type ModelFolder, nodeBuiltin } from "@llava-ts/files";
 import { parseQwen2Config, type Qwen2Config } from "@llava-ts/qwen";
 
 export type FeatureSelectStrategy = "default" | "full";
@@ -96,8 +103,13 @@ export function parseLlavaConfig(json: JsonObject, file?: string): LlavaConfig {
 }
 
 export function readLlavaConfig(dir: string): LlavaConfig {
-  const file = join(dir, "config.json");
+  const file = nodeBuiltin("node:path", `reading ${dir}`).join(dir, "config.json");
   return parseLlavaConfig(readJsonFile(file), file);
+}
+
+/** config.json of a folder at a URL or in memory. */
+export async function fetchLlavaConfig(folder: ModelFolder): Promise<LlavaConfig> {
+  return parseLlavaConfig(await readFolderJson(folder, "config.json"), folder.describe("config.json"));
 }
 
 /**

@@ -3,7 +3,7 @@
 // Shape legend: B batch, T tokens, I images, L image tokens per image, Dv vision width, E text width.
 
 import { ClipVisionModel } from "@llava-ts/clip";
-import type { PretrainedOptions, WrittenCheckpoint } from "@llava-ts/core";
+import type { AsyncFolderSource, PretrainedOptions, WrittenCheckpoint } from "@llava-ts/core";
 import { IGNORE_INDEX, Module, ShapeError } from "@llava-ts/core";
 import { LlavaMultiModalProjector, mergeImageFeatures, selectImageFeatures } from "@llava-ts/projector";
 import {
@@ -19,7 +19,7 @@ import {
 } from "@llava-ts/qwen";
 import * as tf from "@tensorflow/tfjs-core";
 import type { LlavaConfig } from "./llava-config.js";
-import { loadLlava, type SaveLlavaOptions, saveLlava } from "./pretrained.js";
+import { fetchLlava, loadLlava, type SaveLlavaOptions, saveLlava } from "./pretrained.js";
 
 type IntArrayLike = ArrayLike<number>;
 
@@ -136,8 +136,17 @@ export class LlavaForConditionalGeneration extends Module {
    * Loads an HF llava folder (config.json + safetensors, single or sharded), strictly. A model over half
    * the heap budget keeps its weights in the checkpoint (`offload`, see PretrainedOptions).
    */
-  static fromPretrained(dir: string, options: PretrainedOptions = {}): LlavaForConditionalGeneration {
-    return loadLlava(dir, options);
+  static fromPretrained(dir: string, options?: PretrainedOptions): LlavaForConditionalGeneration;
+  /** The same from a URL (HTTP range requests, no shard downloaded whole), a ModelFolder or files in memory. */
+  static fromPretrained(
+    source: AsyncFolderSource,
+    options?: PretrainedOptions,
+  ): Promise<LlavaForConditionalGeneration>;
+  static fromPretrained(
+    source: string | AsyncFolderSource,
+    options: PretrainedOptions = {},
+  ): LlavaForConditionalGeneration | Promise<LlavaForConditionalGeneration> {
+    return typeof source === "string" ? loadLlava(source, options) : fetchLlava(source, options);
   }
 
   /** config.json + weights in transformers' layout, sharded past `maxShardSize` (default "5GB"). */

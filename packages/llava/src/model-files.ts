@@ -1,7 +1,6 @@
 // A usable model folder is its weights and config.json plus the files the processor and generation read:
 // tokenizer, chat template, preprocessor and processor configs, generation config.
-import { copyFileSync, existsSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { nodeBuiltin } from "@llava-ts/files";
 
 /** Whether `name` is a weights file of a checkpoint folder (a safetensors file or the shard index). */
 export function isWeightFile(name: string): boolean {
@@ -13,6 +12,11 @@ export function isWeightFile(name: string): boolean {
  * kept): what makes a folder of trained weights a model that loads and runs. Returns the names copied.
  */
 export function copyModelFiles(from: string, to: string): string[] {
+  const { copyFileSync, existsSync, readdirSync } = nodeBuiltin(
+    "node:fs",
+    `copying the model files of ${from}`,
+  );
+  const { join } = nodeBuiltin("node:path", `copying the model files of ${from}`);
   const copied: string[] = [];
   for (const name of readdirSync(from, { withFileTypes: true })) {
     if (!name.isFile() || isWeightFile(name.name) || name.name === "config.json") continue;

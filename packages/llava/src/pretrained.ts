@@ -1,18 +1,21 @@
 // The HF llava folder layout: config.json, weights (sharded past a size limit, with the index) and, when
 // present, the tokenizer and processor files that travel with the model.
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import {
+  type AsyncFolderSource,
   emptyWeights,
   LlavaError,
+  loadFolderWeights,
   loadSafetensorsWeights,
+  localPath,
   type PretrainedOptions,
   resolveOffload,
   saveSafetensorsWeights,
+  toModelFolder,
   type WrittenCheckpoint,
 } from "@llava-ts/core";
+import { nodeBuiltin } from "@llava-ts/files";
 import { type CheckpointLayout, toCurrentKey, toLegacyKey } from "./checkpoint-layout.js";
-import { type LlavaConfig, readLlavaConfig } from "./llava-config.js";
+import { fetchLlavaConfig, type LlavaConfig, readLlavaConfig } from "./llava-config.js";
 import { LlavaForConditionalGeneration } from "./llava-model.js";
 
 /** Checkpoint keys that are not parameters here: a tied lm_head saved anyway, rotary and position buffers. */
@@ -30,10 +33,34 @@ function dropBuffers(config: LlavaConfig): (key: string) => string | undefined {
  * the heap or — `offload`, automatic past half the heap budget — left in the checkpoint.
  */
 export function loadLlava(dir: string, options: PretrainedOptions = {}): LlavaForConditionalGeneration {
-  const config = readLlavaConfig(dir);
+  const config = readLlavaConfig(localPath(dir, "LlavaForConditionalGeneration.fromPretrained"));
   const model = emptyWeights(() => new LlavaForConditionalGeneration(config, { init: "zeros" }));
   try {
     loadSafetensorsWeights(model, dir, {
+      strict: true,
+      rename: dropBuffers(config),
+      offload: resolveOffload(options.offload, model.numParameters()),
+    });
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return model;
+}
+
+/**
+ * loadLlava from a URL (range requests: headers, then each tensor), a ModelFolder or files in memory. Each
+ * tensor's fetched bytes are dropped once it is in the heap; offloaded weights stay in page memory.
+ */
+export async function fetchLlava(
+  source: AsyncFolderSource,
+  options: PretrainedOptions = {},
+): Promise<LlavaForConditionalGeneration> {
+  const folder = toModelFolder(source);
+  const config = await fetchLlavaConfig(folder);
+  const model = emptyWeights(() => new LlavaForConditionalGeneration(config, { init: "zeros" }));
+  try {
+    await loadFolderWeights(model, folder, {
       strict: true,
       rename: dropBuffers(config),
       offload: resolveOffload(options.offload, model.numParameters()),
@@ -81,6 +108,8 @@ export async function saveLlava(
     throw new LlavaError(
       `savePretrained: dtype "${options.dtype}" is not one of ${Object.keys(DTYPES).join(", ")}`,
     );
+  const { mkdirSync, writeFileSync } = nodeBuiltin("node:fs", `saving to ${dir}`);
+  const { join } = nodeBuiltin("node:path", `saving to ${dir}`);
   mkdirSync(dir, { recursive: true });
   const raw = { ...model.config.raw } as Record<string, unknown>;
   if (dtype) raw.torch_dtype = TORCH_NAME[dtype];

@@ -1,8 +1,7 @@
 // The processor files a built LLaVA needs beside its weights (the tutorial copies them by hand):
 // preprocessor_config.json for the CLIP image processor, processor_config.json and chat_template.json.
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { type JsonObject, readJsonFile } from "@llava-ts/core";
+import { nodeBuiltin } from "@llava-ts/files";
 import type { Tokenizer } from "@llava-ts/tokenizer";
 import type { LlavaConfig } from "./llava-config.js";
 
@@ -11,8 +10,8 @@ const CLIP_STD = [0.26862954, 0.26130258, 0.27577711];
 
 /** The CLIP folder's preprocessor config in transformers' current form, or CLIP's defaults at its image size. */
 function preprocessorConfig(visionDir: string, imageSize: number): JsonObject {
-  const file = join(visionDir, "preprocessor_config.json");
-  const src: JsonObject = existsSync(file) ? readJsonFile(file) : {};
+  const file = nodeBuiltin("node:path", "buildLlava").join(visionDir, "preprocessor_config.json");
+  const src: JsonObject = nodeBuiltin("node:fs", "buildLlava").existsSync(file) ? readJsonFile(file) : {};
   const size = src.size ?? imageSize;
   const crop = src.crop_size ?? imageSize;
   return {

@@ -25,6 +25,7 @@ export { pythonJsonDumps } from "./python-json.js";
 export {
   ADAPTER_CONFIG_NAME,
   ADAPTER_WEIGHTS_NAME,
+  adapterFiles,
   type SaveAdapterOptions,
   type SavedAdapter,
   saveAdapter,

@@ -1,18 +1,20 @@
 // loadAdapter: PeftModel.from_pretrained for LoRA. Which layers get adapters follows the file, not
 // target_modules or a scope, so an adapter trained anywhere (vision tower included) loads as it was trained.
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import {
+  type AsyncFolderSource,
   FormatError,
   Linear,
   LlavaError,
   type Module,
   Rng,
+  readFolderJson,
   SafetensorsFile,
+  toModelFolder,
   WeightLoadError,
   type WeightMismatch,
 } from "@llava-ts/core";
-import { type LoraConfig, readLoraConfig } from "./lora-config.js";
+import { localPath, nodeBuiltin } from "@llava-ts/files";
+import { type LoraConfig, parseLoraConfig, readLoraConfig } from "./lora-config.js";
 import {
   findModulesToSave,
   layerSeed,
@@ -36,7 +38,22 @@ export interface LoadAdapterOptions {
 }
 
 /** Adds the adapter in `dir` to `model`; every tensor's shape is checked before anything changes. */
-export function loadAdapter(model: Module, dir: string, options: LoadAdapterOptions = {}): LoraSummary {
+export function loadAdapter(model: Module, dir: string, options?: LoadAdapterOptions): LoraSummary;
+/** The same from a URL, a ModelFolder or files in memory (`{ "adapter_config.json": …, "adapter_model.safetensors": … }`). */
+export function loadAdapter(
+  model: Module,
+  source: AsyncFolderSource,
+  options?: LoadAdapterOptions,
+): Promise<LoraSummary>;
+export function loadAdapter(
+  model: Module,
+  source: string | AsyncFolderSource,
+  options: LoadAdapterOptions = {},
+): LoraSummary | Promise<LoraSummary> {
+  if (typeof source !== "string") return fetchAdapter(model, source, options);
+  const dir = localPath(source, "loadAdapter");
+  const { existsSync } = nodeBuiltin("node:fs", `reading the adapter ${dir}`);
+  const { join } = nodeBuiltin("node:path", `reading the adapter ${dir}`);
   const configPath = join(dir, ADAPTER_CONFIG_NAME);
   if (!existsSync(configPath))
     throw new FormatError(`no ${ADAPTER_CONFIG_NAME} in the adapter folder`, configPath);
@@ -48,7 +65,43 @@ export function loadAdapter(model: Module, dir: string, options: LoadAdapterOpti
       : "";
     throw new FormatError(`adapter weights not found${bin}`, weightsPath);
   }
-  const file = SafetensorsFile.open(weightsPath);
+  return applyAdapter(model, config, SafetensorsFile.open(weightsPath), options);
+}
+
+async function fetchAdapter(
+  model: Module,
+  source: AsyncFolderSource,
+  options: LoadAdapterOptions,
+): Promise<LoraSummary> {
+  const folder = toModelFolder(source);
+  if (!(await folder.has(ADAPTER_CONFIG_NAME)))
+    throw new FormatError(
+      `no ${ADAPTER_CONFIG_NAME} in the adapter folder`,
+      folder.describe(ADAPTER_CONFIG_NAME),
+    );
+  const config = parseLoraConfig(
+    await readFolderJson(folder, ADAPTER_CONFIG_NAME),
+    folder.describe(ADAPTER_CONFIG_NAME),
+  );
+  if (!(await folder.has(ADAPTER_WEIGHTS_NAME)))
+    throw new FormatError("adapter weights not found", folder.describe(ADAPTER_WEIGHTS_NAME));
+  const file = await SafetensorsFile.fetchHeader(folder, ADAPTER_WEIGHTS_NAME);
+  try {
+    await file.prefetch(file.keys(), { release: true });
+  } catch (e) {
+    file.close();
+    throw e;
+  }
+  return applyAdapter(model, config, file, options);
+}
+
+/** Checks `file` against the model, then wraps and assigns; closes the file. */
+function applyAdapter(
+  model: Module,
+  config: LoraConfig,
+  file: SafetensorsFile,
+  options: LoadAdapterOptions,
+): LoraSummary {
   try {
     const plan = planLoad(model, config, file);
     // Only now, with every shape known to fit, does the model change.

@@ -1,9 +1,9 @@
 // transformers' CLIPImageProcessor (models/clip/image_processing_clip.py, 4.46) on sharp + a Pillow-exact
 // resampler: convert RGB → resize shortest edge → centre crop → rescale → normalise, output CHW float32.
 // Plus LLaVA-1.5's "pad" mode (expand2square with the mean colour before the same pipeline).
-import { readFile, stat } from "node:fs/promises";
-import { join } from "node:path";
+
 import { ConfigError, ShapeError } from "@llava-ts/core";
+import { type FolderSource, isHttpUrl, type ModelFolder, nodeBuiltin, toModelFolder } from "@llava-ts/files";
 import * as tf from "@tensorflow/tfjs-core";
 import { centerCrop } from "./center-crop.js";
 import {
@@ -11,7 +11,8 @@ import {
   parseClipImageProcessorConfig,
 } from "./clip-image-processor-config.js";
 import { expandToSquare, meanColour } from "./expand-to-square.js";
-import { type DecodeOptions, decodeImage, type ImageInput } from "./image-decode.js";
+import { decodeImage } from "./image-decode.js";
+import type { DecodeOptions, ImageInput } from "./image-input.js";
 import { resize } from "./resize.js";
 import type { RgbImage } from "./rgb-image.js";
 
@@ -21,14 +22,14 @@ export {
   parseClipImageProcessorConfig,
   type SizeConfig,
 } from "./clip-image-processor-config.js";
+export { decodeImage } from "./image-decode.js";
 export {
   type DecodeOptions,
   decodeDefaults,
-  decodeImage,
   type ImageInput,
   MAX_IMAGE_PIXELS,
   type RawImage,
-} from "./image-decode.js";
+} from "./image-input.js";
 export type { RgbImage } from "./rgb-image.js";
 
 /** "crop": CLIPImageProcessor as is. "pad": LLaVA-1.5's image_aspect_ratio "pad" (no content cropped). */
@@ -47,13 +48,28 @@ export interface PixelValues {
 export class ClipImageProcessor {
   private constructor(readonly config: ClipImageProcessorConfig) {}
 
-  /** From a model folder (reads `preprocessor_config.json`) or the path of the JSON file itself. */
-  static async fromPretrained(dirOrFile: string): Promise<ClipImageProcessor> {
-    let file = dirOrFile;
+  /**
+   * From a model folder (reads `preprocessor_config.json`) — a path, an http(s) URL, a ModelFolder or files
+   * in memory — or the path of the JSON file itself.
+   */
+  static async fromPretrained(source: FolderSource): Promise<ClipImageProcessor> {
+    const name = "preprocessor_config.json";
+    let folder: ModelFolder;
+    let fileName = name;
+    if (typeof source === "string" && !isHttpUrl(source)) {
+      const { stat } = nodeBuiltin("node:fs/promises", `reading ${source}`);
+      const { basename, dirname } = nodeBuiltin("node:path", `reading ${source}`);
+      const isFile = await stat(source).then(
+        (s) => !s.isDirectory(),
+        () => false,
+      );
+      folder = toModelFolder(isFile ? dirname(source) : source);
+      if (isFile) fileName = basename(source);
+    } else folder = toModelFolder(source);
+    const file = folder.describe(fileName);
     let text: string;
     try {
-      if ((await stat(dirOrFile)).isDirectory()) file = join(dirOrFile, "preprocessor_config.json");
-      text = await readFile(file, "utf8");
+      text = await folder.text(fileName);
     } catch (e) {
       throw new ConfigError(`cannot read preprocessor config: ${(e as Error).message}`, undefined, file);
     }

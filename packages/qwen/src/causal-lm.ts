@@ -2,6 +2,7 @@
 // Shape legend: B batch, T positions, E hidden size, V vocabulary, N labelled positions.
 
 import {
+  type AsyncFolderSource,
   causalLmLoss,
   chunkedCrossEntropy,
   chunkedLogits,
@@ -11,6 +12,8 @@ import {
   LlavaError,
   labelledPositions,
   linear,
+  localPath,
+  type ModelFolder,
   Module,
   normalInit,
   OffloadedParameter,
@@ -18,10 +21,11 @@ import {
   type PretrainedOptions,
   Rng,
   resolveOffload,
+  toModelFolder,
   zerosInit,
 } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs-core";
-import { loadQwen2Config, type Qwen2Config } from "./config.js";
+import { fetchQwen2Config, loadQwen2Config, type Qwen2Config } from "./config.js";
 import {
   type GenerateOptions,
   type GenerateOutput,
@@ -31,7 +35,7 @@ import {
 } from "./generate.js";
 import { type IntInput, intArray } from "./inputs.js";
 import { Qwen2Model, type Qwen2ModelInput } from "./model.js";
-import { loadQwen2Weights, saveQwen2Pretrained } from "./weights.js";
+import { fetchQwen2Weights, loadQwen2Weights, saveQwen2Pretrained } from "./weights.js";
 
 /**
  * Which positions get logits: "all" [B, T, V] as HF; "last" [B, 1, V] (generation); "labelled" [N, V], only
@@ -93,10 +97,35 @@ export class Qwen2ForCausalLM extends Module {
    * Loads `<dir>/config.json` and its safetensors weights (strictly: every key, every shape), into the
    * heap or — `offload`, automatic for a model over half the heap budget — left in the checkpoint.
    */
-  static fromPretrained(dir: string, options: PretrainedOptions = {}): Qwen2ForCausalLM {
+  static fromPretrained(dir: string, options?: PretrainedOptions): Qwen2ForCausalLM;
+  /** The same from a URL, a ModelFolder or files in memory. */
+  static fromPretrained(source: AsyncFolderSource, options?: PretrainedOptions): Promise<Qwen2ForCausalLM>;
+  static fromPretrained(
+    source: string | AsyncFolderSource,
+    options: PretrainedOptions = {},
+  ): Qwen2ForCausalLM | Promise<Qwen2ForCausalLM> {
+    if (typeof source !== "string") return Qwen2ForCausalLM.fromFolder(toModelFolder(source), options);
+    const dir = localPath(source, "Qwen2ForCausalLM.fromPretrained");
     const model = emptyWeights(() => new Qwen2ForCausalLM(loadQwen2Config(dir), { init: "zeros" }));
     try {
       loadQwen2Weights(model, dir, { offload: resolveOffload(options.offload, model.numParameters()) });
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    return model;
+  }
+
+  private static async fromFolder(
+    folder: ModelFolder,
+    options: PretrainedOptions,
+  ): Promise<Qwen2ForCausalLM> {
+    const config = await fetchQwen2Config(folder);
+    const model = emptyWeights(() => new Qwen2ForCausalLM(config, { init: "zeros" }));
+    try {
+      await fetchQwen2Weights(model, folder, {
+        offload: resolveOffload(options.offload, model.numParameters()),
+      });
     } catch (e) {
       model.dispose();
       throw e;

@@ -1,5 +1,13 @@
 // Qwen2Config as transformers' configuration_qwen2.py: HF's snake_case keys, defaults filled here only.
-import { ACTIVATION_NAMES, ConfigError, ConfigReader, type JsonObject, readJsonFile } from "@llava-ts/core";
+import {
+  ACTIVATION_NAMES,
+  ConfigError,
+  ConfigReader,
+  type JsonObject,
+  type ModelFolder,
+  readFolderJson,
+  readJsonFile,
+} from "@llava-ts/core";
 
 export interface Qwen2Config {
   readonly model_type: string;
@@ -97,6 +105,11 @@ export function parseQwen2Config(json: JsonObject, file?: string, prefix = ""): 
     pad_token_id: r.tokenId("pad_token_id", vocab),
     torch_dtype: r.has("torch_dtype") ? r.string("torch_dtype") : undefined,
   });
+}
+
+/** Reads and parses config.json of a folder on disk, at a URL or in memory. */
+export async function fetchQwen2Config(folder: ModelFolder): Promise<Qwen2Config> {
+  return parseQwen2Config(await readFolderJson(folder, "config.json"), folder.describe("config.json"));
 }
 
 /** Reads and parses `<dir>/config.json`. */

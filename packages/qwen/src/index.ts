@@ -8,6 +8,7 @@ export {
   type Qwen2InitOptions,
 } from "./causal-lm.js";
 export {
+  fetchQwen2Config,
   headDim,
   loadQwen2Config,
   parseQwen2Config,
@@ -38,4 +39,4 @@ export {
 export { Qwen2MLP } from "./mlp.js";
 export { Qwen2Model, type Qwen2ModelInput, type Qwen2ModelOutput } from "./model.js";
 export { Qwen2RotaryEmbedding } from "./rotary-embedding.js";
-export { ignoredQwen2Key, loadQwen2Weights, saveQwen2Pretrained } from "./weights.js";
+export { fetchQwen2Weights, ignoredQwen2Key, loadQwen2Weights, saveQwen2Pretrained } from "./weights.js";

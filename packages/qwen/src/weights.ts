@@ -1,7 +1,12 @@
 // Checkpoint I/O in one place, so it can move to core's loadSafetensorsWeights without touching the model.
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { loadSafetensorsWeights, type Module, saveSafetensorsWeights } from "@llava-ts/core";
+import {
+  type LoadWeightsOptions,
+  loadFolderWeights,
+  loadSafetensorsWeights,
+  type Module,
+  saveSafetensorsWeights,
+} from "@llava-ts/core";
+import { type ModelFolder, nodeBuiltin } from "@llava-ts/files";
 import { type Qwen2Config, qwen2ConfigToJson } from "./config.js";
 
 /**
@@ -21,11 +26,27 @@ export function loadQwen2Weights(
   dirOrFile: string,
   options: { offload?: boolean } = {},
 ): void {
-  loadSafetensorsWeights(model, dirOrFile, {
+  loadSafetensorsWeights(model, dirOrFile, qwen2LoadOptions(model, options));
+}
+
+/** loadQwen2Weights from a folder at a URL or in memory (only the tensors the model takes are fetched). */
+export async function fetchQwen2Weights(
+  model: Module & { config: Qwen2Config },
+  folder: ModelFolder,
+  options: { offload?: boolean } = {},
+): Promise<void> {
+  await loadFolderWeights(model, folder, qwen2LoadOptions(model, options));
+}
+
+function qwen2LoadOptions(
+  model: Module & { config: Qwen2Config },
+  options: { offload?: boolean },
+): LoadWeightsOptions {
+  return {
     strict: true,
     offload: options.offload,
     rename: (k) => (ignoredQwen2Key(model.config, k) ? undefined : k),
-  });
+  };
 }
 
 /** config.json + model.safetensors (or shards + index) in `dir`, in `dtype` (default F32). */
@@ -34,7 +55,11 @@ export async function saveQwen2Pretrained(
   dir: string,
   options: { maxShardSize?: number | string; dtype?: "F32" | "BF16" | "F16" } = {},
 ): Promise<void> {
+  const { mkdirSync, writeFileSync } = nodeBuiltin("node:fs", `writing ${dir}`);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "config.json"), `${JSON.stringify(qwen2ConfigToJson(model.config), null, 2)}\n`);
+  writeFileSync(
+    nodeBuiltin("node:path", `writing ${dir}`).join(dir, "config.json"),
+    `${JSON.stringify(qwen2ConfigToJson(model.config), null, 2)}\n`,
+  );
   await saveSafetensorsWeights(model, dir, { maxShardSize: options.maxShardSize, dtype: options.dtype });
 }

@@ -1,8 +1,7 @@
 // The files transformers 4.46 writes in `tokenizer.save_pretrained(dir)`, with its JSON formatting
 // (sorted keys, indent 2, raw UTF-8, trailing newline), so a saved folder diffs cleanly against Python's.
 
-import { mkdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { nodeBuiltin } from "@llava-ts/files";
 import type { ChatTemplates } from "./tokenizer-folder.js";
 import {
   type AddedTokenSpec,
@@ -105,6 +104,8 @@ export function tokenizerFiles(snapshot: TokenizerSnapshot): Record<string, stri
 
 /** Writes the files of `tokenizerFiles` into dir (created if needed); returns the paths written. */
 export async function writeTokenizerFiles(dir: string, snapshot: TokenizerSnapshot): Promise<string[]> {
+  const { mkdir, writeFile } = nodeBuiltin("node:fs/promises", `writing the tokenizer to ${dir}`);
+  const { join } = nodeBuiltin("node:path", `writing the tokenizer to ${dir}`);
   await mkdir(dir, { recursive: true });
   const written: string[] = [];
   for (const [name, text] of Object.entries(tokenizerFiles(snapshot))) {

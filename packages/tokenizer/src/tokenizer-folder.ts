@@ -1,10 +1,15 @@
 // Reads an HF tokenizer folder: tokenizer.json (or vocab.json + merges.txt), tokenizer_config.json and the
 // chat template, which transformers looks for in chat_template.jinja, chat_template.json, then the config.
 
-import { existsSync, statSync } from "node:fs";
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { ConfigError } from "@llava-ts/errors";
+import {
+  type FolderSource,
+  isHttpUrl,
+  isModelFolder,
+  type ModelFolder,
+  nodeBuiltin,
+  toModelFolder,
+} from "@llava-ts/files";
 import { parseMerges, slowTokenizerJson } from "./slow-tokenizer-json.js";
 import type { AddedTokenSpec, TokenizerConfig, TokenizerJson } from "./types.js";
 
@@ -18,11 +23,11 @@ export interface TokenizerFolder {
   chatTemplates: ChatTemplates;
 }
 
-async function readJson<T>(file: string): Promise<T> {
+async function readJson<T>(folder: ModelFolder, name: string): Promise<T> {
   try {
-    return JSON.parse(await readFile(file, "utf8")) as T;
+    return JSON.parse(await folder.text(name)) as T;
   } catch (err) {
-    throw new ConfigError(`cannot read JSON: ${(err as Error).message}`, undefined, file);
+    throw new ConfigError(`cannot read JSON: ${(err as Error).message}`, undefined, folder.describe(name));
   }
 }
 
@@ -64,33 +69,42 @@ export function addedTokensFromDecoder(decoder: unknown): AddedTokenSpec[] {
   }));
 }
 
-export async function readTokenizerFolder(dir: string): Promise<TokenizerFolder> {
-  if (!existsSync(dir) || !statSync(dir).isDirectory())
-    throw new ConfigError(`tokenizer folder not found: ${dir}`, undefined, dir);
-  const path = (name: string) => join(dir, name);
+/** Reads the tokenizer files of a folder on disk, at a URL or in memory. */
+export async function readTokenizerFolder(source: FolderSource): Promise<TokenizerFolder> {
+  if (typeof source === "string" && !isHttpUrl(source)) {
+    const { existsSync, statSync } = nodeBuiltin("node:fs", `reading the tokenizer folder ${source}`);
+    if (!existsSync(source) || !statSync(source).isDirectory())
+      throw new ConfigError(`tokenizer folder not found: ${source}`, undefined, source);
+  }
+  const folder = isModelFolder(source) ? source : toModelFolder(source);
+  const dir = folder.location;
+  const path = (name: string) => folder.describe(name);
+  const exists = (name: string) => folder.has(name);
 
   const configFile = path("tokenizer_config.json");
   // transformers loads a bare tokenizer.json; the config only adds special tokens and the chat template.
-  const config = existsSync(configFile) ? await readJson<TokenizerConfig>(configFile) : {};
+  const config = (await exists("tokenizer_config.json"))
+    ? await readJson<TokenizerConfig>(folder, "tokenizer_config.json")
+    : {};
   const fromConfig = addedTokensFromDecoder(config.added_tokens_decoder);
 
   let json: TokenizerJson;
-  if (existsSync(path("tokenizer.json"))) {
-    json = await readJson<TokenizerJson>(path("tokenizer.json"));
+  if (await exists("tokenizer.json")) {
+    json = await readJson<TokenizerJson>(folder, "tokenizer.json");
     if (!json.model) throw new ConfigError('no "model" section', "model", path("tokenizer.json"));
     json.added_tokens ??= [];
     // Tokens only the config knows (added after tokenizer.json was written) are added, as transformers does.
     const known = new Set(json.added_tokens.map((t) => t.id));
     json.added_tokens.push(...fromConfig.filter((t) => !known.has(t.id)));
-  } else if (existsSync(path("vocab.json")) && existsSync(path("merges.txt"))) {
-    if (!existsSync(configFile))
+  } else if ((await exists("vocab.json")) && (await exists("merges.txt"))) {
+    if (!(await exists("tokenizer_config.json")))
       throw new ConfigError(
         "tokenizer.json is missing, and rebuilding it from vocab.json + merges.txt needs tokenizer_config.json",
         undefined,
         configFile,
       );
-    const vocab = await readJson<Record<string, number>>(path("vocab.json"));
-    const merges = parseMerges(await readFile(path("merges.txt"), "utf8"));
+    const vocab = await readJson<Record<string, number>>(folder, "vocab.json");
+    const merges = parseMerges(await folder.text("merges.txt"));
     json = slowTokenizerJson(
       String(config.tokenizer_class ?? ""),
       vocab,
@@ -108,12 +122,12 @@ export async function readTokenizerFolder(dir: string): Promise<TokenizerFolder>
   json.added_tokens.sort((a, b) => a.id - b.id);
 
   let chatTemplates = parseChatTemplates(config.chat_template, configFile);
-  if (existsSync(path("chat_template.jinja"))) {
-    chatTemplates = { ...chatTemplates, default: await readFile(path("chat_template.jinja"), "utf8") };
-  } else if (existsSync(path("chat_template.json"))) {
+  if (await exists("chat_template.jinja")) {
+    chatTemplates = { ...chatTemplates, default: await folder.text("chat_template.jinja") };
+  } else if (await exists("chat_template.json")) {
     const file = path("chat_template.json");
     const fromFile = parseChatTemplates(
-      (await readJson<{ chat_template?: unknown }>(file)).chat_template,
+      (await readJson<{ chat_template?: unknown }>(folder, "chat_template.json")).chat_template,
       file,
     );
     chatTemplates = { ...chatTemplates, ...fromFile };

@@ -3,6 +3,7 @@
 
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import { ConfigError } from "@llava-ts/errors";
+import type { FolderSource } from "@llava-ts/files";
 import {
   type ChatMessage,
   type RenderChatTemplateOptions,
@@ -68,9 +69,12 @@ export class Tokenizer {
     this.#rebuild();
   }
 
-  /** Loads an HF tokenizer folder (tokenizer.json + tokenizer_config.json, or vocab.json + merges.txt). */
-  static async fromPretrained(dir: string): Promise<Tokenizer> {
-    const folder = await readTokenizerFolder(dir);
+  /**
+   * Loads an HF tokenizer folder (tokenizer.json + tokenizer_config.json, or vocab.json + merges.txt): a
+   * path, an http(s) URL, a ModelFolder, or files in memory (`{ "tokenizer.json": blob, … }`).
+   */
+  static async fromPretrained(source: FolderSource): Promise<Tokenizer> {
+    const folder = await readTokenizerFolder(source);
     return new Tokenizer(folder.json, folder.config, folder.chatTemplates);
   }
 

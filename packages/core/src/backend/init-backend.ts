@@ -1,17 +1,20 @@
-// Backend selection: native TensorFlow when its optional package is installed, else wasm, else cpu.
-import { availableParallelism } from "node:os";
-import { isMainThread } from "node:worker_threads";
+// Backend selection. Node: native TensorFlow when its optional package is installed, else wasm, else cpu.
+// Browser: WebGPU, then WebGL — each when the page imported its tfjs backend package (so a page that wants
+// only wasm does not ship them) and the browser offers it — then wasm, then cpu.
 import * as tf from "@tensorflow/tfjs-core";
 // The pure-JS fallback registers itself on import, so tensors work even before initBackend() runs.
 import "@tensorflow/tfjs-backend-cpu";
 import "./tfjs-registrations.js";
+import { envVar, hasNodeBuiltins, nodeBuiltin } from "@llava-ts/files";
 import { ConfigError } from "../errors.js";
 import { processWide } from "./process-wide.js";
 import { guardCurrentWasmHeap } from "./wasm-heap-guard.js";
 import { registerWasmKernels } from "./wasm-kernels.js";
 import { registerThreadedWasm } from "./wasm-threads.js";
 
-export type BackendName = "tensorflow" | "wasm" | "cpu";
+export type BackendName = "tensorflow" | "webgpu" | "webgl" | "wasm" | "cpu";
+
+const BACKENDS: readonly BackendName[] = ["tensorflow", "webgpu", "webgl", "wasm", "cpu"];
 
 export interface InitBackendOptions {
   /** Force a backend; defaults to the LLAVA_BACKEND environment variable, then the best available. */
@@ -22,6 +25,12 @@ export interface InitBackendOptions {
    * Fixed by the first call that initialises wasm in a process.
    */
   threads?: number;
+  /**
+   * Where a browser finds tfjs' .wasm files: a URL prefix, or a map from file name
+   * (`tfjs-backend-wasm-simd.wasm`, …) to URL, as tfjs' `setWasmPaths` takes. Under Node they are found in
+   * node_modules.
+   */
+  wasmPaths?: string | Record<string, string>;
 }
 
 const NATIVE_PACKAGES = ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"] as const;
@@ -42,14 +51,19 @@ async function useTensorflow(): Promise<boolean> {
 
 /** LLAVA_THREADS, else all cores on the main thread and one in a worker thread. */
 function defaultThreads(): number {
-  const env = process.env.LLAVA_THREADS;
+  const env = envVar("LLAVA_THREADS");
   if (env !== undefined && env !== "") {
     const n = Number(env);
     if (!Number.isInteger(n) || n < 1)
       throw new ConfigError(`LLAVA_THREADS must be a positive integer, got "${env}"`, "LLAVA_THREADS");
     return n;
   }
-  return isMainThread ? availableParallelism() : 1;
+  if (!hasNodeBuiltins())
+    return (
+      (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1
+    );
+  const { isMainThread } = nodeBuiltin("node:worker_threads", "counting threads");
+  return isMainThread ? nodeBuiltin("node:os", "counting threads").availableParallelism() : 1;
 }
 
 const state = processWide("backend", () => ({
@@ -58,16 +72,27 @@ const state = processWide("backend", () => ({
   wasmThreads: undefined as number | undefined,
 }));
 
-async function useWasm(threads: number): Promise<boolean> {
-  // The wasm binaries sit beside the package's JS in node_modules; tfjs finds them there without a network.
-  if (!(await tryImport("@tensorflow/tfjs-backend-wasm"))) return false;
+async function useWasm(threads: number, wasmPaths: InitBackendOptions["wasmPaths"]): Promise<boolean> {
+  // Under Node the wasm binaries sit beside the package's JS in node_modules; a page says where it serves
+  // them. The literal specifier lets a bundler include the package.
+  let wasm: typeof import("@tensorflow/tfjs-backend-wasm");
+  try {
+    wasm = await import("@tensorflow/tfjs-backend-wasm");
+  } catch {
+    return false;
+  }
+  if (wasmPaths !== undefined) wasm.setWasmPaths(wasmPaths as Parameters<typeof wasm.setWasmPaths>[0]);
+  if (state.wasmThreads === undefined && !hasNodeBuiltins()) {
+    // tfjs picks its threaded build itself on a cross-origin isolated page.
+    state.wasmThreads = 1;
+  }
   if (state.wasmThreads === undefined) {
     let threaded = false;
     try {
       threaded = threads > 1 && (await registerThreadedWasm(threads));
     } catch (e) {
       // e.g. no writable temp folder for the pthread worker: the single-threaded build still works.
-      if (process.env.LLAVA_DEBUG)
+      if (envVar("LLAVA_DEBUG"))
         console.warn(`llava-ts: threaded wasm unavailable (${(e as Error).message}); using one thread`);
     }
     state.wasmThreads = threaded ? threads : 1;
@@ -78,19 +103,28 @@ async function useWasm(threads: number): Promise<boolean> {
   return true;
 }
 
+/** A GPU backend the page registered (by importing its tfjs package) and the browser can run. */
+async function useBrowserGpu(name: "webgpu" | "webgl"): Promise<boolean> {
+  if (!tf.findBackendFactory(name)) return false;
+  if (name === "webgpu" && !(globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu) return false;
+  try {
+    return await tf.setBackend(name);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Picks and initialises the TensorFlow.js backend once per process and returns its name.
- * Order: `tensorflow` (tfjs-node-gpu, then tfjs-node) → `wasm` → `cpu`; `LLAVA_BACKEND` overrides.
+ * Node: `tensorflow` (tfjs-node-gpu, then tfjs-node) → `wasm` → `cpu`. Browser: `webgpu` → `webgl` (each
+ * when its tfjs package was imported) → `wasm` → `cpu`. `backend` or `LLAVA_BACKEND` forces one.
  */
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendName> {
-  const requested = options.backend ?? (process.env.LLAVA_BACKEND as BackendName | undefined);
+  const requested = options.backend ?? (envVar("LLAVA_BACKEND") as BackendName | undefined);
   if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 1))
     throw new ConfigError(`threads must be a positive integer, got ${options.threads}`, "threads");
-  if (requested !== undefined && !["tensorflow", "wasm", "cpu"].includes(requested))
-    throw new ConfigError(
-      `unknown backend "${requested}"; expected tensorflow, wasm or cpu`,
-      "LLAVA_BACKEND",
-    );
+  if (requested !== undefined && !BACKENDS.includes(requested))
+    throw new ConfigError(`unknown backend "${requested}"; expected ${BACKENDS.join(", ")}`, "LLAVA_BACKEND");
   const threads = options.threads ?? defaultThreads();
   const current = tf.getBackend() as BackendName | undefined;
   if (current && (requested === undefined || requested === current) && state.initialised.has(current))
@@ -98,12 +132,17 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
 
   const attempts: Record<BackendName, () => Promise<boolean>> = {
     tensorflow: useTensorflow,
-    wasm: () => useWasm(threads),
+    webgpu: () => useBrowserGpu("webgpu"),
+    webgl: () => useBrowserGpu("webgl"),
+    wasm: () => useWasm(threads, options.wasmPaths),
     cpu: () => tf.setBackend("cpu"),
   };
   // PROD silences tfjs' console banners ("install our node backend"), which would only confuse users here.
-  if (!process.env.LLAVA_DEBUG) tf.env().set("PROD", true);
-  const order: BackendName[] = requested ? [requested] : ["tensorflow", "wasm", "cpu"];
+  if (!envVar("LLAVA_DEBUG")) tf.env().set("PROD", true);
+  const automatic: BackendName[] = hasNodeBuiltins()
+    ? ["tensorflow", "wasm", "cpu"]
+    : ["webgpu", "webgl", "wasm", "cpu"];
+  const order = requested ? [requested] : automatic;
   for (const name of order) {
     if (await attempts[name]()) {
       await tf.ready();

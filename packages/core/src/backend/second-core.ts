@@ -5,8 +5,8 @@
 // the trainer allocates its gradients and optimizer state with `sharedFloat32`), a helper thread runs the
 // upper part of the loop while the caller runs the lower. The body is the same code on each index, so
 // results are those of one thread; a loop's return value is the sum of the two parts.
-import { availableParallelism } from "node:os";
-import { isMainThread, Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { envVar, hasNodeBuiltins, nodeBuiltin } from "@llava-ts/files";
 import { LlavaError } from "../errors.js";
 
 /**
@@ -21,7 +21,14 @@ const MIN_WORK = 1 << 18;
 
 /** Main thread of a multi-core machine (a ZeRO-2 rank is one core: it never takes a second). */
 function helperWanted(): boolean {
-  return isMainThread && availableParallelism() > 1 && process.env.LLAVA_THREADS !== "1";
+  // In a browser the loops stay on the calling thread (a page's workers are not worker_threads).
+  if (!hasNodeBuiltins()) return false;
+  const { isMainThread } = nodeBuiltin("node:worker_threads", "the second-core helper");
+  return (
+    isMainThread &&
+    nodeBuiltin("node:os", "the second-core helper").availableParallelism() > 1 &&
+    envVar("LLAVA_THREADS") !== "1"
+  );
 }
 
 /** A Float32Array in shared memory when there is a second core to use, else an ordinary one. */
@@ -90,7 +97,8 @@ export function splitLoop(
   )
     return body(arrays, 0, n, extra);
   if (!worker) {
-    worker = new Worker(HELPER, { eval: true });
+    const { Worker: NodeWorker } = nodeBuiltin("node:worker_threads", "the second-core helper");
+    worker = new NodeWorker(HELPER, { eval: true });
     worker.unref(); // an idle helper never keeps the process alive
   }
   jobs++;

@@ -4,12 +4,11 @@
 // hyper-threads), so a 2-vCPU machine would get one thread anyway. Here the "wasm" backend is registered
 // on the threaded build with the number of threads asked for. Everything else — kernels, BackendWasm, the
 // heap — is tfjs' own; the heap becomes a SharedArrayBuffer, which our kernels read like any other.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { envVar, nodeBuiltin } from "@llava-ts/files";
 import * as tf from "@tensorflow/tfjs-core";
 import { noteWasmOutput } from "./wasm-heap-guard.js";
+
+const NEEDS = "the threaded wasm build under Node";
 
 interface EmscriptenWorker {
   unref(): void;
@@ -46,11 +45,13 @@ interface WasmPackage {
 function workerFile(contents: string): string {
   // Like tfjs' Blob for browsers, the template string's newlines inside string literals go back to \n.
   const source = contents.replace(/\n/g, "\\n");
-  const dir = mkdtempSync(join(tmpdir(), "llava-ts-wasm-"));
-  const file = join(dir, "tfjs-backend-wasm-threaded-simd.worker.cjs");
-  writeFileSync(file, source, { mode: 0o600, flag: "wx" });
+  const dir = nodeBuiltin("node:fs", NEEDS).mkdtempSync(
+    nodeBuiltin("node:path", NEEDS).join(nodeBuiltin("node:os", NEEDS).tmpdir(), "llava-ts-wasm-"),
+  );
+  const file = nodeBuiltin("node:path", NEEDS).join(dir, "tfjs-backend-wasm-threaded-simd.worker.cjs");
+  nodeBuiltin("node:fs", NEEDS).writeFileSync(file, source, { mode: 0o600, flag: "wx" });
   // The pool may start more workers later (from the same file), so it stays until the process ends.
-  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  process.once("exit", () => nodeBuiltin("node:fs", NEEDS).rmSync(dir, { recursive: true, force: true }));
   return file;
 }
 
@@ -59,13 +60,13 @@ function workerFile(contents: string): string {
  * XNNPACK failure is reported by the kernel that met it (noteWasmOutput).
  */
 function printErr(text: string): void {
-  if (noteWasmOutput(text) && !process.env.LLAVA_DEBUG) return;
-  if (process.env.LLAVA_DEBUG || !text.startsWith("worker sent an error!")) console.error(text);
+  if (noteWasmOutput(text) && !envVar("LLAVA_DEBUG")) return;
+  if (envVar("LLAVA_DEBUG") || !text.startsWith("worker sent an error!")) console.error(text);
 }
 
 /** Emscripten's stdout: tfjs' C++ warnings (XNNPACK's failures among them) are printed there. */
 function print(text: string): void {
-  if (noteWasmOutput(text) && !process.env.LLAVA_DEBUG) return;
+  if (noteWasmOutput(text) && !envVar("LLAVA_DEBUG")) return;
   console.log(text);
 }
 
@@ -74,22 +75,28 @@ function print(text: string): void {
  * backend is first set; returns false (leaving the single-threaded backend) when the build is missing.
  */
 export async function registerThreadedWasm(threads: number): Promise<boolean> {
-  const require = createRequire(import.meta.url);
+  const require = nodeBuiltin("node:module", NEEDS).createRequire(import.meta.url);
   let pkgDir: string;
   try {
-    pkgDir = dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json"));
+    pkgDir = nodeBuiltin("node:path", NEEDS).dirname(
+      require.resolve("@tensorflow/tfjs-backend-wasm/package.json"),
+    );
   } catch {
     return false;
   }
-  const out = join(pkgDir, "wasm-out");
-  const wasmFile = join(out, "tfjs-backend-wasm-threaded-simd.wasm");
-  if (!existsSync(wasmFile)) return false;
-  const factory = require(join(out, "tfjs-backend-wasm-threaded-simd.js")) as Factory;
-  const { wasmWorkerContents } = require(join(out, "tfjs-backend-wasm-threaded-simd.worker.js")) as {
+  const out = nodeBuiltin("node:path", NEEDS).join(pkgDir, "wasm-out");
+  const wasmFile = nodeBuiltin("node:path", NEEDS).join(out, "tfjs-backend-wasm-threaded-simd.wasm");
+  if (!nodeBuiltin("node:fs", NEEDS).existsSync(wasmFile)) return false;
+  const factory = require(
+    nodeBuiltin("node:path", NEEDS).join(out, "tfjs-backend-wasm-threaded-simd.js"),
+  ) as Factory;
+  const { wasmWorkerContents } = require(
+    nodeBuiltin("node:path", NEEDS).join(out, "tfjs-backend-wasm-threaded-simd.worker.js"),
+  ) as {
     wasmWorkerContents: string;
   };
   const worker = workerFile(wasmWorkerContents);
-  const binary = readFileSync(wasmFile);
+  const binary = nodeBuiltin("node:fs", NEEDS).readFileSync(wasmFile);
   const module = await factory({
     print,
     printErr,

@@ -5,6 +5,7 @@
 // tensor is allocated, so activations (a checkpointed block's backward pass) push cached weights out
 // instead of running the heap into its 4 GiB end. Evicting a tensor that a gradient tape still holds is
 // safe (tfjs reference-counts the saved copy); it only frees nothing.
+import { envVar } from "@llava-ts/files";
 import * as tf from "@tensorflow/tfjs-core";
 import { tensorFrom } from "../backend/tensor-io.js";
 import { guardedLiveBytes, onWasmHeapPressure } from "../backend/wasm-heap-guard.js";
@@ -83,7 +84,7 @@ export function setMaxHeap(value?: number | string): void {
 }
 
 function defaultMaxHeap(): number {
-  const env = process.env.LLAVA_MAX_HEAP;
+  const env = envVar("LLAVA_MAX_HEAP");
   return env ? checkedMaxHeap(env, "LLAVA_MAX_HEAP") : DEFAULT_MAX_HEAP;
 }
 

@@ -2,10 +2,9 @@
 // everything fits in `maxShardSize`, else `<prefix>-0000i-of-0000n.safetensors` shards plus
 // `<prefix>.safetensors.index.json` = {"metadata": {"total_size": N}, "weight_map": {name: shard}}.
 
-import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { nodeBuiltin } from "@llava-ts/files";
 import { LlavaError } from "../errors.js";
-import { dtypeSize, numElements } from "./dtype.js";
+import { compareUtf8, dtypeSize, numElements } from "./dtype.js";
 import type { TensorSpec } from "./layout.js";
 import { type TensorEntry, type WrittenFile, writeSafetensors } from "./writer.js";
 
@@ -103,6 +102,8 @@ export async function writeSafetensorsCheckpoint(
     seen.add(e.name);
   }
   const shards = planShards(entries, parseSize(options.maxShardSize ?? "5GB"));
+  const { mkdirSync, renameSync, writeFileSync } = nodeBuiltin("node:fs", `writing the folder ${dir}`);
+  const { join } = nodeBuiltin("node:path", `writing the folder ${dir}`);
   mkdirSync(dir, { recursive: true });
   const single = `${prefix}.safetensors`;
   const indexName = `${prefix}.safetensors.index.json`;
@@ -133,6 +134,8 @@ export async function writeSafetensorsCheckpoint(
  */
 function removeStale(dir: string, prefix: string, keep: Set<string>): void {
   const esc = prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const { readdirSync, rmSync } = nodeBuiltin("node:fs", `writing the folder ${dir}`);
+  const { join } = nodeBuiltin("node:path", `writing the folder ${dir}`);
   const ours = new RegExp(`^${esc}(-\\d{5}-of-\\d{5})?\\.safetensors(\\.index\\.json)?$`);
   for (const name of readdirSync(dir)) {
     if (ours.test(name) && !keep.has(name)) rmSync(join(dir, name));
@@ -147,7 +150,7 @@ export function formatIndex(index: ShardIndex): string {
 function pyJson(value: unknown, indent: string): string {
   if (value === null || typeof value !== "object") return pyString(JSON.stringify(value));
   const inner = `${indent}  `;
-  const keys = Object.keys(value).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  const keys = Object.keys(value).sort(compareUtf8);
   if (keys.length === 0) return "{}";
   const items = keys.map(
     (k) => `${inner}${pyString(JSON.stringify(k))}: ${pyJson((value as any)[k], inner)}`,

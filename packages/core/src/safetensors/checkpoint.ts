@@ -2,8 +2,7 @@
 // index.json path, or a folder holding `<prefix>.safetensors` or `<prefix>.safetensors.index.json`
 // (transformers' lookup order: the single file wins). Only shard headers are read on open.
 
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { type ModelFolder, nodeBuiltin } from "@llava-ts/files";
 import type * as tf from "@tensorflow/tfjs-core";
 import { FormatError, LlavaError } from "../errors.js";
 import { FileTensor } from "../modules/host-tensor.js";
@@ -49,19 +48,86 @@ export class SafetensorsCheckpoint implements SafetensorsSource {
     return new SafetensorsCheckpoint(path, [file], new Map(file.keys().map((k) => [k, file])), undefined, []);
   }
 
-  private static openIndex(indexPath: string): SafetensorsCheckpoint {
-    let index: unknown;
-    try {
-      index = JSON.parse(readFileSync(indexPath, "utf8"));
-    } catch (e) {
-      throw new FormatError(`index is not valid JSON (${(e as Error).message})`, indexPath);
+  /**
+   * The checkpoint in `folder` (a URL, files in memory, a folder on disk): `<prefix>.safetensors`, else
+   * `<prefix>.safetensors.index.json` and its shards. Only headers are fetched; `prefetch` brings the
+   * tensors a loader will read.
+   */
+  static async fromFolder(
+    folder: ModelFolder,
+    options: CheckpointOpenOptions = {},
+  ): Promise<SafetensorsCheckpoint> {
+    const prefix = options.prefix ?? "model";
+    const single = `${prefix}.safetensors`;
+    const indexName = `${prefix}.safetensors.index.json`;
+    if (await folder.has(single)) {
+      const file = await SafetensorsFile.fetchHeader(folder, single);
+      return new SafetensorsCheckpoint(
+        file.path,
+        [file],
+        new Map(file.keys().map((k) => [k, file])),
+        undefined,
+        [],
+      );
     }
-    const weightMap = (index as { weight_map?: unknown } | null)?.weight_map;
-    if (typeof weightMap !== "object" || weightMap === null || Array.isArray(weightMap))
-      throw new FormatError('index has no "weight_map" object', indexPath);
-    const rawMeta = (index as { metadata?: unknown }).metadata;
-    const indexMetadata =
-      typeof rawMeta === "object" && rawMeta !== null ? (rawMeta as Record<string, unknown>) : undefined;
+    if (!(await folder.has(indexName))) {
+      const names = await folder.list();
+      const others = names?.filter((n) => n.endsWith(".safetensors") || n.endsWith(".index.json")) ?? [];
+      throw new LlavaError(
+        `${folder.location}: no ${single} or ${indexName}` +
+          (others.length ? `; found ${others.join(", ")} — pass { prefix }` : ""),
+      );
+    }
+    const indexPath = folder.describe(indexName);
+    const { weightMap, indexMetadata } = parseIndex(await folder.text(indexName), indexPath);
+    const files = new Map<string, SafetensorsFile>();
+    const owner = new Map<string, SafetensorsFile>();
+    for (const [tensor, shard] of Object.entries(weightMap)) {
+      if (typeof shard !== "string" || shard.includes("/") || shard.includes("\\") || shard.startsWith("."))
+        throw new FormatError(
+          `weight_map entry is ${JSON.stringify(shard)}, not a file name beside the index`,
+          indexPath,
+          tensor,
+        );
+      let file = files.get(shard);
+      if (!file) {
+        if (!(await folder.has(shard)))
+          throw new FormatError(`weight_map names shard "${shard}", which does not exist`, indexPath, tensor);
+        file = await SafetensorsFile.fetchHeader(folder, shard);
+        files.set(shard, file);
+      }
+      if (!file.has(tensor))
+        throw new FormatError(
+          `weight_map puts it in "${shard}", which has no such tensor`,
+          indexPath,
+          tensor,
+        );
+      owner.set(tensor, file);
+    }
+    const unindexed = [...files.values()].flatMap((f) => f.keys().filter((k) => owner.get(k) !== f));
+    return new SafetensorsCheckpoint(indexPath, [...files.values()], owner, indexMetadata, unindexed);
+  }
+
+  /**
+   * Fetches tensors `names` of a checkpoint opened with `fromFolder` (a no-op for one on disk); see
+   * SafetensorsFile.prefetch for `release`.
+   */
+  async prefetch(
+    names: Iterable<string>,
+    options: { release?: boolean; concurrency?: number } = {},
+  ): Promise<void> {
+    const byFile = new Map<SafetensorsFile, string[]>();
+    for (const n of names) {
+      const f = this.fileOf(n);
+      byFile.set(f, [...(byFile.get(f) ?? []), n]);
+    }
+    for (const [f, keys] of byFile) await f.prefetch(keys, options);
+  }
+
+  private static openIndex(indexPath: string): SafetensorsCheckpoint {
+    const { existsSync, readFileSync } = nodeBuiltin("node:fs", `reading ${indexPath}`);
+    const { dirname, join } = nodeBuiltin("node:path", `reading ${indexPath}`);
+    const { weightMap, indexMetadata } = parseIndex(readFileSync(indexPath, "utf8"), indexPath);
 
     const dir = dirname(indexPath);
     const files = new Map<string, SafetensorsFile>();
@@ -169,8 +235,30 @@ export class SafetensorsCheckpoint implements SafetensorsSource {
   }
 }
 
+/** An index.json's weight_map and metadata, or a FormatError naming the file. */
+function parseIndex(
+  text: string,
+  indexPath: string,
+): { weightMap: Record<string, unknown>; indexMetadata: Record<string, unknown> | undefined } {
+  let index: unknown;
+  try {
+    index = JSON.parse(text);
+  } catch (e) {
+    throw new FormatError(`index is not valid JSON (${(e as Error).message})`, indexPath);
+  }
+  const weightMap = (index as { weight_map?: unknown } | null)?.weight_map;
+  if (typeof weightMap !== "object" || weightMap === null || Array.isArray(weightMap))
+    throw new FormatError('index has no "weight_map" object', indexPath);
+  const rawMeta = (index as { metadata?: unknown }).metadata;
+  const indexMetadata =
+    typeof rawMeta === "object" && rawMeta !== null ? (rawMeta as Record<string, unknown>) : undefined;
+  return { weightMap: weightMap as Record<string, unknown>, indexMetadata };
+}
+
 /** The file or index.json to open for `pathOrDir`, or an error saying what was looked for. */
 function resolveCheckpoint(pathOrDir: string, prefix: string): string {
+  const { existsSync, readdirSync, statSync } = nodeBuiltin("node:fs", `reading ${pathOrDir}`);
+  const { basename, join } = nodeBuiltin("node:path", `reading ${pathOrDir}`);
   if (!existsSync(pathOrDir)) throw new LlavaError(`${pathOrDir}: no such file or folder`);
   if (!statSync(pathOrDir).isDirectory()) return pathOrDir;
   const single = join(pathOrDir, `${prefix}.safetensors`);

@@ -1,7 +1,6 @@
 // Raw little-endian tensor bytes -> the typed array tfjs takes: floats widen (or narrow, F64) to
 // float32, integers become int32 (refusing values that do not fit), BOOL stays one byte per value.
 
-import { endianness } from "node:os";
 import { FormatError } from "../errors.js";
 import { dtypeSize, type LoadedDtype, loadedDtype, type SafetensorsDtype } from "./dtype.js";
 import { bf16ToFloat32, f16ToFloat32 } from "./half.js";
@@ -22,7 +21,7 @@ export interface DecodeContext {
 }
 
 // Typed-array views reinterpret bytes in host order; safetensors is little-endian.
-const LITTLE_ENDIAN = endianness() === "LE";
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** The same bytes, copied only if the offset does not allow a typed-array view of `size`-byte elements. */
 export function alignedBytes(raw: Uint8Array, size: number): Uint8Array {

@@ -78,7 +78,18 @@ export function compareForWrite(
   const byDtype = INFO.get(b.dtype)!.rank - INFO.get(a.dtype)!.rank;
   if (byDtype !== 0) return byDtype;
   // Rust compares Strings by UTF-8 bytes, which differs from JS's UTF-16 order beyond the BMP.
-  return Buffer.compare(Buffer.from(a.name, "utf8"), Buffer.from(b.name, "utf8"));
+  return compareUtf8(a.name, b.name);
+}
+
+const utf8 = new TextEncoder();
+
+/** Orders strings by their UTF-8 bytes (Rust's and Python's str order), not JS's UTF-16 units. */
+export function compareUtf8(a: string, b: string): number {
+  const x = utf8.encode(a);
+  const y = utf8.encode(b);
+  const n = Math.min(x.length, y.length);
+  for (let i = 0; i < n; i++) if (x[i] !== y[i]) return x[i] - y[i];
+  return x.length - y.length;
 }
 
 /** Product of the dimensions (1 for a scalar); throws on a dimension that is not a non-negative integer. */

@@ -4,8 +4,8 @@
 // data exactly (no gaps, no overlaps, no trailing bytes) and match dtype × shape.
 
 import { FormatError } from "../errors.js";
+import type { ByteReader } from "./byte-reader.js";
 import { dtypeSize, isSafetensorsDtype, numElements, type SafetensorsDtype } from "./dtype.js";
-import { readExactly } from "./io.js";
 
 /** Same limit as the Rust reader: a larger header is a corrupt length, not a real header. */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -32,22 +32,26 @@ export interface Header {
   tensors: TensorInfo[];
 }
 
-/** Reads and validates the header of an open file of `fileSize` bytes. */
-export function readHeader(fd: number, fileSize: number, file: string): Header {
+/** Reads and validates the header of an open file. */
+export function readHeader(reader: ByteReader, file: string): Header {
+  const prefix = reader.size < 8 ? new Uint8Array(8) : reader.read(0, 8, file);
+  const n = headerLength(prefix, reader.size, file);
+  return parseHeader(reader.read(8, n, file), reader.size, file);
+}
+
+/** The header length N from a file's first 8 bytes, checked against the limit and the file size. */
+export function headerLength(prefix: Uint8Array, fileSize: number, file: string): number {
   if (fileSize < 8)
     throw new FormatError(`file is ${fileSize} bytes, shorter than the 8-byte header length`, file);
-  const prefix = readExactly(fd, 0, 8, file);
-  const n = new DataView(prefix.buffer).getBigUint64(0, true);
+  const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
   if (n > BigInt(MAX_HEADER_BYTES))
     throw new FormatError(`header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`, file);
-  const headerLength = Number(n);
-  if (8 + headerLength > fileSize)
+  if (8 + Number(n) > fileSize)
     throw new FormatError(
-      `header length ${headerLength} runs past the end of the file (${fileSize} bytes)`,
+      `header length ${Number(n)} runs past the end of the file (${fileSize} bytes)`,
       file,
     );
-  const json = readExactly(fd, 8, headerLength, file);
-  return parseHeader(json, fileSize, file);
+  return Number(n);
 }
 
 /** Validates the JSON header bytes of a file of `fileSize` bytes. */

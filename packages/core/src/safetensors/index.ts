@@ -71,6 +71,7 @@ export { type FileLayout, planFile, type TensorSpec } from "./layout.js";
 export { SafetensorsFile, type SafetensorsSource } from "./safetensors-file.js";
 export {
   type EntryOptions,
+  encodeSafetensors,
   type PlainTensor,
   saveSafetensors,
   type TensorEntry,

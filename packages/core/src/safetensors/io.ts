@@ -1,6 +1,6 @@
 // Positioned, chunked file I/O: one fs call moves at most ~2 GB, and tensors of 7B models get bigger.
 
-import { fstatSync, readSync, writeSync } from "node:fs";
+import { nodeBuiltin } from "@llava-ts/files";
 import { FormatError } from "../errors.js";
 
 /** Largest single read/write; below Node's 2^31-1 per-call limit. Tests lower it to exercise the loop. */
@@ -17,6 +17,7 @@ export function readExactly(
 ): Uint8Array {
   if (into && into.byteLength < length)
     throw new FormatError(`a ${into.byteLength}-byte buffer cannot take ${length} bytes`, file, tensor);
+  const { fstatSync, readSync } = nodeBuiltin("node:fs", `reading ${file}`);
   // Unzeroed memory (every byte is overwritten below or we throw), in its own buffer at offset 0.
   const out = into ?? new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
   let done = 0;
@@ -38,6 +39,7 @@ export function readExactly(
 
 /** Writes all of `bytes` at the file's current position. */
 export function writeAll(fd: number, bytes: Uint8Array): void {
+  const { writeSync } = nodeBuiltin("node:fs", "writing a file");
   let done = 0;
   while (done < bytes.byteLength) {
     done += writeSync(fd, bytes, done, Math.min(io.chunkBytes, bytes.byteLength - done));

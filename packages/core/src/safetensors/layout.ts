@@ -66,7 +66,7 @@ export function planFile(specs: readonly TensorSpec[], metadata?: Record<string,
     });
   }
 
-  const json = Buffer.from(`{${parts.join(",")}}`, "utf8");
+  const json = new TextEncoder().encode(`{${parts.join(",")}}`);
   const padded = json.byteLength + ((8 - (json.byteLength % 8)) % 8);
   const headerBytes = new Uint8Array(8 + padded).fill(0x20, 8 + json.byteLength);
   new DataView(headerBytes.buffer).setBigUint64(0, BigInt(padded), true);

@@ -1,13 +1,12 @@
 // One .safetensors file, read lazily: opening reads only the header; each read pulls exactly one
 // tensor's bytes through a file handle, so a multi-GB file is never held in memory.
 
-import { closeSync, fstatSync, openSync } from "node:fs";
+import type { ModelFolder } from "@llava-ts/files";
 import * as tf from "@tensorflow/tfjs-core";
 import { FormatError, LlavaError } from "../errors.js";
+import { type ByteReader, FdReader, FetchedRanges } from "./byte-reader.js";
 import { decodeTensor, type TensorData } from "./decode.js";
-import type { TensorInfo } from "./header.js";
-import { readHeader } from "./header.js";
-import { readExactly } from "./io.js";
+import { type Header, headerLength, readHeader, type TensorInfo } from "./header.js";
 import { checkFinite } from "./non-finite.js";
 
 /** The per-tensor reading API shared by a single file and a (sharded) checkpoint. */
@@ -37,17 +36,13 @@ export class SafetensorsFile implements SafetensorsSource {
   readonly dataStart: number;
   readonly fileSize: number;
   private readonly tensors: Map<string, TensorInfo>;
-  private fd: number | undefined;
 
   private constructor(
     readonly path: string,
-    fd: number,
+    private readonly reader: ByteReader,
+    header: Header,
   ) {
-    this.fd = fd;
-    const stat = fstatSync(fd);
-    if (!stat.isFile()) throw new FormatError("is a folder, not a .safetensors file", path);
-    this.fileSize = stat.size;
-    const header = readHeader(fd, this.fileSize, path);
+    this.fileSize = reader.size;
     this.dataStart = header.dataStart;
     this.hasMetadata = header.metadata !== undefined;
     this.metadata = Object.freeze({ ...header.metadata });
@@ -56,13 +51,49 @@ export class SafetensorsFile implements SafetensorsSource {
 
   /** Opens `path` and validates its header; throws FormatError naming the file (and tensor) if corrupt. */
   static open(path: string): SafetensorsFile {
-    const fd = openSync(path, "r");
+    const reader = new FdReader(path);
     try {
-      return new SafetensorsFile(path, fd);
+      return new SafetensorsFile(path, reader, readHeader(reader, path));
     } catch (e) {
-      closeSync(fd);
+      reader.close();
       throw e;
     }
+  }
+
+  /**
+   * File `name` of `folder` (a URL, files in memory): fetches and validates only its header (two range
+   * requests); tensors are read after `prefetch` brought their bytes.
+   */
+  static async fetchHeader(folder: ModelFolder, name: string): Promise<SafetensorsFile> {
+    const where = folder.describe(name);
+    const reader = new FetchedRanges(folder, name, await folder.size(name));
+    const n = headerLength(
+      reader.size < 8 ? new Uint8Array(8) : await folder.read(name, 0, 8),
+      reader.size,
+      where,
+    );
+    await reader.fetch(0, 8 + n);
+    return new SafetensorsFile(where, reader, readHeader(reader, where));
+  }
+
+  /**
+   * Fetches the bytes of tensors `names` (files of a ModelFolder; a no-op on disk), `concurrency` range
+   * requests at a time. With `release`, each tensor's bytes are dropped once read whole (loading into the
+   * heap); without, they stay for reads on use (offloaded weights).
+   */
+  async prefetch(
+    names: Iterable<string>,
+    options: { release?: boolean; concurrency?: number } = {},
+  ): Promise<void> {
+    const reader = this.reader;
+    if (!(reader instanceof FetchedRanges)) return;
+    reader.setRelease(options.release ?? false);
+    const queue = [...names].map((n) => this.info(n));
+    const worker = async () => {
+      for (let t = queue.shift(); t; t = queue.shift())
+        await reader.fetch(t.fileOffsets[0], t.fileOffsets[1]);
+    };
+    await Promise.all(Array.from({ length: options.concurrency ?? 4 }, worker));
   }
 
   /** Tensor names in data order. */
@@ -88,8 +119,7 @@ export class SafetensorsFile implements SafetensorsSource {
   /** The tensor's bytes exactly as stored (little-endian, file dtype), in a fresh aligned buffer. */
   readRaw(name: string): Uint8Array {
     const t = this.info(name);
-    if (this.fd === undefined) throw new LlavaError(`${this.path}: read of "${name}" after close()`);
-    return readExactly(this.fd, t.fileOffsets[0], t.byteLength, this.path, name);
+    return this.reader.read(t.fileOffsets[0], t.byteLength, this.path, name);
   }
 
   /**
@@ -98,12 +128,11 @@ export class SafetensorsFile implements SafetensorsSource {
    */
   readRange(name: string, start: number, length: number, into?: Uint8Array): Uint8Array {
     const t = this.info(name);
-    if (this.fd === undefined) throw new LlavaError(`${this.path}: read of "${name}" after close()`);
     if (start < 0 || length < 0 || start + length > t.byteLength)
       throw new LlavaError(
         `${this.path}: bytes [${start}, ${start + length}) are outside tensor "${name}" (${t.byteLength} bytes)`,
       );
-    return readExactly(this.fd, t.fileOffsets[0] + start, length, this.path, name, into);
+    return this.reader.read(t.fileOffsets[0] + start, length, this.path, name, into);
   }
 
   /** Values widened for tfjs: floats -> float32, integers -> int32 (range-checked), BOOL -> bool. */
@@ -134,7 +163,6 @@ export class SafetensorsFile implements SafetensorsSource {
 
   /** Releases the file handle; later reads throw. Safe to call twice. */
   close(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
+    this.reader.close();
   }
 }

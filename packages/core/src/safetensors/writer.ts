@@ -2,7 +2,7 @@
 // then each entry's `read()` is awaited and written before the next is asked for, so at most one
 // tensor's data is in memory. The file appears under its name only once complete (temp + rename).
 
-import { closeSync, openSync, renameSync, rmSync } from "node:fs";
+import { nodeBuiltin } from "@llava-ts/files";
 import * as tf from "@tensorflow/tfjs-core";
 import { LlavaError } from "../errors.js";
 import type { LoadedDtype, SafetensorsDtype } from "./dtype.js";
@@ -34,6 +34,7 @@ export async function writeSafetensors(
   entries: readonly TensorEntry[],
   metadata?: Record<string, string>,
 ): Promise<WrittenFile> {
+  const { closeSync, openSync, renameSync, rmSync } = nodeBuiltin("node:fs", `writing ${path}`);
   const layout = planFile(entries, metadata);
   const byName = new Map(entries.map((e) => [e.name, e]));
   const tmp = `${path}.tmp-${process.pid}`;
@@ -55,6 +56,26 @@ export async function writeSafetensors(
     throw e;
   }
   return { path, tensors: layout.tensors, fileSize: layout.fileSize };
+}
+
+/**
+ * The bytes of the file `writeSafetensors` would write, in memory (a browser saving an adapter for
+ * download; no file system needed).
+ */
+export async function encodeSafetensors(
+  entries: readonly TensorEntry[],
+  metadata?: Record<string, string>,
+): Promise<Uint8Array> {
+  const layout = planFile(entries, metadata);
+  const byName = new Map(entries.map((e) => [e.name, e]));
+  const out = new Uint8Array(layout.fileSize);
+  out.set(layout.headerBytes, 0);
+  for (const t of layout.tensors) {
+    const bytes = encodeTensor(await byName.get(t.name)!.read(), t.dtype, t.name);
+    checkEncodedLength(bytes, t.dtype, t.byteLength, t.name);
+    out.set(bytes, t.fileOffsets[0]);
+  }
+  return out;
 }
 
 /** A tensor's values without tfjs: `dtype` is a file dtype ("BF16", "I64", ...) or a tfjs dtype. */

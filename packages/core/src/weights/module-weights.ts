@@ -1,6 +1,7 @@
 // A module's weights to and from safetensors checkpoints, one tensor at a time: loading never holds a
 // second copy of the model, saving never materialises more than the tensor being written.
 
+import type { ModelFolder } from "@llava-ts/files";
 import { maxHeap } from "../modules/heap-cache.js";
 import {
   type LoadResult,
@@ -71,6 +72,38 @@ export function loadSafetensorsWeights(
     const result = module.loadStateDict(source, {
       strict: options.strict,
       source: pathOrDir,
+      offload: options.offload,
+    });
+    if (options.offload) {
+      module.holdResource(ckpt);
+      keepOpen = true;
+    }
+    return result;
+  } finally {
+    if (!keepOpen) ckpt.close();
+  }
+}
+
+/**
+ * Loads the checkpoint in `folder` (a URL, files in memory, a folder on disk) into `module`: headers first,
+ * then only the tensors the module takes, each one range request, each dropped once in the heap (kept, and
+ * read on use, when offloading).
+ */
+export async function loadFolderWeights(
+  module: Module,
+  folder: ModelFolder,
+  options: LoadWeightsOptions = {},
+): Promise<LoadResult> {
+  const ckpt = await SafetensorsCheckpoint.fromFolder(folder, options);
+  let keepOpen = false;
+  try {
+    const source = options.rename ? renamedSource(ckpt, options.rename) : ckpt;
+    const params = new Set([...module.namedParameters()].map(([name]) => name));
+    const wanted = ckpt.keys().filter((k) => params.has(options.rename ? (options.rename(k) ?? "") : k));
+    await ckpt.prefetch(wanted, { release: !options.offload });
+    const result = module.loadStateDict(source, {
+      strict: options.strict,
+      source: ckpt.path,
       offload: options.offload,
     });
     if (options.offload) {

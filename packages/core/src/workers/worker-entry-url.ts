@@ -2,19 +2,23 @@
 // entry is used as is. A .ts entry (the sources under vitest, or a user's script) is bundled once per process
 // with esbuild (tsup's own) into node_modules/.cache, with @llava-ts/* resolved to their sources and tfjs /
 // sharp left external, so each worker imports its own @tensorflow/tfjs-core: a fresh engine and backend.
-import { existsSync, mkdirSync, readdirSync, statSync, unlinkSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+
+import { nodeBuiltin } from "@llava-ts/files";
 import { LlavaError } from "../errors.js";
+
+const NEEDS = "starting a worker thread";
+const fs = () => nodeBuiltin("node:fs", NEEDS);
+const path_ = () => nodeBuiltin("node:path", NEEDS);
+const url_ = () => nodeBuiltin("node:url", NEEDS);
 
 const bundles = new Map<string, Promise<URL>>();
 
 /** The URL to start a Worker on for `entry` (a file URL or path to a .js/.mjs or .ts module). */
 export function workerEntryUrl(entry: URL | string): Promise<URL> {
-  const url = typeof entry === "string" && !entry.startsWith("file:") ? pathToFileURL(entry) : new URL(entry);
-  const path = fileURLToPath(url);
-  if (!existsSync(path)) return Promise.reject(new LlavaError(`worker entry ${path} does not exist`));
+  const url =
+    typeof entry === "string" && !entry.startsWith("file:") ? url_().pathToFileURL(entry) : new URL(entry);
+  const path = url_().fileURLToPath(url);
+  if (!fs().existsSync(path)) return Promise.reject(new LlavaError(`worker entry ${path} does not exist`));
   if (!/\.(mts|ts)$/.test(path)) return Promise.resolve(url);
   let bundled = bundles.get(path);
   if (!bundled) {
@@ -27,7 +31,7 @@ export function workerEntryUrl(entry: URL | string): Promise<URL> {
 /** The built entry `name`.js beside this module (dist), else `name`.ts (sources). */
 export function siblingEntry(name: string, base: string): URL {
   const js = new URL(`./${name}.js`, base);
-  return existsSync(fileURLToPath(js)) ? js : new URL(`./${name}.ts`, base);
+  return fs().existsSync(url_().fileURLToPath(js)) ? js : new URL(`./${name}.ts`, base);
 }
 
 async function bundle(entry: string): Promise<URL> {
@@ -36,17 +40,21 @@ async function bundle(entry: string): Promise<URL> {
   const cacheRoot = packageRoot(entry);
   let esbuild: { build(options: Record<string, unknown>): Promise<unknown> };
   try {
-    const req = createRequire(createRequire(join(cacheRoot, "package.json")).resolve("tsup"));
+    const req = nodeBuiltin("node:module", NEEDS).createRequire(
+      nodeBuiltin("node:module", NEEDS)
+        .createRequire(path_().join(cacheRoot, "package.json"))
+        .resolve("tsup"),
+    );
     esbuild = req("esbuild");
   } catch (err) {
     throw new LlavaError(
       `starting a worker from ${entry} needs esbuild (via tsup) to bundle it: ${(err as Error).message}`,
     );
   }
-  const outDir = join(cacheRoot, "node_modules", ".cache", "llava-ts-workers");
-  mkdirSync(outDir, { recursive: true });
+  const outDir = path_().join(cacheRoot, "node_modules", ".cache", "llava-ts-workers");
+  fs().mkdirSync(outDir, { recursive: true });
   removeStale(outDir);
-  const outfile = join(outDir, `worker-${process.pid}-${Date.now()}-${bundles.size}.mjs`);
+  const outfile = path_().join(outDir, `worker-${process.pid}-${Date.now()}-${bundles.size}.mjs`);
   type Resolver = { onResolve(o: { filter: RegExp }, f: (a: { path: string }) => object): void };
   const plugins = [
     {
@@ -64,7 +72,7 @@ async function bundle(entry: string): Promise<URL> {
             setup(build: Resolver) {
               build.onResolve({ filter: /^@llava-ts\/[^/]+(\/[^/]+)?$/ }, (args) => {
                 const [pkg, sub] = args.path.slice("@llava-ts/".length).split("/");
-                return { path: join(packagesDir, pkg, "src", sub ?? "", "index.ts") };
+                return { path: path_().join(packagesDir, pkg, "src", sub ?? "", "index.ts") };
               });
             },
           },
@@ -88,37 +96,40 @@ async function bundle(entry: string): Promise<URL> {
   });
   process.once("exit", () => {
     try {
-      unlinkSync(outfile);
+      fs().unlinkSync(outfile);
     } catch {}
   });
-  return pathToFileURL(outfile);
+  return url_().pathToFileURL(outfile);
 }
 
 /** Bundles left by processes that were killed before their exit handler ran (e.g. test forks). */
 function removeStale(dir: string): void {
   const dayAgo = Date.now() - 24 * 3600_000;
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
+  for (const name of fs().readdirSync(dir)) {
+    const path = path_().join(dir, name);
     try {
-      if (name.startsWith("worker-") && statSync(path).mtimeMs < dayAgo) unlinkSync(path);
+      if (name.startsWith("worker-") && fs().statSync(path).mtimeMs < dayAgo) fs().unlinkSync(path);
     } catch {} // another process removed it first
   }
 }
 
 /** The nearest folder above `file` with a package.json (else the file's folder). */
 function packageRoot(file: string): string {
-  for (let dir = dirname(file); dir !== dirname(dir); dir = dirname(dir))
-    if (existsSync(join(dir, "package.json"))) return dir;
-  return dirname(file);
+  for (let dir = path_().dirname(file); dir !== path_().dirname(dir); dir = path_().dirname(dir))
+    if (fs().existsSync(path_().join(dir, "package.json"))) return dir;
+  return path_().dirname(file);
 }
 
 /** The monorepo's packages/ folder when `file` lies inside it. */
 function findPackagesDir(file: string): string | undefined {
-  let dir = dirname(file);
-  while (dir !== dirname(dir)) {
-    if (existsSync(join(dir, "core", "package.json")) && existsSync(join(dir, "core", "src", "workers")))
-      return resolve(dir);
-    dir = dirname(dir);
+  let dir = path_().dirname(file);
+  while (dir !== path_().dirname(dir)) {
+    if (
+      fs().existsSync(path_().join(dir, "core", "package.json")) &&
+      fs().existsSync(path_().join(dir, "core", "src", "workers"))
+    )
+      return path_().resolve(dir);
+    dir = path_().dirname(dir);
   }
   return undefined;
 }
