@@ -17,7 +17,9 @@ describe("memoryFolder", () => {
     expect(await f.text("c")).toBe("héllo");
     expect(await f.has("d")).toBe(false);
     await expect(f.read("d")).rejects.toThrow("memory/d: no such file (the folder has a, b, c)");
-    await expect(f.read("a", 990, 1001)).rejects.toThrow("bytes [990, 1001) are outside the file (1000 bytes)");
+    await expect(f.read("a", 990, 1001)).rejects.toThrow(
+      "bytes [990, 1001) are outside the file (1000 bytes)",
+    );
   });
 });
 
