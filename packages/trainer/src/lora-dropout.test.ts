@@ -1,6 +1,9 @@
 // LoRA dropout in the training loop (PEFT's model.train() / model.eval()): on for the training steps'
 // forward and backward, off for evaluation and after training; seeded, so a run is reproducible; and the
 // same masks when gradient checkpointing recomputes a layer.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { initBackend } from "@llava-ts/core";
 import { type Cases, fixturePath, loadCases } from "@llava-ts/core/testing";
 import type { LlavaBatch } from "@llava-ts/datasets";
@@ -18,7 +21,11 @@ beforeAll(async () => {
   cases = loadCases("hf/llava");
   batch = fixtureBatch(cases);
 });
-afterAll(() => cases?.close());
+const dirs: string[] = [];
+afterAll(() => {
+  cases?.close();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 interface Run {
   losses: number[];
@@ -29,7 +36,18 @@ interface Run {
   model: LlavaForConditionalGeneration;
 }
 
-async function train(dropout: number, { seed = 5, checkpointing = false } = {}): Promise<Run> {
+interface RunOptions {
+  seed?: number;
+  checkpointing?: boolean;
+  steps?: number;
+  outputDir?: string;
+  resumeFrom?: string;
+}
+
+async function train(
+  dropout: number,
+  { seed = 5, checkpointing = false, steps = 3, outputDir, resumeFrom }: RunOptions = {},
+): Promise<Run> {
   const model = LlavaForConditionalGeneration.fromPretrained(fixturePath("hf/llava"));
   model.gradientCheckpointing = checkpointing;
   const evals: [number, number][] = [];
@@ -43,7 +61,9 @@ async function train(dropout: number, { seed = 5, checkpointing = false } = {}):
   const trainer = new Trainer(model, {
     optimizer: { lr: 1e-2 },
     schedule: { type: "constant" },
-    maxSteps: 3,
+    maxSteps: steps,
+    outputDir,
+    saveSteps: outputDir ? 1 : undefined,
     progress: false,
     seed,
     strategy: "use_lora",
@@ -58,7 +78,7 @@ async function train(dropout: number, { seed = 5, checkpointing = false } = {}):
       },
     },
   });
-  const { losses } = await trainer.train({ length: 1, epoch: () => [batch] });
+  const { losses } = await trainer.train({ length: 1, epoch: () => [batch] }, { resumeFrom });
   return { losses, evals, trainingDuringEval, model };
 }
 
@@ -93,5 +113,19 @@ describe("LoRA dropout in training", () => {
     for (let i = 0; i < 3; i++)
       expect(Math.abs(checkpointed.evals[i][0] - plain.evals[i][0])).toBeLessThan(1e-5);
     for (const r of [plain, checkpointed]) r.model.dispose();
+  });
+
+  it("a resumed run draws the masks the uninterrupted one draws (the dropout streams are checkpointed)", async () => {
+    const full = await train(0.3, { steps: 5 });
+    const out = mkdtempSync(join(tmpdir(), "llava-lora-dropout-"));
+    dirs.push(out);
+    const first = await train(0.3, { steps: 2, outputDir: out });
+    // A fresh model: the checkpoint brings back the weights, the optimizer and every random stream.
+    const resumed = await train(0.3, { steps: 5, outputDir: out, resumeFrom: join(out, "checkpoint-2") });
+    expect(resumed.losses).toHaveLength(3);
+    resumed.losses.forEach((l, i) => {
+      expect(Math.abs(l - full.losses[2 + i])).toBeLessThan(1e-6);
+    });
+    for (const r of [full, first, resumed]) r.model.dispose();
   });
 });
