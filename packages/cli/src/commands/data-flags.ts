@@ -37,9 +37,9 @@ const IMAGE_FOLDERS = ["images_dl", "images.zip", "images"];
  * The data file and its images. The tutorial's --data_path is a folder (LLaVA-CC3M-Pretrain-595K): its
  * chat.json, with the images in --images or else the folder's images_dl/, images.zip or images/.
  */
-export function dataFiles(f: Flags, flag = "data"): { file: string; images?: string } {
+export function dataFiles(f: Flags, flag = "data", imagesFlag = "images"): { file: string; images?: string } {
   const given = f.requiredPath(flag, "data file or folder");
-  const images = f.existingPath("images", "image folder or zip");
+  const images = f.existingPath(imagesFlag, "image folder or zip");
   if (!statSync(given).isDirectory()) return { file: given, images };
   const file = join(given, "chat.json");
   if (!existsSync(file))

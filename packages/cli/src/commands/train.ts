@@ -143,7 +143,11 @@ export const trainSpec: CommandSpec = {
       help: "accepted as false (run_zero2.sh's --fp16 false); no float16 here: --bf16 is what maps",
     },
     ...maxHeapFlag,
-    "eval-data": { type: "string", value: "FILE", help: "evaluation data (any format --data takes)" },
+    "eval-data": {
+      type: "string",
+      value: "FILE|DIR",
+      help: "evaluation data (any format or folder --data takes)",
+    },
     "eval-images": { type: "string", value: "DIR|ZIP", help: "its images (default: --images)" },
     "eval-image-prefix": {
       type: "string",
@@ -301,11 +305,11 @@ export function trainOptionsFromFlags(f: Flags, io?: CliIO): TrainOptions {
 /** The evaluation flags (HF's eval_strategy, eval_steps, load_best_model_at_end, EarlyStoppingCallback). */
 function evalOptions(f: Flags): TrainOptions["eval"] {
   const strategy = f.choice("eval-strategy", ["no", "steps", "epoch"] as const)!;
-  const file = f.existingPath("eval-data", "evaluation data file");
+  const given = f.existingPath("eval-data", "evaluation data file or folder");
   const patience = f.int("early-stopping-patience");
   const best = f.boolean("load-best-model-at-end");
   f.choice("metric-for-best-model", ["eval_loss", "loss"] as const);
-  if (file === undefined) {
+  if (given === undefined) {
     for (const flag of ["load-best-model-at-end", "early-stopping-patience", "eval-steps"] as const)
       if (f.values[flag] !== undefined && f.values[flag] !== false)
         throw new UsageError(`llava train: --${flag} needs --eval-data FILE`, `--${flag}`);
@@ -318,9 +322,10 @@ function evalOptions(f: Flags): TrainOptions["eval"] {
       `llava train: --${best ? "load-best-model-at-end" : "early-stopping-patience"} needs --eval-strategy steps or epoch`,
       "--eval-strategy",
     );
+  const { file, images } = dataFiles(f, "eval-data", "eval-images");
   return {
     data: file,
-    images: f.existingPath("eval-images", "image folder or zip") ?? f.string("images"),
+    images: images ?? f.string("images"),
     imagePrefix: f.string("eval-image-prefix") ?? f.string("image-prefix"),
     strategy,
     steps: f.int("eval-steps") ?? f.int("logging-steps"),

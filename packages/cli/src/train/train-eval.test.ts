@@ -250,6 +250,11 @@ describe("llava train with run_zero2.sh's command line", () => {
     expect(() => options(["--model", fx.model, "--data", fx.root])).toThrow(
       `--data ${fx.root} is a folder without chat.json`,
     );
+    // --eval-data takes such a folder too.
+    expect(options(["--model", fx.model, "--data", dir, "--eval-data", dir]).o.eval).toMatchObject({
+      data: join(dir, "chat.json"),
+      images: join(dir, "images_dl"),
+    });
     // And the folder trains, its images found in images_dl/.
     const r = await run([
       "train",
