@@ -64,6 +64,11 @@ export class FetchedRanges implements ByteReader {
     this.segments.push({ start, bytes });
   }
 
+  /** Keeps bytes already fetched (the 8-byte length prefix) as the range starting at `start`. */
+  hold(start: number, bytes: Uint8Array): void {
+    this.segments.push({ start, bytes });
+  }
+
   /** Whether whole-range reads drop their range (loading) or keep it (offloaded weights read on use). */
   setRelease(release: boolean): void {
     this.release = release;

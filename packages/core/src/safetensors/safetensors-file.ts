@@ -67,12 +67,10 @@ export class SafetensorsFile implements SafetensorsSource {
   static async fetchHeader(folder: ModelFolder, name: string): Promise<SafetensorsFile> {
     const where = folder.describe(name);
     const reader = new FetchedRanges(folder, name, await folder.size(name));
-    const n = headerLength(
-      reader.size < 8 ? new Uint8Array(8) : await folder.read(name, 0, 8),
-      reader.size,
-      where,
-    );
-    await reader.fetch(0, 8 + n);
+    const prefix = reader.size < 8 ? new Uint8Array(8) : await folder.read(name, 0, 8);
+    const n = headerLength(prefix, reader.size, where);
+    reader.hold(0, prefix);
+    await reader.fetch(8, 8 + n);
     return new SafetensorsFile(where, reader, readHeader(reader, where));
   }
 
