@@ -153,4 +153,29 @@ describe("llava train on 1 and 2 ranks", () => {
       expect(existsSync(join(out, "adapter_model.safetensors"))).toBe(true);
     }
   });
+
+  it("--lora-dropout reaches training: another loss from the second step on, the same for the same seed", async () => {
+    const flags = [
+      "--max-steps",
+      "3",
+      "--lr-scheduler-type",
+      "constant",
+      "--save-strategy",
+      "no",
+      "--seed",
+      "7",
+    ];
+    const run = async (name: string, dropout: string) => {
+      const out = join(fx.root, name);
+      await train(out, 1, ...flags, "--lora-dropout", dropout);
+      return losses(out);
+    };
+    const none = await run("dropout-0", "0");
+    const dropped = await run("dropout-30", "0.3");
+    console.log(`--lora-dropout 0: ${none.join(", ")}; 0.3: ${dropped.join(", ")}`);
+    // lora_B starts at zero (PEFT), so the first step's loss cannot see the dropout; later ones do.
+    expect(Math.abs(dropped[0] - none[0])).toBeLessThan(1e-6);
+    expect(maxDiff(dropped.slice(1), none.slice(1))).toBeGreaterThan(1e-4);
+    expect(await run("dropout-30-again", "0.3")).toEqual(dropped);
+  });
 });
