@@ -35,6 +35,7 @@ export {
   type Closeable,
   clearHeapCache,
   DEFAULT_MAX_HEAP,
+  DEFAULT_TRAIN_MAX_HEAP,
   Embedding,
   emptyWeights,
   FileTensor,

@@ -23,6 +23,14 @@ export const WASM_HEAP_LIMIT = 4 * 2 ** 30;
  */
 export const DEFAULT_MAX_HEAP = 3 * 2 ** 30;
 
+/**
+ * Default cap while training: half the heap. A training step allocates and frees activations, gradients and
+ * streamed weights of many sizes, and the allocator cannot move what is live: measured on the real-shaped
+ * 3B use_lora step, at 3 GiB the heap ran into its end with 1.65 GiB live, when XNNPACK needed 86 MiB for a
+ * packed MLP weight; at 2 GiB the step completes.
+ */
+export const DEFAULT_TRAIN_MAX_HEAP = 2 * 2 ** 30;
+
 export interface HeapCacheStats {
   /** Cap on live tensor bytes the cache evicts to stay under. */
   maxHeapBytes: number;
@@ -75,17 +83,18 @@ function checkedMaxHeap(value: number | string, what: string): number {
 }
 
 /**
- * Sets the cap on live tensor bytes (`--max-heap`); undefined restores the default (the LLAVA_MAX_HEAP
- * environment variable, else DEFAULT_MAX_HEAP).
+ * Sets the cap on live tensor bytes (`--max-heap`); undefined restores the default: the LLAVA_MAX_HEAP
+ * environment variable, else DEFAULT_MAX_HEAP, or DEFAULT_TRAIN_MAX_HEAP with `training`.
  */
-export function setMaxHeap(value?: number | string): void {
-  maxHeapBytes = value === undefined ? defaultMaxHeap() : checkedMaxHeap(value, "max heap");
+export function setMaxHeap(value?: number | string, options: { training?: boolean } = {}): void {
+  maxHeapBytes = value === undefined ? defaultMaxHeap(options.training) : checkedMaxHeap(value, "max heap");
   evictUntil(0);
 }
 
-function defaultMaxHeap(): number {
+function defaultMaxHeap(training = false): number {
   const env = envVar("LLAVA_MAX_HEAP");
-  return env ? checkedMaxHeap(env, "LLAVA_MAX_HEAP") : DEFAULT_MAX_HEAP;
+  if (env) return checkedMaxHeap(env, "LLAVA_MAX_HEAP");
+  return training ? DEFAULT_TRAIN_MAX_HEAP : DEFAULT_MAX_HEAP;
 }
 
 export function maxHeap(): number {

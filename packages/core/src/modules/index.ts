@@ -1,6 +1,7 @@
 export {
   clearHeapCache,
   DEFAULT_MAX_HEAP,
+  DEFAULT_TRAIN_MAX_HEAP,
   formatBytes,
   type HeapCacheStats,
   heapCacheStats,

@@ -13,7 +13,14 @@ import { SafetensorsCheckpoint } from "../safetensors/checkpoint.js";
 import { writeSafetensorsCheckpoint } from "../safetensors/checkpoint-writer.js";
 import { float32ToBf16 } from "../safetensors/half.js";
 import { loadSafetensorsWeights, saveSafetensorsWeights } from "../weights/module-weights.js";
-import { clearHeapCache, DEFAULT_MAX_HEAP, heapCacheStats, parseByteSize, setMaxHeap } from "./heap-cache.js";
+import {
+  clearHeapCache,
+  DEFAULT_MAX_HEAP,
+  DEFAULT_TRAIN_MAX_HEAP,
+  heapCacheStats,
+  parseByteSize,
+  setMaxHeap,
+} from "./heap-cache.js";
 import { Embedding, LayerNorm, Linear, ModuleList, RMSNorm } from "./layers.js";
 import { emptyWeights, Module } from "./module.js";
 import type { OffloadedParameter } from "./offloaded-parameter.js";
@@ -321,5 +328,11 @@ describe("offloaded parameters", () => {
     expect(() => parseByteSize("lots")).toThrow(/cannot read "lots" as a size/);
     expect(() => setMaxHeap("5GiB")).toThrow(/more than the wasm heap can hold \(4\.00 GiB\)/);
     expect(DEFAULT_MAX_HEAP).toBe(3 * 2 ** 30);
+    if (!process.env.LLAVA_MAX_HEAP) {
+      setMaxHeap(undefined, { training: true });
+      expect(heapCacheStats().maxHeapBytes).toBe(DEFAULT_TRAIN_MAX_HEAP);
+      setMaxHeap();
+      expect(heapCacheStats().maxHeapBytes).toBe(DEFAULT_MAX_HEAP);
+    }
   });
 });

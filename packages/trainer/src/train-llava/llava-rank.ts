@@ -54,7 +54,10 @@ export interface LlavaRunArgs {
    * keeping its activations (HF's --gradient_checkpointing).
    */
   gradientCheckpointing?: boolean;
-  /** Cap on the heap's live tensors, e.g. "3GB" (default 3 GiB of the 4 GiB wasm heap). */
+  /**
+   * Cap on the heap's live tensors, e.g. "3GB". Default LLAVA_MAX_HEAP, else 2 GiB of the 4 GiB wasm heap (a
+   * training step fragments the heap more than inference, which defaults to 3 GiB).
+   */
   maxHeap?: number | string;
   /**
    * Keep the frozen weights in host memory as bfloat16 (2 bytes a value) and compute in float32 — what
@@ -113,7 +116,7 @@ export async function trainLlavaRank(ctx: LlavaRankContext): Promise<LlavaRankRe
   const { args: a, rank, worldSize, collective } = ctx;
   const t0 = performance.now();
   const backend = await initBackend({ backend: a.backend });
-  if (a.maxHeap !== undefined) setMaxHeap(a.maxHeap);
+  setMaxHeap(a.maxHeap, { training: true }); // by default less than at inference (heap-cache.ts)
   const model = LlavaForConditionalGeneration.fromPretrained(a.modelDir, { offload: a.offload });
   model.gradientCheckpointing = a.gradientCheckpointing ?? false;
   try {

@@ -1,6 +1,6 @@
 // trainLlava's real-size options on the fixture LLaVA: the frozen base left in its checkpoint, gradient
 // checkpointing, and bf16-held frozen weights — the first two train exactly as the resident run does.
-import { initBackend } from "@llava-ts/core";
+import { DEFAULT_TRAIN_MAX_HEAP, heapCacheStats, initBackend } from "@llava-ts/core";
 import { type Cases, fixturePath, loadCases } from "@llava-ts/core/testing";
 import type { LlavaBatch } from "@llava-ts/datasets";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -59,5 +59,7 @@ describe("trainLlava with the real-size options (use_lora, 6 steps)", () => {
     const drift = Math.max(...got.losses.map((l, i) => Math.abs(l - ref.losses[i])));
     expect(drift).toBeGreaterThan(0); // the frozen weights really were rounded
     expect(drift).toBeLessThan(0.02);
+    // Without maxHeap, training runs under the training default (or LLAVA_MAX_HEAP).
+    if (!process.env.LLAVA_MAX_HEAP) expect(heapCacheStats().maxHeapBytes).toBe(DEFAULT_TRAIN_MAX_HEAP);
   });
 });
