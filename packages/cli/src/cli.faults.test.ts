@@ -1,10 +1,18 @@
-// Fault suite (issue 19, classes 1, 2, 3, 4, 5, 7 and 8; issue 14 item 1): the `llava` command as a person
+// Fault suite (issue 19, classes 1 to 8; issue 14 item 1): the `llava` command as a person
 // types it — in its own process (runCli) where the process matters (banners, uncaught errors, warnings,
 // the environment), else through main() in this one. Every command says which backend it runs on and
 // never prints tfjs' banner; every failure is one line — the error's class and message, naming the file,
 // flag, key or record — with the stack only under LLAVA_DEBUG=1; bad values are refused before any model
 // loads; no output may overwrite an input.
-import { copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type CliRun, READ_ONLY_MOUNTS, runCli } from "../test/run-cli.js";
@@ -243,7 +251,7 @@ describe("bad model folders and data are one line naming the file and key or rec
     expectOneLineError(
       await infer(hostile),
       "infer",
-      "ConfigError: chat_template: fails to render: Unknown ArrayValue filter: nosuchfilter",
+      `ConfigError: ${join(hostile, "chat_template.json")}: chat_template: fails to render: Unknown ArrayValue filter: nosuchfilter`,
     );
   });
 
@@ -326,6 +334,27 @@ describe("long records and weights that are not numbers", () => {
   });
 });
 
+/** The child process of `pid` whose environment holds `entry` (e.g. a ZeRO-2 rank's RANK=1), from /proc. */
+function childWithEnv(pid: number, entry: string): number | undefined {
+  for (const p of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const ppid = Number(readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1].split(" ")[1]);
+      if (ppid === pid && readFileSync(`/proc/${p}/environ`, "utf8").split("\0").includes(entry))
+        return Number(p);
+    } catch {} // a process that ended while we looked
+  }
+  return undefined;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The fixture's first `n` records as a new chat.json, `edit` applied to them. */
 function recordsFile(name: string, n: number, edit: (records: any[]) => void = () => {}): string {
   const records = JSON.parse(readFileSync(fx.data.chatJson, "utf8")).slice(0, n);
@@ -383,6 +412,36 @@ describe("runaway updates and the collective timeout", () => {
     );
     expect(readdirSync(out)).not.toContain("adapter_model.safetensors");
   });
+
+  it.skipIf(process.platform !== "linux")(
+    "a rank stopped with SIGSTOP is named after --ddp-timeout seconds, and the rank that waited is not blamed",
+    async () => {
+      const out = join(fx.root, "sigstop");
+      let stopped: number | undefined;
+      // Once rank 0 has logged two steps, rank 1 (a process of this one, RANK=1) is stopped.
+      const watch = setInterval(() => {
+        if (stopped !== undefined || !existsSync(join(out, "metrics.jsonl"))) return;
+        if (readFileSync(join(out, "metrics.jsonl"), "utf8").split("\n").length < 3) return;
+        stopped = childWithEnv(process.pid, "RANK=1");
+        if (stopped !== undefined) process.kill(stopped, "SIGSTOP");
+      }, 50);
+      // Without the timeout the run would wait for the stopped rank (HF's default: 30 minutes).
+      const r = await run([
+        ...tiny(fx.data.chatJson, out, "--per-device-train-batch-size", "1", "--save-strategy", "no"),
+        ...["--ranks", "2", "--launch", "processes", "--ddp-timeout", "3", "--max-steps", "300"],
+      ]).finally(() => clearInterval(watch));
+      const alive = stopped !== undefined && isAlive(stopped);
+      if (alive) process.kill(stopped!, "SIGKILL");
+      expect(stopped, r.stderr).toBeDefined();
+      expectOneLineError(
+        r,
+        "train",
+        /^llava train: RankError: rank 1 of 2 failed: rank 0: \w+ #\d+ waited 3 s for rank 1, which stopped answering \(the collective timeout\)$/,
+      );
+      expect(alive).toBe(false); // the launcher ended it
+    },
+    60_000,
+  );
 
   it("--ddp-timeout is HF's seconds, checked before anything loads", async () => {
     expectOneLineError(

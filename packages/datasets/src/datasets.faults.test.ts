@@ -50,9 +50,13 @@ describe("image paths stay inside the image folder", () => {
     const outside = join(dir, "cc3m", "elsewhere");
     mkdirSync(outside, { recursive: true });
     writeFileSync(join(outside, "x.jpg"), readFileSync(join(cc3m.imagesDir!, cc3m.records[1].image)));
-    const file = chatJson("escape.json", ["../../../../etc/passwd", "../elsewhere/x.jpg"]);
+    const file = chatJson("escape.json", [
+      "../../../../etc/passwd",
+      "../elsewhere/x.jpg",
+      join(outside, "x.jpg"),
+    ]);
     const ds = LlavaDataset.open({ file, images: cc3m.imagesDir!, onError: "skip" });
-    for (const i of [0, 1]) {
+    for (const i of [0, 1, 2]) {
       const err = caught(() => ds.get(i));
       expect(err).toBeInstanceOf(DataError);
       expect(err.reason).toBe("unsafe_path");
@@ -62,16 +66,19 @@ describe("image paths stay inside the image folder", () => {
     }
     expect(ds.tryGet(0)).toBeNull();
     expect(ds.tryGet(1)).toBeNull();
-    expect(ds.report.summary().byReason).toEqual({ unsafe_path: 2 });
+    expect(ds.tryGet(2)).toBeNull();
+    expect(ds.report.summary().byReason).toEqual({ unsafe_path: 3 });
     ds.close();
   });
 
   it("still reads names inside the folder, including ones with harmless ./ and a/../", () => {
     const name = cc3m.records[0].image;
-    const file = chatJson("inside.json", [name, `./${name}`, `x/../${name}`]);
+    // An absolute path inside the folder reads as in LLaVA (os.path.join keeps it).
+    const absolute = join(cc3m.imagesDir!, name);
+    const file = chatJson("inside.json", [name, `./${name}`, `x/../${name}`, absolute]);
     const ds = LlavaDataset.open({ file, images: cc3m.imagesDir! });
     const bytes = readFileSync(join(cc3m.imagesDir!, name));
-    for (const i of [0, 1, 2]) expect(ds.get(i).images[0].equals(bytes)).toBe(true);
+    for (const i of [0, 1, 2, 3]) expect(ds.get(i).images[0].equals(bytes)).toBe(true);
     ds.close();
   });
 });

@@ -1,7 +1,7 @@
 // Where a dataset's images live: a folder or a zip (read in place through its central directory).
 // Specs are plain data so worker threads can open the same source themselves.
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
 import { DataError, isInsideFolder } from "@llava-ts/core";
 import { ZipReader } from "./zip-reader.js";
 
@@ -34,9 +34,11 @@ export class FolderImageSource implements ImageSource {
   /**
    * The file of `name`, which must stay inside the folder: a record naming "../../etc/passwd" is refused
    * before anything is read (a symlink placed inside the folder is the way to use images kept elsewhere).
+   * An absolute name is that file, as Python's os.path.join(folder, name) makes it, and is held to the same.
    */
   private resolve(name: string): string {
-    const file = join(this.spec.path, (this.spec.prefix ?? "") + name);
+    const relative = (this.spec.prefix ?? "") + name;
+    const file = isAbsolute(relative) ? resolve(relative) : join(this.spec.path, relative);
     if (!isInsideFolder(this.spec.path, file))
       throw new DataError(
         `image path "${name}" leads outside the image folder (to ${file})`,

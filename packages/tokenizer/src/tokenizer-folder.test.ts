@@ -103,6 +103,32 @@ describe("readTokenizerFolder", () => {
     expect(fromJinja.applyChatTemplate(messages, { tokenize: true })).toEqual(fromJinja.encode("jinja:hi"));
   });
 
+  it("a template that fails names its file and key; one passed as source names none", async () => {
+    const messages = [{ role: "user", content: "hi" }];
+    const hostile = "{{ messages | nosuchfilter }}";
+    const dir = folder("tpl-hostile", {
+      "tokenizer.json": tinyJson,
+      "tokenizer_config.json": { chat_template: "config" },
+      "chat_template.json": { chat_template: hostile },
+    });
+    const tok = await Tokenizer.fromPretrained(dir);
+    const err = (() => {
+      try {
+        tok.applyChatTemplate(messages);
+      } catch (e) {
+        return e as ConfigError;
+      }
+    })();
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err?.message).toBe(
+      `${join(dir, "chat_template.json")}: chat_template: fails to render: Unknown ArrayValue filter: nosuchfilter`,
+    );
+    expect(err?.key).toBe("chat_template");
+    expect(() => tok.applyChatTemplate(messages, { chatTemplate: `x${hostile}` })).toThrow(
+      /^chat_template: fails to render/,
+    );
+  });
+
   it("selects named templates and passes special tokens and generation prompt", async () => {
     const tok = await Tokenizer.fromPretrained(
       folder("tpl-named", {

@@ -21,6 +21,8 @@ export interface TokenizerFolder {
   json: TokenizerJson;
   config: TokenizerConfig;
   chatTemplates: ChatTemplates;
+  /** The file each template came from, to name in its errors. */
+  chatTemplateFiles: Record<string, string>;
 }
 
 async function readJson<T>(folder: ModelFolder, name: string): Promise<T> {
@@ -122,15 +124,25 @@ export async function readTokenizerFolder(source: FolderSource): Promise<Tokeniz
   json.added_tokens.sort((a, b) => a.id - b.id);
 
   let chatTemplates = parseChatTemplates(config.chat_template, configFile);
+  const chatTemplateFiles: Record<string, string> = {};
+  const from = (templates: ChatTemplates, file: string) => {
+    for (const name of Object.keys(templates)) chatTemplateFiles[name] = file;
+    return templates;
+  };
+  from(chatTemplates, configFile);
   if (await exists("chat_template.jinja")) {
-    chatTemplates = { ...chatTemplates, default: await folder.text("chat_template.jinja") };
+    const file = path("chat_template.jinja");
+    chatTemplates = {
+      ...chatTemplates,
+      ...from({ default: await folder.text("chat_template.jinja") }, file),
+    };
   } else if (await exists("chat_template.json")) {
     const file = path("chat_template.json");
     const fromFile = parseChatTemplates(
       (await readJson<{ chat_template?: unknown }>(folder, "chat_template.json")).chat_template,
       file,
     );
-    chatTemplates = { ...chatTemplates, ...fromFile };
+    chatTemplates = { ...chatTemplates, ...from(fromFile, file) };
   }
-  return { dir, json, config, chatTemplates };
+  return { dir, json, config, chatTemplates, chatTemplateFiles };
 }

@@ -48,6 +48,8 @@ export class Tokenizer {
   #json: TokenizerJson;
   #config: TokenizerConfig;
   #chatTemplates: ChatTemplates;
+  /** Where each of the folder's templates came from (fromPretrained), named when one fails. */
+  #chatTemplateFiles: Record<string, string> = {};
   #hf!: HfTokenizer;
   #length = 0;
   #maxTokenId = -1;
@@ -75,7 +77,9 @@ export class Tokenizer {
    */
   static async fromPretrained(source: FolderSource): Promise<Tokenizer> {
     const folder = await readTokenizerFolder(source);
-    return new Tokenizer(folder.json, folder.config, folder.chatTemplates);
+    const tokenizer = new Tokenizer(folder.json, folder.config, folder.chatTemplates);
+    tokenizer.#chatTemplateFiles = folder.chatTemplateFiles;
+    return tokenizer;
   }
 
   // @huggingface/tokenizers fixes its added tokens at construction, so surgery builds a new one.
@@ -245,12 +249,17 @@ export class Tokenizer {
     messages: readonly ChatMessage[],
     options: ApplyChatTemplateOptions = {},
   ): string | number[] {
-    const text = renderChatTemplate(
-      selectChatTemplate(this.#chatTemplates, options.chatTemplate),
-      messages,
-      this.#templateTokens(),
-      options,
-    );
+    const source = selectChatTemplate(this.#chatTemplates, options.chatTemplate);
+    let text: string;
+    try {
+      text = renderChatTemplate(source, messages, this.#templateTokens(), options);
+    } catch (err) {
+      // A folder's template that fails names its file (a template passed as source has none).
+      const name = Object.keys(this.#chatTemplates).find((n) => this.#chatTemplates[n] === source);
+      const file = name === undefined ? undefined : this.#chatTemplateFiles[name];
+      if (err instanceof ConfigError && !err.file && file) throw new ConfigError(err.message, err.key, file);
+      throw err;
+    }
     return options.tokenize ? this.encode(text, { addSpecialTokens: false }) : text;
   }
 
