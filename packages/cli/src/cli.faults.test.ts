@@ -126,7 +126,7 @@ describe("every command selects the backend, says so, and prints no tfjs banner"
     const bad = await runCli(["infer"], { env: { LLAVA_BACKEND: "gpu" } });
     expect(bad.code).toBe(1);
     expect(bad.stderr).toBe(
-      'llava infer: ConfigError: unknown backend "gpu"; expected tensorflow, wasm or cpu\n',
+      'llava infer: ConfigError: unknown backend "gpu"; expected tensorflow, webgpu, webgl, wasm, cpu\n',
     );
   });
 });
