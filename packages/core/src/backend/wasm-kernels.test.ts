@@ -3,6 +3,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "./init-backend.js";
+import { markStreamed } from "./wasm-matmul.js";
 import { simplifyPermutation, transposeArray } from "./wasm-transpose.js";
 
 function seeded(n: number, seed: number): Float32Array {
@@ -120,6 +121,29 @@ describe("wasm BatchMatMul / Transpose / Identity replacements", () => {
       expect(tf.memory().numTensors).toBe(before);
       tf.dispose([a, b]);
     });
+
+  it("a streamed weight of more than 4 Mi values as a right operand is multiplied in column blocks, with the same result", () => {
+    // dX = dY·W of an MLP weight in the backward pass: [M, K]·[K, N], W streamed (offloaded).
+    const [M, K, N] = [6, 256, 16500]; // 4.2 Mi values: 2 blocks of 8256 columns
+    const av = seeded(M * K, 21);
+    const bv = seeded(K * N, 22);
+    const a = tf.tensor(av, [M, K]);
+    const plainB = tf.tensor(bv, [K, N]);
+    const streamedB = tf.tensor(bv, [K, N]);
+    markStreamed(streamedB.dataId);
+    const before = tf.memory().numTensors;
+    const want = tf.matMul(a, plainB);
+    const got = tf.matMul(a, streamedB);
+    expect(got.shape).toEqual([M, N]);
+    // Blocks of columns do not change any output's sum over K: equal bit for bit.
+    expect(Array.from(got.dataSync())).toEqual(Array.from(want.dataSync()));
+    const naive = naiveMatMul(av, [M, K], bv, [K, N], false, false);
+    const g = got.dataSync();
+    for (let i = 0; i < naive.length; i += 97) expect(g[i]).toBeCloseTo(naive[i], 3);
+    tf.dispose([want, got]);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([a, plainB, streamedB]);
+  });
 
   it("caches the transpose of a large weight only while its data lives", () => {
     const W = tf.variable(tf.tensor(seeded(600 * 512, 3), [600, 512])); // ≥ 2^18 values: cached

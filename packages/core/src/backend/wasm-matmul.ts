@@ -39,6 +39,14 @@ export function markStreamed(dataId: object): void {
  */
 const rightShapes = new WeakMap<object, string>();
 
+/**
+ * A streamed weight larger than this (values) as the right operand of a plain product is multiplied in
+ * column blocks: XNNPACK packs its right operand into memory of its own, and a whole 86 MiB MLP weight (plus
+ * the copy it is packed from) needs two contiguous 86 MiB holes in a heap that training leaves fragmented.
+ * 16 MiB blocks find room; each block is still a large product.
+ */
+const BLOCK_VALUES = 1 << 22;
+
 /** The original kernel on a plain [1, M, K]·[1, K, N] product; `b` is copied if its data had another shape. */
 function runPlain(
   backend: WasmBackendLike,
@@ -47,6 +55,8 @@ function runPlain(
   b: tf.TensorInfo,
 ): tf.TensorInfo {
   const [, K, N] = b.shape;
+  if (streamed.has(b.dataId) && K * N > BLOCK_VALUES && N >= 128)
+    return columnBlocks(backend, original, a, b);
   const key = `${K}x${N}`;
   const seen = rightShapes.get(b.dataId);
   let own: tf.TensorInfo | undefined;
@@ -55,18 +65,62 @@ function runPlain(
   if (streamed.has(b.dataId) || (seen !== undefined && seen !== key))
     own = operand(backend, b, 0, K, N, false);
   else rightShapes.set(b.dataId, key);
+  try {
+    return xnnProduct(backend, original, a, own ?? b, b.dataId);
+  } finally {
+    if (own) release(backend, own);
+  }
+}
+
+/** [1, M, K]·[1, K, N] with `b` taken in blocks of columns (each copied out, multiplied, and put in place). */
+function columnBlocks(
+  backend: WasmBackendLike,
+  original: Kernel,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+): tf.TensorInfo {
+  const [, M] = a.shape;
+  const [, K, N] = b.shape;
+  const blocks = Math.ceil((K * N) / BLOCK_VALUES);
+  const width = Math.ceil(N / blocks / 8) * 8;
+  const out = backend.makeOutput([1, M, N], "float32");
+  for (let j0 = 0; j0 < N; j0 += width) {
+    const w = Math.min(width, N - j0);
+    const block = backend.makeOutput([1, K, w], "float32");
+    // Views are taken after each allocation: a growing heap detaches the older ones.
+    let src = backend.typedArrayFromHeap(b) as Float32Array;
+    let dst = backend.typedArrayFromHeap(block) as Float32Array;
+    for (let k = 0; k < K; k++) dst.set(src.subarray(k * N + j0, k * N + j0 + w), k * w);
+    const prod = xnnProduct(backend, original, a, block, b.dataId);
+    src = backend.typedArrayFromHeap(prod) as Float32Array;
+    dst = backend.typedArrayFromHeap(out) as Float32Array;
+    for (let i = 0; i < M; i++) dst.set(src.subarray(i * w, (i + 1) * w), i * N + j0);
+    release(backend, block, prod);
+  }
+  return out;
+}
+
+/**
+ * The original kernel on [1, M, K]·[1, K, N], untransposed. XNNPACK packs its right operand in memory of its
+ * own, outside the tensors the heap budget counts: when that fails, the cached weights this product does not
+ * read (`source`: the data `b` was taken from) make room and it runs again; then one clear error.
+ */
+function xnnProduct(
+  backend: WasmBackendLike,
+  original: Kernel,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  source: object,
+): tf.TensorInfo {
   const product = () =>
-    original({ inputs: { a, b: own ?? b }, backend, attrs: { transposeA: false, transposeB: false } });
+    original({ inputs: { a, b }, backend, attrs: { transposeA: false, transposeB: false } });
   let out = product();
   let failed = takeXnnFailure();
-  // XNNPACK packs its right operand in memory of its own, outside the tensors the heap budget counts: when
-  // that fails, the cached weights this product does not read make room, and it runs again.
-  if (failed?.status === 6 && relieveWasmHeap(new Set([...kernelInputs, a.dataId, b.dataId]))) {
+  if (failed?.status === 6 && relieveWasmHeap(new Set([...kernelInputs, a.dataId, b.dataId, source]))) {
     release(backend, out);
     out = product();
     failed = takeXnnFailure();
   }
-  if (own) release(backend, own);
   if (failed) {
     release(backend, out);
     throw xnnError(
