@@ -83,7 +83,9 @@ async function useWasm(threads: number, wasmPaths: InitBackendOptions["wasmPaths
   }
   if (wasmPaths !== undefined) wasm.setWasmPaths(wasmPaths as Parameters<typeof wasm.setWasmPaths>[0]);
   if (state.wasmThreads === undefined && !hasNodeBuiltins()) {
-    // tfjs picks its threaded build itself on a cross-origin isolated page.
+    // tfjs would pick its threaded build on a cross-origin isolated page, but that build's pthread worker
+    // (a Blob of source text) fails in a bundled page ("e is not defined"); the SIMD build works everywhere.
+    tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
     state.wasmThreads = 1;
   }
   if (state.wasmThreads === undefined) {

@@ -34,14 +34,26 @@ const TYPES: Record<string, string> = {
   ".jpg": "image/jpeg",
 };
 
-/** Serves `root` (paths outside it are 404) until close(). */
-export async function serveFolder(root: string): Promise<FolderServer> {
+/**
+ * Serves `root` until close(): one folder, or URL prefixes mapped to folders (`{ "/": site, "/fixtures/":
+ * fixtures }`, the longest prefix wins). Paths outside a folder are 404.
+ */
+export async function serveFolder(root: string | Record<string, string>): Promise<FolderServer> {
+  const mounts = Object.entries(typeof root === "string" ? { "/": root } : root).sort(
+    (a, b) => b[0].length - a[0].length,
+  );
   const served: ServedRequest[] = [];
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
-    let file = normalize(join(root, path));
+    const [prefix, dir] = mounts.find(([p]) => path.startsWith(p)) ?? ["/", ""];
+    const root = dir;
+    let file = normalize(join(root, path.slice(prefix.length)));
     if (existsSync(file) && statSync(file).isDirectory()) file = join(file, "index.html");
-    if (!(file === root || file.startsWith(root.endsWith(sep) ? root : root + sep)) || !existsSync(file)) {
+    if (
+      !root ||
+      !(file === root || file.startsWith(root.endsWith(sep) ? root : root + sep)) ||
+      !existsSync(file)
+    ) {
       res.writeHead(404).end();
       return;
     }

@@ -1,0 +1,236 @@
+// examples/05-browser in headless Chromium (Debian's, driven by playwright-core), served on 127.0.0.1 with
+// the fixture LLaVA: logits within 1e-4 of transformers' and greedy ids exact on wasm (and on WebGL where
+// Chromium offers it), a LoRA step's loss within 1e-5 of the Node trainer's, the page's own
+// load → caption → fine-tune → download flow, and a screenshot. Skips, saying why, only where Chromium
+// cannot be found, installed or started.
+import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import { initBackend, SafetensorsFile } from "@llava-ts/core";
+import { type FolderServer, fixturePath, fixturesDir, loadCases, serveFolder } from "@llava-ts/core/testing";
+import type { LlavaBatch } from "@llava-ts/datasets";
+import { LlavaForConditionalGeneration } from "@llava-ts/llava";
+import { loadAdapter } from "@llava-ts/lora";
+import { Trainer } from "@llava-ts/trainer";
+import type { BrowserContext, Page } from "playwright-core";
+import { build } from "vite";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { findChromium, launchChromium } from "./chromium.js";
+
+const example = join(dirname(fileURLToPath(import.meta.url)), "../../examples/05-browser");
+const out = mkdtempSync(join(tmpdir(), "llava-05-browser-"));
+let server: FolderServer;
+let context: BrowserContext | undefined;
+let unavailable: string | undefined;
+const figures: Record<string, unknown> = {};
+
+beforeAll(async () => {
+  await build({ root: example, logLevel: "warn", build: { outDir: join(out, "site"), emptyOutDir: true } });
+  const files = readdirSync(join(out, "site/assets"));
+  const gz = (f: string) => gzipSync(readFileSync(join(out, "site/assets", f))).length;
+  figures.bundleGzipJs = files.filter((f) => f.endsWith(".js")).reduce((n, f) => n + gz(f), 0);
+  figures.bundleGzipWasm = files.filter((f) => f.endsWith(".wasm")).reduce((n, f) => n + gz(f), 0);
+  server = await serveFolder({ "/": join(out, "site"), "/fixtures/": fixturesDir() });
+  const chromium = findChromium();
+  if ("reason" in chromium) unavailable = chromium.reason;
+  else
+    context = await launchChromium(chromium.path).catch((e: Error) => {
+      unavailable = `Chromium at ${chromium.path} did not start: ${e.message.split("\n")[0]}`;
+      return undefined;
+    });
+  if (unavailable) console.log(`browser test skipped: ${unavailable}`);
+});
+
+afterAll(async () => {
+  await context?.close();
+  await server?.close();
+  console.log(`browser figures: ${JSON.stringify(figures)}`);
+});
+
+async function openPage(query = ""): Promise<Page> {
+  const page = await context!.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(`${server.url}/${query}`);
+  await page.waitForSelector("body[data-ready='1']", { timeout: 60_000 }).catch(() => {
+    throw new Error(`the page did not start: ${errors.join("; ") || "no error reported"}`);
+  });
+  return page;
+}
+
+/** In the page: the fixture model by URL, logits and loss against transformers', greedy generation. */
+function parity(page: Page, backend: string) {
+  return page.evaluate(async (backend) => {
+    // the page's modules, as the console sees them
+    const { core, llava, tf, setUpBackend } = (window as any).llava;
+    const used = await setUpBackend(backend);
+    if (used !== backend) return { backend: used };
+    const folder = core.urlFolder(new URL("/fixtures/hf/llava/", location.href));
+    const cases = await core.SafetensorsCheckpoint.fromFolder(folder, { prefix: "cases" });
+    await cases.prefetch(cases.keys());
+    const model = await llava.LlavaForConditionalGeneration.fromPretrained(folder);
+    const px = cases.tensor("pixel_values");
+    const out = model.forward({
+      inputIds: cases.read("input_ids").data,
+      batchSize: 2,
+      attentionMask: cases.read("attention_mask").data,
+      labels: cases.read("labels").data,
+      pixelValues: px,
+    });
+    const expected = cases.read("logits").data as Float32Array;
+    const got = (await out.logits.data()) as Float32Array;
+    let logitsMaxAbs = 0;
+    for (let i = 0; i < got.length; i++)
+      logitsMaxAbs = Math.max(logitsMaxAbs, Math.abs(got[i] - expected[i]));
+    const lossAbs = Math.abs((await out.loss.data())[0] - cases.read("loss").data[0]);
+    const prompt = Array.from(cases.read("generate.input_ids").data as Int32Array);
+    const want = Array.from(cases.read("generate.output").data as Int32Array);
+    const first = px.slice([0], [1]);
+    const gen = await model.generate(tf.tensor2d(prompt, [1, prompt.length], "int32"), {
+      pixelValues: first,
+      maxNewTokens: want.length - prompt.length,
+      eosTokenId: [],
+    });
+    tf.dispose([px, first, out.logits, out.loss]);
+    model.dispose();
+    return { backend: used, logitsMaxAbs, lossAbs, ids: gen.sequences[0], want };
+  }, backend);
+}
+
+describe("examples/05-browser in headless Chromium", () => {
+  it("wasm: logits within 1e-4 of transformers', loss within 1e-5, greedy ids exact", async (ctx) => {
+    if (!context) return ctx.skip();
+    const page = await openPage();
+    const r = await parity(page, "wasm");
+    expect(r.backend).toBe("wasm");
+    expect(r.logitsMaxAbs).toBeLessThan(1e-4);
+    expect(r.lossAbs).toBeLessThan(1e-5);
+    expect(r.ids).toEqual(r.want);
+    figures.wasmLogitsMaxAbs = r.logitsMaxAbs;
+    await page.close();
+  });
+
+  it("webgl (SwiftShader under --disable-gpu), where Chromium offers it: the same checks", async (ctx) => {
+    if (!context) return ctx.skip();
+    const page = await openPage();
+    const r = await parity(page, "webgl");
+    figures.webgl =
+      r.backend === "webgl" ? { logitsMaxAbs: r.logitsMaxAbs, lossAbs: r.lossAbs } : "not offered";
+    await page.close();
+    if (r.backend !== "webgl") {
+      console.log(
+        `webgl parity skipped: Chromium here offers no WebGL (initBackend fell back to ${r.backend})`,
+      );
+      return ctx.skip();
+    }
+    expect(r.logitsMaxAbs).toBeLessThan(1e-4);
+    expect(r.lossAbs).toBeLessThan(1e-5);
+    expect(r.ids).toEqual(r.want);
+  });
+
+  it("a LoRA step in the page has the Node trainer's loss within 1e-5 (and the next within 1e-4)", async (ctx) => {
+    if (!context) return ctx.skip();
+    // Node: the trainer's use_lora strategy from llava-lora-init, AdamW(1e-3), two steps on the fixture batch.
+    await initBackend();
+    const cases = loadCases("hf/llava");
+    const [B, T] = cases.shape("input_ids");
+    const batch: LlavaBatch = {
+      indices: [0, 1],
+      skipped: [],
+      truncated: [],
+      batchSize: B,
+      seqLength: T,
+      inputIds: cases.array("input_ids") as Int32Array,
+      attentionMask: cases.array("attention_mask") as Int32Array,
+      labels: cases.array("labels") as Int32Array,
+      pixelValues: cases.array("pixel_values") as Float32Array,
+      pixelShape: cases.shape("pixel_values") as LlavaBatch["pixelShape"],
+    };
+    cases.close();
+    const model = LlavaForConditionalGeneration.fromPretrained(fixturePath("hf/llava"));
+    loadAdapter(model, fixturePath("hf/llava-lora-init"), { trainable: true });
+    const trainer = new Trainer(model, {
+      strategy: "use_lora",
+      optimizer: { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0 },
+      schedule: { type: "constant" },
+      maxGradNorm: 0,
+      maxSteps: 2,
+      progress: false,
+    });
+    const node = (await trainer.train({ length: 1, epoch: () => [batch] })).losses;
+    model.dispose();
+
+    const page = await openPage();
+    const browser = await page.evaluate(async () => {
+      const { core, llava, lora, setUpBackend, AdamW, trainStep } = (window as any).llava;
+      await setUpBackend("wasm");
+      const base = (p: string) => core.urlFolder(new URL(p, location.href));
+      const cases = await core.SafetensorsCheckpoint.fromFolder(base("/fixtures/hf/llava/"), {
+        prefix: "cases",
+      });
+      await cases.prefetch(cases.keys());
+      const m = await llava.LlavaForConditionalGeneration.fromPretrained(base("/fixtures/hf/llava/"));
+      await lora.loadAdapter(m, base("/fixtures/hf/llava-lora-init/"), { trainable: true });
+      const opt = new AdamW(1e-3);
+      const b = {
+        inputIds: cases.read("input_ids").data,
+        attentionMask: cases.read("attention_mask").data,
+        labels: cases.read("labels").data,
+        batchSize: 2,
+        pixelValues: cases.tensor("pixel_values"),
+      };
+      const losses = [trainStep(m, opt, b), trainStep(m, opt, b)];
+      const files = await lora.adapterFiles(m);
+      b.pixelValues.dispose();
+      opt.dispose();
+      m.dispose();
+      return { losses, adapterBytes: files["adapter_model.safetensors"].byteLength };
+    });
+    await page.close();
+    figures.loraLosses = { node, browser: browser.losses };
+    expect(Math.abs(browser.losses[0] - node[0])).toBeLessThan(1e-5);
+    expect(Math.abs(browser.losses[1] - node[1])).toBeLessThan(1e-4);
+    expect(browser.adapterBytes).toBeGreaterThan(0);
+  });
+
+  it("the page: load by URL, caption with streamed tokens, fine-tune, download the adapter; a screenshot", async (ctx) => {
+    if (!context) return ctx.skip();
+    const started = Date.now();
+    const page = await openPage("?model=/fixtures/hf/llava/&backend=wasm");
+    await page.setInputFiles("#image", join(fixturesDir(), "image-processor/images/chelsea.png"));
+    await page.click("#load");
+    await page.waitForSelector("#caption-btn:not([disabled])", { timeout: 120_000 });
+    await page.click("#caption-btn");
+    await page.waitForFunction(() => (document.getElementById("caption")?.textContent ?? "").length > 0);
+    figures.msToFirstCaptionToken = Date.now() - started;
+    await page.waitForFunction(() => document.getElementById("log")?.textContent?.includes("captioned in"));
+    const caption = (await page.textContent("#caption"))!.trim().split(" ").map(Number);
+    expect(caption.length).toBe(24); // no eos for a model without a tokenizer: every token streamed
+    expect(caption.every((id) => Number.isInteger(id) && id >= 0 && id < 512)).toBe(true);
+
+    await page.fill("#target", "5 17 42 7");
+    await page.fill("#steps", "2");
+    await page.click("#train-btn");
+    const link = page.locator("#downloads a", { hasText: "adapter_model.safetensors" });
+    await link.waitFor({ timeout: 120_000 });
+    const log = (await page.textContent("#log"))!;
+    expect(log).not.toContain("error:");
+    const losses = [...log.matchAll(/step \d\/2: loss (\d+\.\d+)/g)].map((m) => Number(m[1]));
+    expect(losses).toHaveLength(2);
+    expect(losses[1]).toBeLessThan(losses[0]); // the caption is being learnt
+    const [download] = await Promise.all([page.waitForEvent("download"), link.click()]);
+    const saved = join(out, "adapter_model.safetensors");
+    await download.saveAs(saved);
+    const file = SafetensorsFile.open(saved);
+    expect(file.keys().some((k) => k.includes("lora_A"))).toBe(true);
+    file.close();
+
+    const shot = join(out, "05-browser.png");
+    await page.screenshot({ path: shot, fullPage: true });
+    expect(statSync(shot).size).toBeGreaterThan(10_000);
+    console.log(`screenshot: ${shot}`);
+    await page.close();
+  });
+});
