@@ -1,29 +1,15 @@
 // Evaluation inside the training loop: when it runs, what it logs, the best checkpoint kept and loaded
 // at the end, and early stopping — driven by a scripted eval metric so every decision is known.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { initBackend } from "@llava-ts/core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { snapshot, type TinyBatch, TinyModel, tinyBatches, tinyTask } from "../test/tiny-model.js";
+import { describe, expect, it } from "vitest";
+import { useBackendAndTempDirs } from "../test/temp-dirs.js";
+import { snapshot, type TinyBatch, TinyModel, tinyBatches, tinyTrainer } from "../test/tiny-model.js";
 import { listCheckpoints } from "./checkpoint/checkpoint-dir.js";
-import { Trainer } from "./trainer.js";
 import type { EvaluationOptions, TrainerOptions } from "./trainer-options.js";
 import { TrainingLog } from "./training-log.js";
 
-const dirs: string[] = [];
-function tmp(): string {
-  const d = mkdtempSync(join(tmpdir(), "llava-eval-"));
-  dirs.push(d);
-  return d;
-}
-
-beforeAll(async () => {
-  await initBackend();
-});
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const tmp = useBackendAndTempDirs("llava-eval-");
 
 /** An evaluation that returns the given eval_loss values in turn, and remembers the steps it ran at. */
 function scripted(values: number[], options: Omit<EvaluationOptions, "run">, model: TinyModel) {
@@ -42,8 +28,7 @@ function scripted(values: number[], options: Omit<EvaluationOptions, "run">, mod
 
 function train(model: TinyModel, options: TrainerOptions<TinyBatch>) {
   const lines: string[] = [];
-  const t = new Trainer(model, {
-    task: tinyTask(model),
+  const t = tinyTrainer(model, {
     optimizer: { lr: 0.05 },
     progress: { write: (s: string) => lines.push(s), isTTY: false },
     ...options,

@@ -3,54 +3,31 @@
 // gradient of exactly 0 with tokens to learn from, stops training with nothing more saved; a resume with
 // another batch size or seed is refused; metrics.jsonl holds each step once after a resume, and a full
 // disk under it is one error naming the file.
-import {
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { initBackend } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { snapshot, type TinyBatch, TinyModel, tinyBatches, tinyTask } from "../test/tiny-model.js";
+import { describe, expect, it } from "vitest";
+import { useBackendAndTempDirs } from "../test/temp-dirs.js";
+import {
+  snapshot,
+  type TinyBatch,
+  TinyModel,
+  tinyBatches,
+  tinyTask,
+  tinyTrainer,
+} from "../test/tiny-model.js";
 import type { EpochSource } from "./batch-stream.js";
 import { listCheckpoints } from "./checkpoint/checkpoint-dir.js";
 import { fullModelSaver } from "./checkpoint/model-saver.js";
 import type { TrainTask } from "./train-task.js";
-import { Trainer } from "./trainer.js";
+import type { Trainer } from "./trainer.js";
 import type { TrainerOptions } from "./trainer-options.js";
 import { TrainingError } from "./training-error.js";
 
-const dirs: string[] = [];
-function tmp(): string {
-  const d = mkdtempSync(join(tmpdir(), "llava-trainer-faults-"));
-  dirs.push(d);
-  return d;
-}
-
-beforeAll(async () => {
-  await initBackend();
-});
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-const quiet = { write: () => true, isTTY: false };
+const tmp = useBackendAndTempDirs("llava-trainer-faults-");
 
 function trainer(model: TinyModel, options: TrainerOptions<TinyBatch> = {}): Trainer<TinyBatch> {
-  return new Trainer(model, {
-    task: tinyTask(model),
-    optimizer: { lr: 0.05, weightDecay: 0.01 },
-    schedule: { type: "constant" },
-    progress: quiet,
-    saver: fullModelSaver(model),
-    ...options,
-  });
+  return tinyTrainer(model, { schedule: { type: "constant" }, saver: fullModelSaver(model), ...options });
 }
 
 const EMPTY: TinyBatch = { x: new Float32Array(0), y: new Float32Array(0) };

@@ -1,46 +1,14 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { initBackend } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  concatBatches,
-  snapshot,
-  type TinyBatch,
-  TinyModel,
-  tinyBatches,
-  tinyTask,
-} from "../test/tiny-model.js";
+import { describe, expect, it } from "vitest";
+import { useBackendAndTempDirs } from "../test/temp-dirs.js";
+import { concatBatches, snapshot, TinyModel, tinyBatches, tinyTrainer } from "../test/tiny-model.js";
 import { listCheckpoints } from "./checkpoint/checkpoint-dir.js";
 import { fullModelSaver } from "./checkpoint/model-saver.js";
-import { Trainer } from "./trainer.js";
-import type { TrainerOptions } from "./trainer-options.js";
 
-const dirs: string[] = [];
-function tmp(): string {
-  const d = mkdtempSync(join(tmpdir(), "llava-trainer-"));
-  dirs.push(d);
-  return d;
-}
-
-beforeAll(async () => {
-  await initBackend();
-});
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-const quiet = { write: () => true, isTTY: false };
-
-function trainer(model: TinyModel, options: TrainerOptions<TinyBatch> = {}): Trainer<TinyBatch> {
-  return new Trainer(model, {
-    task: tinyTask(model),
-    optimizer: { lr: 0.05, weightDecay: 0.01 },
-    progress: quiet,
-    ...options,
-  });
-}
+const tmp = useBackendAndTempDirs("llava-trainer-");
+const trainer = tinyTrainer;
 
 describe("Trainer on a small module", () => {
   it("gradient accumulation over micro-batches equals one step on the concatenated batch", async () => {

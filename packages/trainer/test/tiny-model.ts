@@ -2,6 +2,8 @@
 import { LayerNorm, Linear, Module, normalInit, Rng } from "@llava-ts/core";
 import * as tf from "@tensorflow/tfjs-core";
 import type { TrainTask } from "../src/train-task.js";
+import { Trainer } from "../src/trainer.js";
+import type { TrainerOptions } from "../src/trainer-options.js";
 
 export class TinyModel extends Module {
   lin1: Linear;
@@ -76,4 +78,17 @@ export function snapshot(model: Module): Map<string, Float32Array> {
   return new Map(
     [...model.namedParameters()].map(([n, p]) => [n, Float32Array.from(p.dataSync() as Float32Array)]),
   );
+}
+
+/** A progress sink that drops everything. */
+export const QUIET = { write: () => true, isTTY: false };
+
+/** A Trainer for `model` on tinyTask: AdamW(lr 0.05, weight decay 0.01), no progress output; `options` win. */
+export function tinyTrainer(model: TinyModel, options: TrainerOptions<TinyBatch> = {}): Trainer<TinyBatch> {
+  return new Trainer(model, {
+    task: tinyTask(model),
+    optimizer: { lr: 0.05, weightDecay: 0.01 },
+    progress: QUIET,
+    ...options,
+  });
 }
