@@ -16,23 +16,20 @@ import {
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type CliRun, READ_ONLY_MOUNTS, runCli } from "../test/run-cli.js";
-import { captureIO, type TinyFixture, tinyFixture } from "../test/tiny-llava.js";
-import { main } from "./main.js";
+import { buildArgs, inferArgs, mergeArgs, runMain, trainArgs, useTinyFixture } from "../test/tiny-llava.js";
 
-let fx: TinyFixture;
+const fx = useTinyFixture();
 let image: string;
 let adapter: string;
 beforeAll(async () => {
-  fx = await tinyFixture();
   image = join(fx.data.imagesDir!, fx.data.records[0].image);
   adapter = join(fx.root, "adapter");
 });
 
 /** main() in this process, as bin.ts calls it. */
 async function run(args: string[]): Promise<CliRun> {
-  const io = captureIO();
-  const code = await main(args, io);
-  return { code, signal: null, stdout: io.out(), stderr: io.err() };
+  const r = await runMain(args);
+  return { code: r.code, signal: null, stdout: r.out, stderr: r.err };
 }
 
 const BACKEND = /^llava (\w+): backend (wasm, \d+ threads?|cpu|tensorflow)$/m;
@@ -51,54 +48,19 @@ function expectOneLineError(r: CliRun, command: string, message: string | RegExp
   expect(r.stderr).not.toMatch(BANNER);
 }
 
-const train = (...extra: string[]) => [
-  "train",
-  "--model",
-  fx.model,
-  "--data",
-  fx.data.chatJson,
-  "--images",
-  fx.data.imagesDir!,
-  ...extra,
-];
+const train = (...extra: string[]) => trainArgs(fx, ...extra);
 
 describe("every command selects the backend, says so, and prints no tfjs banner", () => {
   it("train, infer, chat, merge and build, run as typed", async () => {
     const t = await runCli(
       train("--output-dir", adapter, "--max-steps", "2", "--learning-rate", "1e-2", "--save-strategy", "no"),
     );
-    const i = await runCli([
-      "infer",
-      "--model",
-      fx.model,
-      "--image",
-      image,
-      "--prompt",
-      "What?",
-      "--max-new-tokens",
-      "3",
-    ]);
+    const i = await runCli(inferArgs(fx.model, image, "What?", "--max-new-tokens", "3"));
     const c = await runCli(["chat", "--model", fx.model, "--image", image, "--max-new-tokens", "2"], {
       stdin: "What is it?\n\n",
     });
-    const m = await runCli([
-      "merge",
-      "--model",
-      fx.model,
-      "--adapter",
-      adapter,
-      "--out",
-      join(fx.root, "merged"),
-    ]);
-    const b = await runCli([
-      "build",
-      "--vision",
-      fx.clip,
-      "--llm",
-      fx.qwen,
-      "--out",
-      join(fx.root, "rebuilt"),
-    ]);
+    const m = await runCli(mergeArgs(fx.model, adapter, join(fx.root, "merged")));
+    const b = await runCli(buildArgs(fx, join(fx.root, "rebuilt")));
     for (const [name, r] of [
       ["train", t],
       ["infer", i],
@@ -169,20 +131,10 @@ describe("no output overwrites an input", () => {
       "--output-dir must differ from --model",
       2,
     );
-    expectOneLineError(
-      await run(["build", "--vision", fx.clip, "--llm", fx.qwen, "--out", fx.qwen]),
-      "build",
-      "--out must differ from --llm",
-      2,
-    );
+    expectOneLineError(await run(buildArgs(fx, fx.qwen)), "build", "--out must differ from --llm", 2);
     const file = join(fx.root, "a-file");
     writeFileSync(file, "x");
-    expectOneLineError(
-      await run(["build", "--vision", fx.clip, "--llm", fx.qwen, "--out", file]),
-      "build",
-      `--out: ${file} is a file, not a folder`,
-      2,
-    );
+    expectOneLineError(await run(buildArgs(fx, file)), "build", `--out: ${file} is a file, not a folder`, 2);
     expectOneLineError(
       await run(train("--output-dir", join(file, "out"))),
       "train",

@@ -4,12 +4,11 @@
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../test/run-cli.js";
-import { type TinyFixture, tinyFixture } from "../../test/tiny-llava.js";
+import { useTinyFixture } from "../../test/tiny-llava.js";
 
-let fx: TinyFixture;
+const fx = useTinyFixture();
 let image: string;
 beforeAll(async () => {
-  fx = await tinyFixture();
   image = join(fx.data.imagesDir!, fx.data.records[0].image);
 });
 

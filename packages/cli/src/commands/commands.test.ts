@@ -1,25 +1,23 @@
 // Every command run through main() on a tiny LLaVA (real build path, real Qwen2.5 tokenizer).
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { initBackend } from "@llava-ts/core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { captureIO, type TinyFixture, tinyFixture } from "../../test/tiny-llava.js";
-import { main } from "../main.js";
+import {
+  ADAPTER_FLAGS,
+  buildArgs,
+  inferArgs,
+  mergeArgs,
+  runMain as run,
+  trainArgs,
+  useTinyFixture,
+} from "../../test/tiny-llava.js";
 
-let fx: TinyFixture;
+const fx = useTinyFixture();
 let image: string;
 
 beforeAll(async () => {
-  await initBackend();
-  fx = await tinyFixture();
   image = join(fx.data.imagesDir!, fx.data.records[0].image);
 });
-
-async function run(argv: string[], stdin?: string[]) {
-  const io = captureIO(stdin);
-  const code = await main(argv, io);
-  return { code, out: io.out(), err: io.err(), writes: io.writes };
-}
 
 describe("llava (no command, --help, unknown command)", () => {
   it("prints the command list", async () => {
@@ -50,7 +48,7 @@ describe("llava (no command, --help, unknown command)", () => {
 describe("llava build", () => {
   it("builds a LLaVA from a CLIP and a Qwen2.5 folder", async () => {
     const out = join(fx.root, "built-by-cli");
-    const r = await run(["build", "--vision", fx.clip, "--llm", fx.qwen, "--out", out, "--seed", "7"]);
+    const r = await run(buildArgs(fx, out, "--seed", "7"));
     expect(r.err).not.toMatch(/Error/);
     expect(r.code).toBe(0);
     expect(r.out).toContain("<image> token id 151665, pad token id 151643");
@@ -64,7 +62,7 @@ describe("llava build", () => {
     const r = await run(["build", "--vision", "/no/clip", "--llm", fx.qwen, "--out", "x"]);
     expect(r.code).toBe(2);
     expect(r.err).toContain("--vision: CLIP folder not found: /no/clip");
-    const u = await run(["build", "--vision", fx.clip, "--llm", fx.qwen, "--out", "x", "--fp16"]);
+    const u = await run(buildArgs(fx, "x", "--fp16"));
     expect(u.code).toBe(2);
     expect(u.err).toContain("unknown flag --fp16");
     expect((await run(["build", "--vision", fx.clip, "--llm", fx.qwen])).err).toContain("--out is required");
@@ -191,42 +189,12 @@ describe("llava infer, chat, merge", () => {
   beforeAll(async () => {
     adapter = join(fx.root, "adapter");
     // A trained adapter (random LoRA B would be zero and change nothing).
-    const r = await run([
-      "train",
-      "--model",
-      fx.model,
-      "--data",
-      fx.data.chatJson,
-      "--images",
-      fx.data.imagesDir!,
-      "--train-type",
-      "use_lora",
-      "--output-dir",
-      adapter,
-      "--max-steps",
-      "2",
-      "--learning-rate",
-      "1e-2",
-      "--per-device-train-batch-size",
-      "2",
-      "--save-strategy",
-      "no",
-    ]);
+    const r = await run(trainArgs(fx, ...ADAPTER_FLAGS, "--output-dir", adapter));
     expect(r.code).toBe(0);
   });
 
   it("infer streams an answer, with an adapter and merged", async () => {
-    const args = [
-      "infer",
-      "--model",
-      fx.model,
-      "--image",
-      image,
-      "--prompt",
-      "Describe it.",
-      "--max-new-tokens",
-      "6",
-    ];
+    const args = inferArgs(fx.model, image, "Describe it.", "--max-new-tokens", "6");
     const base = await run(args);
     expect(base.err).toMatch(/^llava infer: backend (wasm, \d+ threads?|cpu|tensorflow)\n$/); // and nothing else
     expect(base.code).toBe(0);
@@ -256,7 +224,7 @@ describe("llava infer, chat, merge", () => {
 
   it("merge writes a full model that answers as base + adapter", async () => {
     const out = join(fx.root, "merged");
-    const r = await run(["merge", "--model", fx.model, "--adapter", adapter, "--out", out]);
+    const r = await run(mergeArgs(fx.model, adapter, out));
     expect(r.code).toBe(0);
     expect(existsSync(join(out, "model.safetensors"))).toBe(true);
     expect(existsSync(join(out, "tokenizer.json"))).toBe(true);
@@ -264,8 +232,8 @@ describe("llava infer, chat, merge", () => {
     const merged = await run(["infer", "--model", out, ...prompt]);
     const adapted = await run(["infer", "--model", fx.model, "--adapter", adapter, ...prompt]);
     expect(merged.out).toBe(adapted.out);
-    expect(
-      (await run(["merge", "--model", fx.model, "--adapter", "/no/adapter", "--out", out])).err,
-    ).toContain("--adapter: adapter folder not found: /no/adapter");
+    expect((await run(mergeArgs(fx.model, "/no/adapter", out))).err).toContain(
+      "--adapter: adapter folder not found: /no/adapter",
+    );
   });
 });

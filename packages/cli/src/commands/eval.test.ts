@@ -1,26 +1,13 @@
 // llava eval on the tiny LLaVA: figures, files, and the batched generation against one prompt at a time.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { initBackend } from "@llava-ts/core";
 import { createSampleProcessor, LlavaDataLoader, LlavaDataset } from "@llava-ts/datasets";
 import { LlavaForConditionalGeneration } from "@llava-ts/llava";
 import * as tf from "@tensorflow/tfjs-core";
-import { beforeAll, describe, expect, it } from "vitest";
-import { captureIO, type TinyFixture, tinyFixture } from "../../test/tiny-llava.js";
-import { main } from "../main.js";
+import { describe, expect, it } from "vitest";
+import { runMain as run, useTinyFixture } from "../../test/tiny-llava.js";
 
-let fx: TinyFixture;
-
-beforeAll(async () => {
-  await initBackend();
-  fx = await tinyFixture();
-});
-
-async function run(argv: string[]) {
-  const io = captureIO();
-  const code = await main(argv, io);
-  return { code, out: io.out(), err: io.err() };
-}
+const fx = useTinyFixture();
 
 const readJsonl = (file: string) =>
   readFileSync(file, "utf8")

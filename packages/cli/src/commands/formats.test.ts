@@ -1,25 +1,13 @@
 // llava build's LLaVA options and key layouts, merge's layout, and TextOCR-GPT4o data found by content.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { initBackend, SafetensorsCheckpoint } from "@llava-ts/core";
+import { SafetensorsCheckpoint } from "@llava-ts/core";
 import { checkpointLayout } from "@llava-ts/llava";
-import { beforeAll, describe, expect, it } from "vitest";
-import { captureIO, type TinyFixture, tinyFixture } from "../../test/tiny-llava.js";
+import { describe, expect, it } from "vitest";
+import { buildArgs, inferArgs, mergeArgs, runMain as run, useTinyFixture } from "../../test/tiny-llava.js";
 import { LlavaSession } from "../llava-session.js";
-import { main } from "../main.js";
 
-let fx: TinyFixture;
-
-beforeAll(async () => {
-  await initBackend();
-  fx = await tinyFixture();
-});
-
-async function run(argv: string[]) {
-  const io = captureIO();
-  const code = await main(argv, io);
-  return { code, out: io.out(), err: io.err() };
-}
+const fx = useTinyFixture();
 
 function layoutOf(dir: string) {
   const ckpt = SafetensorsCheckpoint.open(dir);
@@ -33,23 +21,14 @@ function layoutOf(dir: string) {
 describe("llava build options and layouts", () => {
   it("records the feature layer, strategy and image mode, and writes transformers ≥ 4.52's keys", async () => {
     const out = join(fx.root, "built-current");
-    const r = await run([
-      "build",
-      "--vision",
-      fx.clip,
-      "--llm",
-      fx.qwen,
-      "--out",
-      out,
-      "--vision-feature-layer",
-      "-1",
-      "--vision-feature-select-strategy",
-      "full",
-      "--image-mode",
-      "pad",
-      "--save-layout",
-      "current",
-    ]);
+    const r = await run(
+      buildArgs(
+        fx,
+        out,
+        ...["--vision-feature-layer", "-1", "--vision-feature-select-strategy", "full"],
+        ...["--image-mode", "pad", "--save-layout", "current"],
+      ),
+    );
     expect(r.code, r.err).toBe(0);
     const config = JSON.parse(readFileSync(join(out, "config.json"), "utf8"));
     expect(config.vision_feature_layer).toBe(-1);
@@ -63,33 +42,19 @@ describe("llava build options and layouts", () => {
     expect(session.model.config.image_seq_length).toBe((28 / 14) ** 2 + 1);
     session.dispose();
     const image = join(fx.data.imagesDir!, fx.data.records[0].image);
-    const answer = await run([
-      "infer",
-      "--model",
-      out,
-      "--image",
-      image,
-      "--prompt",
-      "What?",
-      "--max-new-tokens",
-      "3",
-    ]);
+    const answer = await run(inferArgs(out, image, "What?", "--max-new-tokens", "3"));
     expect(answer.code, answer.err).toBe(0);
-    expect(
-      (await run(["build", "--vision", fx.clip, "--llm", fx.qwen, "--out", out, "--save-layout", "new"])).err,
-    ).toContain("--save-layout must be one of legacy, current");
+    expect((await run(buildArgs(fx, out, "--save-layout", "new"))).err).toContain(
+      "--save-layout must be one of legacy, current",
+    );
   });
 
   it("merge saves either layout, and both answer alike", async () => {
     const adapter = join(fx.root, "adapter");
+    // From the zip this time.
     const trained = await run([
       "train",
-      "--model",
-      fx.model,
-      "--data",
-      fx.data.chatJson,
-      "--images",
-      fx.data.imagesZip!,
+      ...["--model", fx.model, "--data", fx.data.chatJson, "--images", fx.data.imagesZip!],
       "--output-dir",
       adapter,
       "--max-steps",
@@ -104,18 +69,8 @@ describe("llava build options and layouts", () => {
     expect(trained.code, trained.err).toBe(0);
     const legacy = join(fx.root, "merged-legacy");
     const current = join(fx.root, "merged-current");
-    expect((await run(["merge", "--model", fx.model, "--adapter", adapter, "--out", legacy])).code).toBe(0);
-    const m = await run([
-      "merge",
-      "--model",
-      fx.model,
-      "--adapter",
-      adapter,
-      "--out",
-      current,
-      "--save-layout",
-      "current",
-    ]);
+    expect((await run(mergeArgs(fx.model, adapter, legacy))).code).toBe(0);
+    const m = await run(mergeArgs(fx.model, adapter, current, "--save-layout", "current"));
     expect(m.code, m.err).toBe(0);
     expect(layoutOf(legacy)).toBe("legacy");
     expect(layoutOf(current)).toBe("current");

@@ -1,29 +1,20 @@
 // llava infer's sampling, batches, requests file, --json, image placement and image mode on the tiny LLaVA.
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { heapCacheStats, initBackend, maxHeap, setMaxHeap } from "@llava-ts/core";
+import { heapCacheStats, maxHeap, setMaxHeap } from "@llava-ts/core";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { captureIO, type TinyFixture, tinyFixture } from "../../test/tiny-llava.js";
+import { modelAndData, runMain as run, useTinyFixture } from "../../test/tiny-llava.js";
 import { LlavaSession } from "../llava-session.js";
-import { main } from "../main.js";
 import { writePromptFormat } from "../prompt-format.js";
 
-let fx: TinyFixture;
+const fx = useTinyFixture();
 let images: string[];
 
 beforeAll(async () => {
-  await initBackend();
-  fx = await tinyFixture();
   images = fx.data.records.slice(0, 3).map((r) => join(fx.data.imagesDir!, r.image));
 });
 afterAll(() => setMaxHeap());
-
-async function run(argv: string[], stdin?: string[]) {
-  const io = captureIO(stdin);
-  const code = await main(argv, io);
-  return { code, out: io.out(), err: io.err(), writes: io.writes };
-}
 
 const json = (out: string) =>
   out
@@ -213,15 +204,7 @@ describe("--max-heap", () => {
     expect(chatOffloaded.code, chatOffloaded.err).toBe(0);
     expect(chatOffloaded.out).toBe(chatResident.out);
 
-    const evalArgs = [
-      "eval",
-      "--model",
-      fx.model,
-      "--data",
-      fx.data.chatJson,
-      "--images",
-      fx.data.imagesDir!,
-    ];
+    const evalArgs = ["eval", ...modelAndData(fx)];
     setMaxHeap();
     const e1 = JSON.parse((await run([...evalArgs, "--loss-only", "--json"])).out);
     const e2 = await run([...evalArgs, "--loss-only", "--json", ...cap]);

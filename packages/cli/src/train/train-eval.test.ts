@@ -3,20 +3,16 @@
 // Also --deepspeed and --report-to, as run_zero2.sh passes them.
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { initBackend } from "@llava-ts/core";
 import { generateSyntheticCaptions, maxLoaderWorkers } from "@llava-ts/datasets";
 import { beforeAll, describe, expect, it } from "vitest";
-import { captureIO, type TinyFixture, tinyFixture } from "../../test/tiny-llava.js";
+import { captureIO, runMain as run, useTinyFixture } from "../../test/tiny-llava.js";
 import { Flags, parseFlags } from "../args.js";
 import { trainOptionsFromFlags, trainSpec } from "../commands/train.js";
-import { main } from "../main.js";
 
-let fx: TinyFixture;
+const fx = useTinyFixture();
 let heldOut: string;
 
 beforeAll(async () => {
-  await initBackend();
-  fx = await tinyFixture();
   // Held-out records in the other caption style: what training on English does to them is the eval loss.
   const set = await generateSyntheticCaptions({
     out: join(fx.root, "held-out"),
@@ -29,12 +25,6 @@ beforeAll(async () => {
   // Its images live in its own folder; the zip is passed with --eval-images.
   expect(existsSync(set.imagesZip!)).toBe(true);
 });
-
-async function run(argv: string[]) {
-  const io = captureIO();
-  const code = await main(argv, io);
-  return { code, out: io.out(), err: io.err() };
-}
 
 const common = () => ["--model", fx.model, "--data", fx.data.chatJson, "--images", fx.data.imagesZip!];
 

@@ -3,20 +3,16 @@
 // different number of ranks exactly where the uninterrupted run went, and the loss curve is drawn.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { initBackend, SafetensorsFile } from "@llava-ts/core";
+import { SafetensorsFile } from "@llava-ts/core";
 import { LlavaForConditionalGeneration } from "@llava-ts/llava";
 import { applyLora } from "@llava-ts/lora";
 import sharp from "sharp";
-import { beforeAll, describe, expect, it } from "vitest";
-import { captureIO, type TinyFixture, tinyFixture } from "../../test/tiny-llava.js";
+import { describe, expect, it } from "vitest";
+import { captureIO, useTinyFixture } from "../../test/tiny-llava.js";
 import { main } from "../main.js";
 import { loraConfigInput } from "./run-train.js";
 
-let fx: TinyFixture;
-beforeAll(async () => {
-  await initBackend();
-  fx = await tinyFixture();
-});
+const fx = useTinyFixture();
 
 async function train(out: string, ranks: number, ...flags: string[]) {
   const io = captureIO();
