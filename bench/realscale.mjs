@@ -254,9 +254,16 @@ async function main() {
   const args = process.argv.slice(2);
   if (args[0] === "--child") {
     const [, mode, dir, n] = args;
-    const out = mode === "infer" ? await childInfer(dir, Number(n)) : await childTrain(dir, Number(n));
-    process.stdout.write(`${JSON.stringify(out)}\n`);
-    process.exit(0);
+    try {
+      const out = mode === "infer" ? await childInfer(dir, Number(n)) : await childTrain(dir, Number(n));
+      process.stdout.write(`${JSON.stringify(out)}\n`);
+      process.exit(0);
+    } catch (e) {
+      // One line for the parent's figure (Node's own report of an uncaught error quotes the minified
+      // source line it came from: 30 kB of emscripten glue when it came from there).
+      process.stderr.write(`${e.name}: ${e.message}\n`);
+      process.exit(1);
+    }
   }
   const opt = (flag) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
   const sizes = (opt("--sizes") ?? "0.5B,3B,7B").split(",");
