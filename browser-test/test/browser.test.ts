@@ -13,6 +13,7 @@ import { type FolderServer, fixturePath, fixturesDir, loadCases, serveFolder } f
 import type { LlavaBatch } from "@llava-ts/datasets";
 import { LlavaForConditionalGeneration } from "@llava-ts/llava";
 import { loadAdapter } from "@llava-ts/lora";
+import { decodeImage } from "@llava-ts/processor";
 import { Trainer } from "@llava-ts/trainer";
 import type { BrowserContext, Page } from "playwright-core";
 import { build } from "vite";
@@ -100,6 +101,46 @@ function parity(page: Page, backend: string) {
 }
 
 describe("examples/05-browser in headless Chromium", () => {
+  it("decodes the fixture images (createImageBitmap, WebGL readback) to sharp's exact pixels; refuses the truncated JPEG", async (ctx) => {
+    if (!context) return ctx.skip();
+    const page = await openPage();
+    const names = readdirSync(join(fixturesDir(), "image-processor/images")).filter(
+      (n) => n !== "truncated.jpg",
+    );
+    const decoded = await page.evaluate(async (names) => {
+      const { processor } = (window as any).llava;
+      const out: Record<string, { width: number; height: number; b64: string } | string> = {};
+      for (const n of [...names, "truncated.jpg"])
+        try {
+          const img = await processor.decodeImage(`/fixtures/image-processor/images/${n}`);
+          let bin = "";
+          for (let i = 0; i < img.data.length; i += 0x8000)
+            bin += String.fromCharCode(...img.data.subarray(i, i + 0x8000));
+          out[n] = { width: img.width, height: img.height, b64: btoa(bin) };
+        } catch (e) {
+          out[n] = (e as Error).message;
+        }
+      return out;
+    }, names);
+    await page.close();
+    const diffs: Record<string, number> = {};
+    for (const n of names) {
+      const node = await decodeImage(join(fixturesDir(), "image-processor/images", n));
+      const got = decoded[n];
+      expect(typeof got, `${n}: ${got}`).toBe("object");
+      if (typeof got !== "object") continue;
+      expect([got.width, got.height], n).toEqual([node.width, node.height]);
+      const bytes = Buffer.from(got.b64, "base64");
+      let max = 0;
+      for (let i = 0; i < bytes.length; i++) max = Math.max(max, Math.abs(bytes[i] - node.data[i]));
+      diffs[n] = max;
+    }
+    figures.decodeMaxAbsDiff = diffs;
+    // Exactly sharp's pixels, transparent ones included (read through WebGL unpremultiplied; SwiftShader here).
+    for (const [n, max] of Object.entries(diffs)) expect(max, n).toBe(0);
+    expect(decoded["truncated.jpg"]).toMatch(/cannot decode image/);
+  });
+
   it("wasm: logits within 1e-4 of transformers', loss within 1e-5, greedy ids exact", async (ctx) => {
     if (!context) return ctx.skip();
     const page = await openPage();

@@ -5,6 +5,7 @@ import type { BackendName } from "@llava-ts/core";
 import * as core from "@llava-ts/core";
 import * as llava from "@llava-ts/llava";
 import * as lora from "@llava-ts/lora";
+import * as processor from "@llava-ts/processor";
 import * as tf from "@tensorflow/tfjs-core";
 import { setUpBackend } from "./backend.js";
 import { AdamW, trainStep } from "./lora-step.js";
@@ -75,6 +76,6 @@ $<HTMLInputElement>("image").addEventListener("change", () => {
 });
 
 Object.assign(window, {
-  llava: { core, llava, lora, tf, BrowserLlava, setUpBackend, AdamW, trainStep, session: () => session },
+  llava: { core, llava, lora, processor, tf, BrowserLlava, setUpBackend, AdamW, trainStep, session: () => session },
 });
 document.body.dataset.ready = "1";
