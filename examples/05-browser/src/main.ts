@@ -76,6 +76,17 @@ $<HTMLInputElement>("image").addEventListener("change", () => {
 });
 
 Object.assign(window, {
-  llava: { core, llava, lora, processor, tf, BrowserLlava, setUpBackend, AdamW, trainStep, session: () => session },
+  llava: {
+    core,
+    llava,
+    lora,
+    processor,
+    tf,
+    BrowserLlava,
+    setUpBackend,
+    AdamW,
+    trainStep,
+    session: () => session,
+  },
 });
 document.body.dataset.ready = "1";
