@@ -96,7 +96,9 @@ function parity(page: Page, backend: string) {
     });
     tf.dispose([px, first, out.logits, out.loss]);
     model.dispose();
-    return { backend: used, logitsMaxAbs, lossAbs, ids: gen.sequences[0], want };
+    // A path string in a page names a file on the page's server.
+    const pathFolder = core.toModelFolder("/fixtures/hf/llava/").location;
+    return { backend: used, logitsMaxAbs, lossAbs, ids: gen.sequences[0], want, pathFolder };
   }, backend);
 }
 
@@ -149,6 +151,7 @@ describe("examples/05-browser in headless Chromium", () => {
     expect(r.logitsMaxAbs).toBeLessThan(1e-4);
     expect(r.lossAbs).toBeLessThan(1e-5);
     expect(r.ids).toEqual(r.want);
+    expect(r.pathFolder).toBe(`${server.url}/fixtures/hf/llava/`);
     figures.wasmLogitsMaxAbs = r.logitsMaxAbs;
     await page.close();
   });

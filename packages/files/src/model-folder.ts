@@ -2,7 +2,7 @@
 // shard is read tensor by tensor and never downloaded whole) or in memory (a page's file picker, a test).
 // Every loader takes one of these; a plain path string stays the synchronous Node route.
 import { LlavaError } from "@llava-ts/errors";
-import { nodeBuiltin } from "./node-builtins.js";
+import { hasNodeBuiltins, nodeBuiltin } from "./node-builtins.js";
 
 /** One file's contents in memory: a Blob (a File from an <input>), bytes, or text. */
 export type FileData = Blob | ArrayBuffer | ArrayBufferView | string;
@@ -52,7 +52,10 @@ export function isHttpUrl(s: string | URL): boolean {
   return /^https?:\/\//i.test(String(s));
 }
 
-/** The folder `source` names: http(s) → urlFolder, a path or file: URL → nodeFolder, a record → memoryFolder. */
+/**
+ * The folder `source` names: http(s) → urlFolder, a path or file: URL → nodeFolder (in a page, a path is
+ * resolved against the page's URL), a record → memoryFolder.
+ */
 export function toModelFolder(source: FolderSource): ModelFolder {
   if (isModelFolder(source)) return source;
   if (source instanceof URL) {
@@ -60,7 +63,13 @@ export function toModelFolder(source: FolderSource): ModelFolder {
       return nodeFolder(nodeBuiltin("node:url", `reading ${source}`).fileURLToPath(source));
     return urlFolder(source);
   }
-  if (typeof source === "string") return isHttpUrl(source) ? urlFolder(source) : nodeFolder(source);
+  if (typeof source === "string") {
+    if (isHttpUrl(source)) return urlFolder(source);
+    // In a page a string that is not a URL is a path on the page's server, as fetch() takes it.
+    const page = (globalThis as { location?: { href: string } }).location;
+    if (!hasNodeBuiltins() && page) return urlFolder(new URL(source, page.href));
+    return nodeFolder(source);
+  }
   return memoryFolder(source);
 }
 
