@@ -105,6 +105,45 @@ async function useWasm(threads: number, wasmPaths: InitBackendOptions["wasmPaths
   return true;
 }
 
+interface Dawn {
+  create(options: string[]): { requestAdapter(): Promise<unknown | null> };
+  globals: Record<string, unknown>;
+}
+
+/**
+ * WebGPU under Node: the optional `webgpu` package (Dawn) provides `navigator.gpu`, on which tfjs' webgpu
+ * backend (optional `@tensorflow/tfjs-backend-webgpu`) runs. Without them or without a GPU adapter: one
+ * ConfigError saying so. Specifiers are variables so that bundlers for the browser leave them alone.
+ */
+async function useNodeWebgpu(): Promise<boolean> {
+  const packages = ["webgpu", "@tensorflow/tfjs-backend-webgpu"];
+  let dawn: Dawn;
+  try {
+    dawn = (await import(/* @vite-ignore */ packages[0])) as Dawn;
+  } catch {
+    throw new ConfigError(
+      "LLAVA_BACKEND=webgpu under Node needs the optional packages webgpu and @tensorflow/tfjs-backend-webgpu (npm i webgpu @tensorflow/tfjs-backend-webgpu)",
+      "LLAVA_BACKEND",
+    );
+  }
+  const gpu = dawn.create([]);
+  if (!(await gpu.requestAdapter()))
+    throw new ConfigError(
+      "LLAVA_BACKEND=webgpu: no WebGPU adapter on this machine (Dawn found no GPU); use wasm or tensorflow",
+      "LLAVA_BACKEND",
+    );
+  Object.assign(globalThis, dawn.globals);
+  const g = globalThis as { navigator?: object };
+  if (g.navigator) Object.defineProperty(g.navigator, "gpu", { value: gpu, configurable: true });
+  else Object.defineProperty(globalThis, "navigator", { value: { gpu }, configurable: true });
+  if (!(await tryImport(packages[1])))
+    throw new ConfigError(
+      "LLAVA_BACKEND=webgpu under Node needs the optional package @tensorflow/tfjs-backend-webgpu",
+      "LLAVA_BACKEND",
+    );
+  return tf.setBackend("webgpu");
+}
+
 /** A GPU backend the page registered (by importing its tfjs package) and the browser can run. */
 async function useBrowserGpu(name: "webgpu" | "webgl"): Promise<boolean> {
   if (!tf.findBackendFactory(name)) return false;
@@ -119,7 +158,8 @@ async function useBrowserGpu(name: "webgpu" | "webgl"): Promise<boolean> {
 /**
  * Picks and initialises the TensorFlow.js backend once per process and returns its name.
  * Node: `tensorflow` (tfjs-node-gpu, then tfjs-node) → `wasm` → `cpu`. Browser: `webgpu` → `webgl` (each
- * when its tfjs package was imported) → `wasm` → `cpu`. `backend` or `LLAVA_BACKEND` forces one.
+ * when its tfjs package was imported) → `wasm` → `cpu`. `backend` or `LLAVA_BACKEND` forces one; `webgpu`
+ * under Node runs on the optional `webgpu` package (Dawn).
  */
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendName> {
   const requested = options.backend ?? (envVar("LLAVA_BACKEND") as BackendName | undefined);
@@ -134,7 +174,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
 
   const attempts: Record<BackendName, () => Promise<boolean>> = {
     tensorflow: useTensorflow,
-    webgpu: () => useBrowserGpu("webgpu"),
+    webgpu: () => (hasNodeBuiltins() ? useNodeWebgpu() : useBrowserGpu("webgpu")),
     webgl: () => useBrowserGpu("webgl"),
     wasm: () => useWasm(threads, options.wasmPaths),
     cpu: () => tf.setBackend("cpu"),
