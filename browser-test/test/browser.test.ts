@@ -24,6 +24,7 @@ const example = join(dirname(fileURLToPath(import.meta.url)), "../../examples/05
 const out = mkdtempSync(join(tmpdir(), "llava-05-browser-"));
 let server: FolderServer;
 let context: BrowserContext | undefined;
+let chromiumPath: string | undefined;
 let unavailable: string | undefined;
 const figures: Record<string, unknown> = {};
 
@@ -36,9 +37,11 @@ beforeAll(async () => {
   server = await serveFolder({ "/": join(out, "site"), "/fixtures/": fixturesDir() });
   const chromium = findChromium();
   if ("reason" in chromium) unavailable = chromium.reason;
-  else
-    context = await launchChromium(chromium.path).catch((e: Error) => {
-      unavailable = `Chromium at ${chromium.path} did not start: ${e.message.split("\n")[0]}`;
+  else chromiumPath = chromium.path;
+  const path = chromiumPath;
+  if (path)
+    context = await launchChromium(path).catch((e: Error) => {
+      unavailable = `Chromium at ${path} did not start: ${e.message.split("\n")[0]}`;
       return undefined;
     });
   if (unavailable) console.log(`browser test skipped: ${unavailable}`);
@@ -50,8 +53,8 @@ afterAll(async () => {
   console.log(`browser figures: ${JSON.stringify(figures)}`);
 });
 
-async function openPage(query = ""): Promise<Page> {
-  const page = await context!.newPage();
+async function openPage(query = "", on: BrowserContext = context!): Promise<Page> {
+  const page = await on.newPage();
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
   await page.goto(`${server.url}/${query}`);
@@ -172,6 +175,62 @@ describe("examples/05-browser in headless Chromium", () => {
     expect(r.logitsMaxAbs).toBeLessThan(1e-4);
     expect(r.lossAbs).toBeLessThan(1e-5);
     expect(r.ids).toEqual(r.want);
+  });
+
+  it("webgpu (GPU on, --enable-unsafe-webgpu), where Chromium offers an adapter: image features within 1e-4; the full forward's known failure", async (ctx) => {
+    if (!context) return ctx.skip();
+    const gpu = await launchChromium(chromiumPath!, { gpu: true });
+    try {
+      const page = await openPage("", gpu);
+      const r = await page.evaluate(async () => {
+        const g = (navigator as any).gpu;
+        const adapter = g ? await g.requestAdapter() : null;
+        if (!adapter)
+          return { missing: g ? "requestAdapter() gave no adapter" : "navigator.gpu is undefined" };
+        const { core, llava, setUpBackend } = (window as any).llava;
+        const backend = await setUpBackend("webgpu");
+        const folder = core.urlFolder(new URL("/fixtures/hf/llava/", location.href));
+        const cases = await core.SafetensorsCheckpoint.fromFolder(folder, { prefix: "cases" });
+        await cases.prefetch(cases.keys());
+        const model = await llava.LlavaForConditionalGeneration.fromPretrained(folder);
+        const px = cases.tensor("pixel_values");
+        const got = await model.getImageFeatures(px).data();
+        const want = cases.read("image_features").data;
+        let featuresMaxAbs = 0;
+        for (let i = 0; i < got.length; i++)
+          featuresMaxAbs = Math.max(featuresMaxAbs, Math.abs(got[i] - want[i]));
+        let forwardError = "";
+        try {
+          const out = model.forward({
+            inputIds: cases.read("input_ids").data,
+            batchSize: 2,
+            attentionMask: cases.read("attention_mask").data,
+            pixelValues: px,
+          });
+          await out.logits.data();
+        } catch (e) {
+          forwardError = (e as Error).message;
+        }
+        return { backend, adapter: adapter.info?.architecture ?? "", featuresMaxAbs, forwardError };
+      });
+      if ("missing" in r) {
+        figures.webgpu = `not offered: ${r.missing}`;
+        console.log(`webgpu parity skipped: ${r.missing}`);
+        return ctx.skip();
+      }
+      figures.webgpu = r;
+      expect(r.backend).toBe("webgpu");
+      expect(r.featuresMaxAbs).toBeLessThan(1e-4);
+      // Known: the full forward does a synchronous GPU readback (tfjs warns about it) and Chromium's software
+      // adapter then loses its device. Asserted as it is, so this test says when it is fixed; any other
+      // failure fails here.
+      if (r.forwardError) {
+        expect(r.forwardError).toMatch(/mapAsync.*A valid external Instance reference no longer exists/);
+        console.log(`webgpu: the full forward fails on ${r.adapter}: ${r.forwardError}`);
+      }
+    } finally {
+      await gpu.close();
+    }
   });
 
   it("a LoRA step in the page has the Node trainer's loss within 1e-5 (and the next within 1e-4)", async (ctx) => {
