@@ -188,6 +188,7 @@ describe("examples/05-browser in headless Chromium", () => {
         if (!adapter)
           return { missing: g ? "requestAdapter() gave no adapter" : "navigator.gpu is undefined" };
         const { core, llava, setUpBackend } = (window as any).llava;
+        const automatic = await setUpBackend();
         const backend = await setUpBackend("webgpu");
         const folder = core.urlFolder(new URL("/fixtures/hf/llava/", location.href));
         const cases = await core.SafetensorsCheckpoint.fromFolder(folder, { prefix: "cases" });
@@ -211,7 +212,15 @@ describe("examples/05-browser in headless Chromium", () => {
         } catch (e) {
           forwardError = (e as Error).message;
         }
-        return { backend, adapter: adapter.info?.architecture ?? "", featuresMaxAbs, forwardError };
+        const software = adapter.isFallbackAdapter || adapter.info?.architecture === "swiftshader";
+        return {
+          automatic,
+          software,
+          backend,
+          adapter: adapter.info?.architecture ?? "",
+          featuresMaxAbs,
+          forwardError,
+        };
       });
       if ("missing" in r) {
         figures.webgpu = `not offered: ${r.missing}`;
@@ -219,6 +228,8 @@ describe("examples/05-browser in headless Chromium", () => {
         return ctx.skip();
       }
       figures.webgpu = r;
+      // The automatic choice passes over a software WebGPU adapter (next: WebGL).
+      expect(r.automatic).toBe(r.software ? "webgl" : "webgpu");
       expect(r.backend).toBe("webgpu");
       expect(r.featuresMaxAbs).toBeLessThan(1e-4);
       // Known: the full forward does a synchronous GPU readback (tfjs warns about it) and Chromium's software

@@ -144,10 +144,26 @@ async function useNodeWebgpu(): Promise<boolean> {
   return tf.setBackend("webgpu");
 }
 
-/** A GPU backend the page registered (by importing its tfjs package) and the browser can run. */
-async function useBrowserGpu(name: "webgpu" | "webgl"): Promise<boolean> {
+interface GpuAdapterInfo {
+  isFallbackAdapter?: boolean;
+  info?: { architecture?: string };
+}
+
+/**
+ * A GPU backend the page registered (by importing its tfjs package) and the browser can run. Picked
+ * automatically, WebGPU must be a hardware adapter: on Chromium's software one (SwiftShader) the full LLaVA
+ * forward loses the device (docs/browser.md); asked for by name, any adapter is used.
+ */
+async function useBrowserGpu(name: "webgpu" | "webgl", automatic = false): Promise<boolean> {
   if (!tf.findBackendFactory(name)) return false;
-  if (name === "webgpu" && !(globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu) return false;
+  if (name === "webgpu") {
+    const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<GpuAdapterInfo | null> } } })
+      .navigator?.gpu;
+    const adapter = await gpu?.requestAdapter().catch(() => null);
+    if (!adapter) return false;
+    if (automatic && (adapter.isFallbackAdapter || adapter.info?.architecture === "swiftshader"))
+      return false;
+  }
   try {
     return await tf.setBackend(name);
   } catch {
@@ -174,7 +190,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
 
   const attempts: Record<BackendName, () => Promise<boolean>> = {
     tensorflow: useTensorflow,
-    webgpu: () => (hasNodeBuiltins() ? useNodeWebgpu() : useBrowserGpu("webgpu")),
+    webgpu: () => (hasNodeBuiltins() ? useNodeWebgpu() : useBrowserGpu("webgpu", requested === undefined)),
     webgl: () => useBrowserGpu("webgl"),
     wasm: () => useWasm(threads, options.wasmPaths),
     cpu: () => tf.setBackend("cpu"),
