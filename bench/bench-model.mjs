@@ -50,9 +50,10 @@ export function benchBatch(rows = SPEC.batch.size, seed = 1) {
   const S = SPEC.vision_config.image_size;
   const pixelValues = Float32Array.from({ length: rows * 3 * S * S }, () => rng.normal());
   return {
-    // A collated LlavaBatch (@llava-ts/datasets' type): record indices, no skipped records.
+    // A collated LlavaBatch (@llava-ts/datasets' type): record indices, none skipped or truncated.
     indices: Array.from({ length: rows }, (_, i) => i),
     skipped: [],
+    truncated: [],
     batchSize: rows,
     seqLength: T,
     inputIds,
