@@ -40,6 +40,8 @@ const asWorker = parentPort !== null && workerData?.llavaThreadsTest === true;
 const asProcess = process.env.LLAVA_THREADS_TEST_ENTRY === "1";
 if (asWorker || asProcess) {
   await initBackend({ backend: "wasm" });
+  // An error nobody catches, as a user's script may leave one.
+  if (asProcess && process.env.LLAVA_THREADS_TEST_THROW) throw new RangeError("left uncaught on purpose");
   const tmp = readdirSync(tmpdir()).map(
     (n) => `${n} ${(statSync(join(tmpdir(), n)).mode & 0o777).toString(8)}`,
   );

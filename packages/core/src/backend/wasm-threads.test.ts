@@ -70,4 +70,22 @@ describe("wasm backend threads", () => {
     expect(report.threads).toBe(2);
     expectClose(report.product, compute().product);
   });
+
+  it("an uncaught error in a process on the threaded build is Node's own report, not the glue's source", async () => {
+    const url = await workerEntryUrl(entry);
+    const child = spawnSync(process.execPath, [fileURLToPath(url)], {
+      env: {
+        ...process.env,
+        LLAVA_THREADS_TEST_ENTRY: "1",
+        LLAVA_THREADS_TEST_THROW: "1",
+        LLAVA_THREADS: "2",
+      },
+      timeout: 60_000,
+      encoding: "utf8",
+    });
+    expect(child.status).toBe(1); // Emscripten's handlers rethrew from inside the glue: exit 7
+    expect(child.stderr).toMatch(/RangeError: left uncaught on purpose/);
+    expect(child.stderr).not.toMatch(/GROWABLE_HEAP/);
+    expect(child.stderr.length).toBeLessThan(4000);
+  });
 });

@@ -97,6 +97,12 @@ export async function registerThreadedWasm(threads: number): Promise<boolean> {
   };
   const worker = workerFile(wasmWorkerContents);
   const binary = nodeBuiltin("node:fs", NEEDS).readFileSync(wasmFile);
+  // Emscripten's Node glue adds process handlers that rethrow every uncaught error from inside itself: Node
+  // then reports it by quoting the glue's source line (30 kB of minified code) and exits 7. They go.
+  const handlers = {
+    uncaughtException: process.listeners("uncaughtException"),
+    unhandledRejection: process.listeners("unhandledRejection"),
+  };
   const module = await factory({
     print,
     printErr,
@@ -112,6 +118,11 @@ export async function registerThreadedWasm(threads: number): Promise<boolean> {
       return {};
     },
   });
+  for (const listener of process.listeners("uncaughtException"))
+    if (!handlers.uncaughtException.includes(listener)) process.removeListener("uncaughtException", listener);
+  for (const listener of process.listeners("unhandledRejection"))
+    if (!handlers.unhandledRejection.includes(listener))
+      process.removeListener("unhandledRejection", listener);
   // The same bindings tfjs' own init() adds.
   module.tfjs = {
     init: module.cwrap("init", null, []),
