@@ -82,7 +82,9 @@ for (const name of selected) {
     [fileURLToPath(new URL("./figures.mjs", import.meta.url)), name, "--reps", String(reps), "--out", out],
     {
       stdio: ["ignore", "inherit", "inherit"],
-      env: process.env,
+      // ZeRO-2 with one rank runs in this process: on one thread, one core, as each rank of zero2.2 has,
+      // so that zero2.2 over zero2.1 is the data-parallel scaling.
+      env: name === "train_step.zero2.1" ? { ...process.env, LLAVA_THREADS: "1" } : process.env,
     },
   );
   if (child.status !== 0) {

@@ -1,5 +1,6 @@
 // train_step.zero2.N: the bench batch split over N data-parallel ranks (worker threads, one wasm backend
-// each — one core each; N = 1 in this process), global batch unchanged, through the trainer's trainLlava.
+// each — one core each; N = 1 in this process, which run.mjs starts with LLAVA_THREADS=1), global batch
+// unchanged, through the trainer's trainLlava.
 // The bench model is written once to a temporary HF folder for the ranks to load.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
