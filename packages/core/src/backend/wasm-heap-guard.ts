@@ -101,8 +101,7 @@ let pressure: HeapPressureHandler | undefined;
  * packed operands, are not tensors: when one fails, this is the room there is to give). Whether it freed any.
  */
 export function relieveWasmHeap(inUse: ReadonlySet<object>): boolean {
-  const use = tf.getBackend() === "wasm" ? (tf.backend() as unknown as { wasm: WasmModule }).wasm : undefined;
-  return pressure?.(use?.llavaHeapGuard?.live ?? 0, 0, true, inUse) ?? false;
+  return pressure?.(guardedLiveBytes() ?? 0, 0, true, inUse) ?? false;
 }
 
 /** An XNNPACK operator that could not be created: the operator and XNNPACK's status. */
