@@ -1,12 +1,12 @@
 // Fault suite (issue 19, classes 7 and 8): config.json values that used to load and then give NaNs, die in
 // a kernel or silently build the wrong model are refused when the config is read, naming key and file.
 import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { ConfigError } from "@llava-ts/core";
+import { fixturePath } from "@llava-ts/core/testing";
 import { describe, expect, it } from "vitest";
 import { parseLlavaConfig } from "./llava-config.js";
 
-const FILE = resolve(import.meta.dirname, "../../../../shared/fixtures/hf/llava/config.json");
+const FILE = fixturePath("hf/llava/config.json");
 const base = () => JSON.parse(readFileSync(FILE, "utf8"));
 
 /** The fixture's config with one change, parsed; the ConfigError it throws (or undefined). */

@@ -1,13 +1,10 @@
 import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { ConfigError } from "@llava-ts/core";
+import { fixturePath } from "@llava-ts/core/testing";
 import { describe, expect, it } from "vitest";
 import { parseClipImageProcessorConfig } from "./clip-image-processor-config.js";
 
-const CLIP_336 = resolve(
-  import.meta.dirname,
-  "../../../../shared/fixtures/configs/clip-vit-large-patch14-336/preprocessor_config.json",
-);
+const CLIP_336 = fixturePath("configs/clip-vit-large-patch14-336/preprocessor_config.json");
 
 describe("parseClipImageProcessorConfig", () => {
   it("reads clip-vit-large-patch14-336's config", () => {

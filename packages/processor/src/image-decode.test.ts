@@ -1,12 +1,12 @@
 import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { deflateSync } from "node:zlib";
 import { DataError } from "@llava-ts/core";
+import { fixturePath } from "@llava-ts/core/testing";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { decodeImage, rawToRgb } from "./image-decode.js";
 
-const IMAGES = resolve(import.meta.dirname, "../../../../shared/fixtures/image-processor/images");
+const IMAGES = fixturePath("image-processor/images");
 
 const png = (data: Uint8Array, width: number, height: number, channels: 1 | 2 | 3 | 4) =>
   sharp(data, { raw: { width, height, channels } }).png().toBuffer();
