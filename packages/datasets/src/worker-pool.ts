@@ -1,5 +1,6 @@
 // A fixed set of worker threads, each given one batch task at a time. Workers are unref'd while idle so a
-// forgotten loader never keeps the process alive; a crashed worker fails its task and the pool.
+// forgotten loader never keeps the process alive; a crashed worker fails its task and the pool. close()
+// always settles: it holds the process open while the workers stop, and stops waiting after a bound.
 import { Worker } from "node:worker_threads";
 import type { LlavaBatch } from "./collate.js";
 import type { InitMessage, WorkerReply } from "./worker-protocol.js";
@@ -23,6 +24,12 @@ export class WorkerPool {
   private nextId = 0;
   private failure?: Error;
   private closed = false;
+
+  /**
+   * How long close() waits for the workers to report their exit (a worker inside a synchronous native call
+   * stops only when it returns); they are still stopped after it, close() just does not wait longer.
+   */
+  closeTimeoutMs = 10_000;
 
   constructor(url: URL, count: number, init: InitMessage) {
     for (let w = 0; w < count; w++) {
@@ -59,10 +66,23 @@ export class WorkerPool {
     const err = new Error("loader closed");
     for (const t of this.queue.splice(0)) t.reject(err);
     for (const s of this.slots) s.task?.reject(err);
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    // terminate() refs the worker until its exit arrives, yet under load (2 cores, CI) a script ending in
+    // `await loader.close()` exited with code 13, "unsettled top-level await", about once in 30 runs: the
+    // event loop had emptied before the exit came. A ref'd timer holds the process open while we wait.
+    let bound: ReturnType<typeof setTimeout> | undefined;
+    const stopped = Promise.all(this.slots.map((s) => s.worker.terminate()));
+    const timedOut = new Promise<void>((resolve) => {
+      bound = setTimeout(resolve, this.closeTimeoutMs);
+    });
+    try {
+      await Promise.race([stopped, timedOut]);
+    } finally {
+      clearTimeout(bound);
+    }
   }
 
   private dispatch(): void {
+    if (this.closed) return; // a late message after close() must not unref a worker close() is waiting on
     for (const slot of this.slots) {
       if (this.queue.length === 0) break;
       if (!slot.ready || slot.task) continue;
