@@ -33,6 +33,6 @@ export {
   type LlavaInput,
   streamLlava,
 } from "./llava-model.js";
-export { copyModelFiles, isWeightFile } from "./model-files.js";
+export { copyModelFiles, isWeightFile, MODEL_FILES } from "./model-files.js";
 export { fetchLlava, loadLlava, type SaveDtype, type SaveLlavaOptions, saveLlava } from "./pretrained.js";
 export { processorFiles } from "./processor-files.js";
