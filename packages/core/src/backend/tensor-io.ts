@@ -6,6 +6,17 @@ import * as tf from "@tensorflow/tfjs-core";
 import { ShapeError } from "../errors.js";
 import type { WasmBackendLike } from "./wasm-transpose.js";
 
+/**
+ * Whether the current backend keeps tensors in host memory (wasm, cpu, tensorflow), so that a synchronous
+ * read is a copy. On webgl and webgpu it is a GPU readback that stalls the pipeline — and on WebGPU tfjs
+ * does it through canvases, which on Chromium's SwiftShader adapter returns wrong values and loses the
+ * device from 4 KiB up (docs/browser.md): fused JS kernels give way to tfjs ops there.
+ */
+export function hostMemoryBackend(): boolean {
+  const name = tf.getBackend();
+  return name === "wasm" || name === "cpu" || name === "tensorflow";
+}
+
 function wasmBackend(): WasmBackendLike | undefined {
   return tf.getBackend() === "wasm" ? (tf.backend() as unknown as WasmBackendLike) : undefined;
 }

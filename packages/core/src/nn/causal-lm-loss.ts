@@ -1,7 +1,7 @@
 // HF's causal-LM loss: predict token t+1 from position t; labels -100 are ignored; mean over the rest.
 import * as tf from "@tensorflow/tfjs-core";
 import { splitLoop } from "../backend/second-core.js";
-import { tensorFrom, valuesOf } from "../backend/tensor-io.js";
+import { hostMemoryBackend, tensorFrom, valuesOf } from "../backend/tensor-io.js";
 import { ShapeError } from "../errors.js";
 
 export const IGNORE_INDEX = -100;
@@ -32,7 +32,8 @@ export function labelledPositions(
  * softmax saved for the backward, which is then (softmax − onehot)·dy/N. At Qwen's 151,936-word vocabulary
  * this replaces logSoftmax + a gather over N·V values + their gradients (three wasm exp passes, an
  * N·V scatter) with one exp pass — and never builds a one-hot [N, V] matrix. Half the rows go to a
- * second core when the wasm heap is shared (core's splitLoop).
+ * second core when the wasm heap is shared (core's splitLoop). On a GPU backend (webgl, webgpu), whose
+ * values are not in host memory, it is tfjs ops: log-sum-exp minus the target's logit, autodiff's gradient.
  */
 export function crossEntropy(logits: tf.Tensor, targets: Int32Array): tf.Tensor {
   const [N, V] = logits.shape;
@@ -41,6 +42,12 @@ export function crossEntropy(logits: tf.Tensor, targets: Int32Array): tf.Tensor 
   for (const y of targets)
     if (!(y >= 0 && y < V)) throw new ShapeError(`crossEntropy: target ${y} is outside [0, ${V})`);
   if (N === 0) return tf.scalar(Number.NaN);
+  if (!hostMemoryBackend())
+    return tf.tidy(() => {
+      const picked = tf.gather(logits, tf.tensor2d(targets, [N, 1], "int32"), 1, 1); // [N, 1]: z[r, y_r]
+      const nll = tf.logSumExp(logits, 1).sub(picked.reshape([N])); // [N]: −log softmax at the target
+      return nll.mean(); // []
+    });
   const fused = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
     let total = 0;
     const probs = tensorFrom([N, V], (p) => {

@@ -1,14 +1,17 @@
 // Shape legend: N rows (all leading dims), D features.
 import * as tf from "@tensorflow/tfjs-core";
-import { tensorFrom, valuesOf } from "../backend/tensor-io.js";
+import { hostMemoryBackend, tensorFrom, valuesOf } from "../backend/tensor-io.js";
 
 /**
  * Qwen2RMSNorm: x / sqrt(mean(x²) + eps) · weight (no mean subtraction, no bias).
  * One fused pass in JS with its own gradient: six tfjs ops (and their saved intermediates) become one,
  * which matters when decoding runs 13 norms per token at tens of µs of dispatch each. With r = 1/rms:
  *   dx = r·(dy·w) − x·r³·Σ(dy·w·x)/D,   dw = Σ_rows dy·x·r.
+ * On a GPU backend (webgl, webgpu) the values are not in host memory: tfjs ops there, as HF writes it.
  */
 export function rmsNorm(x: tf.Tensor, weight: tf.Tensor, eps = 1e-6): tf.Tensor {
+  if (!hostMemoryBackend())
+    return tf.tidy(() => x.mul(x.square().mean(-1, true).add(eps).rsqrt()).mul(weight)); // [N, D]
   const D = x.shape[x.rank - 1];
   const N = x.size / D;
   const fused = tf.customGrad(((xs: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {

@@ -45,10 +45,15 @@ export function rotateHalf(x: tf.Tensor): tf.Tensor {
   });
 }
 
-/** R with x·R = rotate_half(x) along the last axis: R[j + D/2, j] = −1, R[j, j + D/2] = 1. */
-const rotations = new Map<number, tf.Tensor>();
+/**
+ * R with x·R = rotate_half(x) along the last axis: R[j + D/2, j] = −1, R[j, j + D/2] = 1. Cached per
+ * backend: a page that switches backends would otherwise have tfjs move R with a synchronous read, which
+ * on WebGPU over SwiftShader returns wrong values.
+ */
+const rotations = new Map<string, tf.Tensor>();
 function rotationMatrix(D: number): tf.Tensor {
-  let r = rotations.get(D);
+  const key = `${tf.getBackend()}:${D}`;
+  let r = rotations.get(key);
   if (!r || r.isDisposed) {
     const half = D / 2;
     const m = new Float32Array(D * D);
@@ -57,7 +62,7 @@ function rotationMatrix(D: number): tf.Tensor {
       m[j * D + j + half] = 1;
     }
     r = tf.keep(tf.tensor2d(m, [D, D]));
-    rotations.set(D, r);
+    rotations.set(key, r);
   }
   return r;
 }

@@ -3,8 +3,9 @@
 // Logits are the chunks side by side; the loss is exact: a running log-sum-exp across chunks.
 // Shape legend: N rows (positions), E hidden size, V vocabulary, n rows of one chunk.
 import * as tf from "@tensorflow/tfjs-core";
-import { tensorFrom, valuesOf } from "../backend/tensor-io.js";
+import { hostMemoryBackend, tensorFrom, valuesOf } from "../backend/tensor-io.js";
 import { ShapeError } from "../errors.js";
+import { crossEntropy } from "./causal-lm-loss.js";
 
 /** W [V, E] in chunks of rows: chunk c is rows [start(c), start(c) + rows(c)). */
 export interface VocabChunks {
@@ -27,7 +28,8 @@ export function chunkedLogits(h: tf.Tensor, chunks: VocabChunks): tf.Tensor {
 /**
  * Mean negative log-likelihood of `targets` under h·Wᵀ, never forming [N, V]: forward keeps a running max
  * and sum per row (in double); backward recomputes each chunk's logits and adds (softmax − onehot)·W_c·dy/N
- * into the gradient of h. W is frozen here (an offloaded matrix): only h gets a gradient.
+ * into the gradient of h. W is frozen here (an offloaded matrix): only h gets a gradient. On a GPU backend
+ * (webgl, webgpu), whose values are not in host memory, the chunks' logits are joined and tfjs ops take it.
  */
 export function chunkedCrossEntropy(h: tf.Tensor, chunks: VocabChunks, targets: Int32Array): tf.Tensor {
   const N = h.shape[0] as number;
@@ -37,6 +39,7 @@ export function chunkedCrossEntropy(h: tf.Tensor, chunks: VocabChunks, targets: 
   for (const y of targets)
     if (!(y >= 0 && y < V)) throw new ShapeError(`chunkedCrossEntropy: target ${y} is outside [0, ${V})`);
   if (N === 0) return tf.scalar(Number.NaN);
+  if (!hostMemoryBackend()) return tf.tidy(() => crossEntropy(chunkedLogits(h, chunks), targets)); // [N, V] on the GPU
   const lse = new Float64Array(N); // log Σ exp(z) per row, for the backward
   const fused = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
     const max = new Float64Array(N).fill(-Infinity);
