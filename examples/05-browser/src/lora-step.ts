@@ -48,8 +48,15 @@ export class AdamW {
   }
 }
 
-/** One optimizer step on `batch`; returns the loss before the update. */
-export function trainStep(model: LlavaForConditionalGeneration, opt: AdamW, batch: TrainBatch): number {
+/**
+ * One optimizer step on `batch`; resolves to the loss before the update (read asynchronously: on a GPU
+ * backend a synchronous read stalls the page).
+ */
+export async function trainStep(
+  model: LlavaForConditionalGeneration,
+  opt: AdamW,
+  batch: TrainBatch,
+): Promise<number> {
   const params = model.trainableParameters();
   const { value, grads } = tf.variableGrads(
     () =>
@@ -63,8 +70,8 @@ export function trainStep(model: LlavaForConditionalGeneration, opt: AdamW, batc
       }).loss,
     params.map(([, p]) => p),
   );
-  const loss = value.dataSync()[0];
   opt.apply(params, grads);
+  const loss = (await value.data())[0];
   tf.dispose([value, ...Object.values(grads)]);
   return loss;
 }

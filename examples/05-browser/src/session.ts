@@ -104,7 +104,7 @@ export class BrowserLlava {
     try {
       for (let i = 0; i < steps; i++) {
         const batch = { inputIds, labels, attentionMask: inputIds.map(() => 1), batchSize: 1, pixelValues };
-        losses.push(trainStep(this.model, opt, batch));
+        losses.push(await trainStep(this.model, opt, batch));
         onStep(i, losses[i]);
         await tf.nextFrame(); // let the page paint between steps
       }

@@ -151,8 +151,8 @@ interface GpuAdapterInfo {
 
 /**
  * A GPU backend the page registered (by importing its tfjs package) and the browser can run. Picked
- * automatically, WebGPU must be a hardware adapter: on Chromium's software one (SwiftShader) the full LLaVA
- * forward loses the device (docs/browser.md); asked for by name, any adapter is used.
+ * automatically, WebGPU must be a hardware adapter: on Chromium's software one (SwiftShader) a LLaVA forward
+ * is exact but ~4× slower than on its software WebGL (docs/browser.md); asked for by name, any adapter is used.
  */
 async function useBrowserGpu(name: "webgpu" | "webgl", automatic = false): Promise<boolean> {
   if (!tf.findBackendFactory(name)) return false;
