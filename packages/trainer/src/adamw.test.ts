@@ -100,4 +100,37 @@ describe("adamwUpdate with clipping folded in (gradScale) and a separate source"
     expect(v2).toEqual(v1);
     expect(source).toEqual(before);
   });
+
+  it("returns how many values it wrote are NaN or ±Inf, a finite double past float32's range included", () => {
+    const h = { lr: 1e38, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
+    // 3.4e38 + 1e38 is a finite double and +Inf as float32; a NaN gradient gives NaN; the rest stay finite.
+    const p = Float32Array.from([3.4e38, 1, 2, 3]);
+    const g = Float32Array.from([-1, Number.NaN, 0.5, -0.5]);
+    const n = adamwUpdate(p, g, new Float32Array(4), new Float32Array(4), 1, h);
+    expect([p[0], Number.isNaN(p[1]), Number.isFinite(p[2]), Number.isFinite(p[3])]).toEqual([
+      Number.POSITIVE_INFINITY,
+      true,
+      true,
+      true,
+    ]);
+    expect(n).toBe(2);
+    expect(
+      adamwUpdate(
+        Float32Array.from([1]),
+        Float32Array.from([1]),
+        new Float32Array(1),
+        new Float32Array(1),
+        1,
+        { ...h, lr: 1e-3 },
+      ),
+    ).toBe(0);
+  });
+  it("counts no non-finite value where many large ones sum past float32's range but each is finite", () => {
+    const h = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
+    const p = Float32Array.from([3e38, 3e38, -3e38]);
+    expect(adamwUpdate(p, Float32Array.from([1, 1, 1]), new Float32Array(3), new Float32Array(3), 1, h)).toBe(
+      0,
+    );
+    expect(p.every(Number.isFinite)).toBe(true);
+  });
 });

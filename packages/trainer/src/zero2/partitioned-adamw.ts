@@ -155,8 +155,7 @@ export class PartitionedAdamW {
       const v = this.expAvgSq.subarray(offset, offset + size);
       // On wasm heap to heap, no JS copies to allocate.
       rewriteVariable(param.variable, (next, current) => {
-        adamwUpdateParallel(next, g, m, v, this.stepCount, h, current);
-        this.nonFinite += countNonFinite(next);
+        this.nonFinite += adamwUpdateParallel(next, g, m, v, this.stepCount, h, current);
       });
     });
   }
@@ -180,7 +179,7 @@ export class PartitionedAdamW {
       if (!g) continue;
       const param = this.params[index];
       const offset = this.layout.params[index].offset;
-      adamwUpdate(
+      this.nonFinite += adamwUpdate(
         mine.subarray(start, end),
         g.subarray(start - offset, end - offset), // the same values: read before overwritten
         this.expAvg.subarray(start - this.start, end - this.start),
@@ -191,7 +190,6 @@ export class PartitionedAdamW {
         end - start,
         valuesOf(param.variable).subarray(start - offset, end - offset),
       );
-      this.nonFinite += countNonFinite(mine.subarray(start, end));
     }
     await this.collective.barrier(); // every partition updated
     const ranges = Array.from({ length: worldSize }, (_, k) => partitionOf(this.layout, worldSize, k));
@@ -229,7 +227,7 @@ export class PartitionedAdamW {
       const g = grads[index];
       if (!g) continue;
       const offset = this.layout.params[index].offset;
-      adamwUpdate(
+      this.nonFinite += adamwUpdate(
         flat.subarray(start, end),
         g.subarray(start - offset, end - offset),
         this.expAvg.subarray(start - this.start, end - this.start),
@@ -237,7 +235,6 @@ export class PartitionedAdamW {
         this.stepCount,
         adamwHyper(this.config, lr, this.params[index].decay, scale),
       );
-      this.nonFinite += countNonFinite(flat.subarray(start, end));
     }
     await this.collective.allGather(flat);
     this.params.forEach((param, i) => {
@@ -278,11 +275,4 @@ export class PartitionedAdamW {
     this.stepCount = state.step;
     this.stale = true; // the trainer loads the weights before the optimizer state
   }
-}
-
-/** NaN and ±Inf among `values` (x − x is 0 for every finite x and NaN otherwise). */
-function countNonFinite(values: Float32Array): number {
-  let n = 0;
-  for (let i = 0; i < values.length; i++) if (values[i] - values[i] !== 0) n++;
-  return n;
 }
