@@ -1,6 +1,6 @@
 // Backend selection. Node: native TensorFlow when its optional package is installed, else wasm, else cpu.
 // Browser: WebGPU, then WebGL — each when the page imported its tfjs backend package (so a page that wants
-// only wasm does not ship them) and the browser offers it — then wasm, then cpu.
+// only wasm does not ship them) and the browser offers it on a hardware GPU — then wasm, then cpu.
 import * as tf from "@tensorflow/tfjs-core";
 // The pure-JS fallback registers itself on import, so tensors work even before initBackend() runs.
 import "@tensorflow/tfjs-backend-cpu";
@@ -8,6 +8,7 @@ import "./tfjs-registrations.js";
 import { envVar, hasNodeBuiltins, nodeBuiltin } from "@llava-ts/files";
 import { ConfigError } from "../errors.js";
 import { processWide } from "./process-wide.js";
+import { type GpuAdapterInfo, isSoftwareAdapter, softwareWebglRenderer } from "./software-gpu.js";
 import { guardCurrentWasmHeap } from "./wasm-heap-guard.js";
 import { registerWasmKernels } from "./wasm-kernels.js";
 import { registerThreadedWasm } from "./wasm-threads.js";
@@ -144,26 +145,22 @@ async function useNodeWebgpu(): Promise<boolean> {
   return tf.setBackend("webgpu");
 }
 
-interface GpuAdapterInfo {
-  isFallbackAdapter?: boolean;
-  info?: { architecture?: string };
-}
-
 /**
- * A GPU backend the page registered (by importing its tfjs package) and the browser can run. Picked
- * automatically, WebGPU must be a hardware adapter: on Chromium's software one (SwiftShader) a LLaVA forward
- * is exact but ~4× slower than on its software WebGL (docs/browser.md); asked for by name, any adapter is used.
+ * A GPU backend the page registered (by importing its tfjs package) and the browser can run. `hardwareOnly`
+ * (the automatic choice) passes over a GPU drawn by the CPU: in the example page a warm forward of the fixture
+ * LLaVA takes 6–13 ms on wasm (SIMD, one thread), 51–85 ms on WebGL over SwiftShader and 234–430 ms on WebGPU
+ * over SwiftShader; even tfjs' pure-JS cpu backend takes 38–43 ms (docs/browser.md). Asked for by name, any
+ * adapter and renderer are used.
  */
-async function useBrowserGpu(name: "webgpu" | "webgl", automatic = false): Promise<boolean> {
+async function useBrowserGpu(name: "webgpu" | "webgl", hardwareOnly: boolean): Promise<boolean> {
   if (!tf.findBackendFactory(name)) return false;
   if (name === "webgpu") {
     const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<GpuAdapterInfo | null> } } })
       .navigator?.gpu;
     const adapter = await gpu?.requestAdapter().catch(() => null);
     if (!adapter) return false;
-    if (automatic && (adapter.isFallbackAdapter || adapter.info?.architecture === "swiftshader"))
-      return false;
-  }
+    if (hardwareOnly && isSoftwareAdapter(adapter)) return false;
+  } else if (hardwareOnly && softwareWebglRenderer() !== undefined) return false;
   try {
     return await tf.setBackend(name);
   } catch {
@@ -173,9 +170,10 @@ async function useBrowserGpu(name: "webgpu" | "webgl", automatic = false): Promi
 
 /**
  * Picks and initialises the TensorFlow.js backend once per process and returns its name.
- * Node: `tensorflow` (tfjs-node-gpu, then tfjs-node) → `wasm` → `cpu`. Browser: `webgpu` → `webgl` (each
- * when its tfjs package was imported) → `wasm` → `cpu`. `backend` or `LLAVA_BACKEND` forces one; `webgpu`
- * under Node runs on the optional `webgpu` package (Dawn).
+ * Node: `tensorflow` (tfjs-node-gpu, then tfjs-node) → `wasm` → `cpu`. Browser: `webgpu` → `webgl` on a
+ * hardware GPU (each when its tfjs package was imported) → `wasm` → `cpu`.
+ * `backend` or `LLAVA_BACKEND` forces one, on any adapter; `webgpu` under Node runs on the optional `webgpu`
+ * package (Dawn).
  */
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendName> {
   const requested = options.backend ?? (envVar("LLAVA_BACKEND") as BackendName | undefined);
@@ -188,19 +186,22 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   if (current && (requested === undefined || requested === current) && state.initialised.has(current))
     return current;
 
+  // Chosen automatically, a GPU backend must be a hardware one; asked for by name, any adapter is used.
+  const automatic = requested === undefined;
   const attempts: Record<BackendName, () => Promise<boolean>> = {
     tensorflow: useTensorflow,
-    webgpu: () => (hasNodeBuiltins() ? useNodeWebgpu() : useBrowserGpu("webgpu", requested === undefined)),
-    webgl: () => useBrowserGpu("webgl"),
+    webgpu: () => (hasNodeBuiltins() ? useNodeWebgpu() : useBrowserGpu("webgpu", automatic)),
+    webgl: () => useBrowserGpu("webgl", automatic),
     wasm: () => useWasm(threads, options.wasmPaths),
     cpu: () => tf.setBackend("cpu"),
   };
   // PROD silences tfjs' console banners ("install our node backend"), which would only confuse users here.
   if (!envVar("LLAVA_DEBUG")) tf.env().set("PROD", true);
-  const automatic: BackendName[] = hasNodeBuiltins()
-    ? ["tensorflow", "wasm", "cpu"]
-    : ["webgpu", "webgl", "wasm", "cpu"];
-  const order = requested ? [requested] : automatic;
+  const order: BackendName[] = requested
+    ? [requested]
+    : hasNodeBuiltins()
+      ? ["tensorflow", "wasm", "cpu"]
+      : ["webgpu", "webgl", "wasm", "cpu"];
   for (const name of order) {
     if (await attempts[name]()) {
       await tf.ready();
